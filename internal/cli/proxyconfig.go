@@ -1,13 +1,179 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/formatter"
+)
 
 func newProxyConfigCommand(streams Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "proxy-config",
 		Aliases: []string{"pc"},
 		Short:   "Retrieve information about the configuration of an Envoy proxy",
+		Long: `Retrieve information about the configuration of an Envoy proxy: its clusters,
+listeners, routes, endpoints, bootstrap, secrets and extension configs, as
+"istioctl proxy-config" shows them.
+
+The proxy is a pod (POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]), reached through a
+Kubernetes port-forward to its Envoy admin port; any Envoy admin API
+(--admin-url); or a saved config dump (-f FILE, "-" for stdin).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageErrorf("proxy-config needs a view: %s", strings.Join(viewNames(cmd), ", "))
+		},
 	}
-	_ = streams
+	cmd.AddCommand(
+		newClusterCommand(streams),
+		newListenerCommand(streams),
+		newRouteCommand(streams),
+		newEndpointCommand(streams),
+		newBootstrapCommand(streams),
+		newSecretCommand(streams),
+		newEcdsCommand(streams),
+		newAllCommand(streams),
+	)
 	return cmd
+}
+
+func viewNames(cmd *cobra.Command) []string {
+	var names []string
+	for _, c := range cmd.Commands() {
+		if !c.Hidden && c.Name() != "help" {
+			names = append(names, c.Name())
+		}
+	}
+	return names
+}
+
+// outputFlag is -o/--output, validated when the flag is parsed.
+type outputFlag struct{ format formatter.Format }
+
+func (o *outputFlag) String() string { return string(o.format) }
+func (o *outputFlag) Type() string   { return "short|json|yaml" }
+func (o *outputFlag) Set(s string) error {
+	f, err := formatter.ParseFormat(s)
+	if err != nil {
+		return err
+	}
+	o.format = f
+	return nil
+}
+
+var _ pflag.Value = (*outputFlag)(nil)
+
+// commonOptions are the flags every proxy-config view shares: where the dump comes from and
+// how the result is printed.
+type commonOptions struct {
+	streams  Streams
+	file     string
+	adminURL string
+	output   outputFlag
+	timeout  time.Duration
+	quiet    bool
+	maxInput int64
+	target   string
+	live     *liveOptions
+}
+
+func newCommonOptions(streams Streams, defaultOutput formatter.Format) *commonOptions {
+	return &commonOptions{
+		streams:  streams,
+		output:   outputFlag{format: defaultOutput},
+		timeout:  30 * time.Second,
+		maxInput: defaultMaxInput,
+		live:     newLiveOptions(),
+	}
+}
+
+func (o *commonOptions) addFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVarP(&o.file, "file", "f", "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
+	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL (http://HOST:PORT), no Kubernetes needed")
+	fs.VarP(&o.output, "output", "o", "output format: short, json or yaml")
+	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
+	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from a file, stdin or the admin API")
+	o.live.addFlags(cmd)
+}
+
+// complete checks that exactly one source of the dump was given.
+func (o *commonOptions) complete(args []string) error {
+	if len(args) > 0 {
+		o.target = args[0]
+	}
+	given := 0
+	for _, s := range []string{o.file, o.adminURL, o.target} {
+		if s != "" {
+			given++
+		}
+	}
+	switch {
+	case given == 0:
+		return usageErrorf("name the proxy: a pod (POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]), --admin-url URL, or -f FILE")
+	case given > 1:
+		return usageErrorf("give only one of a pod, --admin-url and -f")
+	case o.timeout <= 0:
+		return usageErrorf("--timeout must be positive, got %s", o.timeout)
+	case o.maxInput <= 0:
+		return usageErrorf("--max-input must be positive, got %d", o.maxInput)
+	}
+	return nil
+}
+
+// source returns where the dump comes from; the Kubernetes client is only built for pods.
+func (o *commonOptions) source(ctx context.Context) (Source, error) {
+	switch {
+	case o.file != "":
+		return &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}, nil
+	case o.adminURL != "":
+		return newAdminURLSource(o.adminURL, o.maxInput)
+	}
+	return o.live.podSource(ctx, o.target, o.maxInput, o.streams)
+}
+
+// load fetches the document at an admin path and parses it.
+func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	src, err := o.source(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	data, err := src.Fetch(ctx, path)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("fetching the configuration from %s took longer than --timeout %s: %w", src, o.timeout, err)
+		}
+		return nil, fmt.Errorf("reading the configuration from %s: %w", src, err)
+	}
+	d, err := configdump.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the configuration from %s: %w", src, configdump.Locate(err, data))
+	}
+	return d, nil
+}
+
+// run loads the document a view needs, runs the view, and reports the unknown types met.
+func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *configdump.Dump) error) error {
+	d, err := o.load(cmd.Context(), path)
+	if err != nil {
+		return err
+	}
+	if err := view(d); err != nil {
+		return configdump.Locate(err, d.Source())
+	}
+	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {
+		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
+	}
+	return nil
 }

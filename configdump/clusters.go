@@ -1,0 +1,146 @@
+package configdump
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+)
+
+// Clusters returns the dump's clusters: dynamic active ones, then static ones.
+func (d *Dump) Clusters() ([]*clusterv3.Cluster, error) {
+	cd, err := section(d, ClustersSection, func() *adminv3.ClustersConfigDump { return &adminv3.ClustersConfigDump{} })
+	if err != nil {
+		return nil, err
+	}
+	res := make([]resource, 0, len(cd.DynamicActiveClusters)+len(cd.StaticClusters))
+	for i, c := range cd.DynamicActiveClusters {
+		if c.Cluster != nil {
+			res = append(res, resource{c.Cluster, "dynamic_active_clusters", i})
+		}
+	}
+	for i, c := range cd.StaticClusters {
+		if c.Cluster != nil {
+			res = append(res, resource{c.Cluster, "static_clusters", i})
+		}
+	}
+	return decodeResources(d, res, func() *clusterv3.Cluster { return &clusterv3.Cluster{} })
+}
+
+// SubsetKey is an Istio cluster name split into its parts: direction|port|subset|hostname.
+type SubsetKey struct {
+	Direction string
+	Port      int
+	Subset    string
+	Host      string
+}
+
+// IsSubsetKey reports whether name has Istio's direction|port|subset|hostname form.
+func IsSubsetKey(name string) bool { return strings.Count(name, "|") > 2 }
+
+// ParseSubsetKey splits an Istio cluster name as Istio does; parts it cannot find stay empty.
+func ParseSubsetKey(name string) SubsetKey {
+	var k SubsetKey
+	dir, rest, ok := strings.Cut(name, "|")
+	if !ok {
+		return k
+	}
+	k.Direction = dir
+	port, rest, ok := strings.Cut(rest, "|")
+	if !ok {
+		return k
+	}
+	k.Port, _ = strconv.Atoi(port)
+	subset, rest, ok := strings.Cut(rest, "|")
+	if !ok {
+		return k
+	}
+	k.Subset = subset
+	if strings.Contains(rest, "|") {
+		return k
+	}
+	k.Host = rest
+	return k
+}
+
+// sortKey is the key istioctl orders clusters and endpoints by: hostname, subset, port,
+// direction; names not of Istio's form sort by the whole name.
+func sortKey(name string) SubsetKey {
+	if IsSubsetKey(name) {
+		return ParseSubsetKey(name)
+	}
+	return SubsetKey{Host: name}
+}
+
+func (a SubsetKey) less(b SubsetKey) bool {
+	if a.Host != b.Host {
+		return a.Host < b.Host
+	}
+	if a.Subset != b.Subset {
+		return a.Subset < b.Subset
+	}
+	if a.Port != b.Port {
+		return a.Port < b.Port
+	}
+	return a.Direction < b.Direction
+}
+
+// sortByKey orders items as sort.Slice orders them with less applied to their keys: the same
+// permutation istioctl's sort produces, ties included, with each key computed once.
+func sortByKey[T, K any](items []T, key func(T) K, less func(a, b K) bool) {
+	type keyed struct {
+		k    K
+		item T
+	}
+	ks := make([]keyed, len(items))
+	for i, it := range items {
+		ks[i] = keyed{key(it), it}
+	}
+	sort.Slice(ks, func(i, j int) bool { return less(ks[i].k, ks[j].k) })
+	for i := range ks {
+		items[i] = ks[i].item
+	}
+}
+
+// SortClusters orders clusters as istioctl does.
+func SortClusters(cs []*clusterv3.Cluster) {
+	sortByKey(cs, func(c *clusterv3.Cluster) SubsetKey { return sortKey(c.GetName()) }, SubsetKey.less)
+}
+
+// ClusterFilter selects clusters by parts of their Istio name, as istioctl's flags do.
+type ClusterFilter struct {
+	FQDN      string
+	Port      int
+	Subset    string
+	Direction string
+}
+
+// Match reports whether c passes the filter (each set field must appear in the cluster's name).
+func (f ClusterFilter) Match(c *clusterv3.Cluster) bool {
+	name := c.GetName()
+	switch {
+	case f.FQDN != "" && !strings.Contains(name, f.FQDN):
+		return false
+	case f.Direction != "" && !strings.Contains(name, f.Direction):
+		return false
+	case f.Subset != "" && !strings.Contains(name, f.Subset):
+		return false
+	case f.Port != 0 && !strings.Contains(name, fmt.Sprintf("|%d|", f.Port)):
+		return false
+	}
+	return true
+}
+
+// FilterClusters returns the clusters that match f, in order.
+func FilterClusters(cs []*clusterv3.Cluster, f ClusterFilter) []*clusterv3.Cluster {
+	out := cs[:0:0]
+	for _, c := range cs {
+		if f.Match(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,172 @@
+package configdump
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// sharedDumps lists the third-party dumps beside the checkout (read, never copied).
+func sharedDumps(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob("../../shared/conformance/dumps/*.json")
+	if len(files) == 0 {
+		t.Skip("../shared/conformance/dumps not found beside the checkout")
+	}
+	return files
+}
+
+// TestCodecMatchesProtojson decodes and re-encodes every resource of the shared dumps with our
+// codec and with protojson, and requires the same JSON values wherever protojson can read the
+// resource at all (it cannot with unknown types or non-base64 bytes).
+func TestCodecMatchesProtojson(t *testing.T) {
+	compared := 0
+	for _, file := range sharedDumps(t) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Parse(data)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(file), err)
+		}
+		for _, c := range d.configs {
+			mt := resolveType(c.TypeUrl)
+			if mt == nil {
+				continue
+			}
+			for _, a := range collectAnys(t, d, c, mt) {
+				inner := resolveType(a.TypeUrl)
+				if inner == nil {
+					continue
+				}
+				raw := a.Value
+				want := inner.New().Interface()
+				if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, want); err != nil {
+					continue // protojson cannot read it; nothing to compare with
+				}
+				wantJSON, err := protojson.Marshal(want)
+				if err != nil {
+					continue
+				}
+				got := inner.New().Interface()
+				if err := d.UnmarshalAny(a, got); err != nil {
+					t.Fatalf("%s: %s: %v", filepath.Base(file), a.TypeUrl, err)
+				}
+				enc := newEncoder(d.src, d.unknown)
+				if err := enc.Message(got); err != nil {
+					t.Fatalf("%s: %s: encode: %v", filepath.Base(file), a.TypeUrl, err)
+				}
+				assertSameJSON(t, filepath.Base(file)+" "+a.TypeUrl, enc.Bytes(), wantJSON)
+				compared++
+			}
+		}
+	}
+	if compared < 100 {
+		t.Fatalf("compared only %d resources", compared)
+	}
+	t.Logf("compared %d resources", compared)
+}
+
+// collectAnys returns the section's own Any and every Any one level inside it (the resources).
+func collectAnys(t *testing.T, d *Dump, c *anypb.Any, mt protoreflect.MessageType) []*anypb.Any {
+	t.Helper()
+	m := mt.New().Interface()
+	if err := d.UnmarshalAny(c, m); err != nil {
+		t.Fatalf("%s: %v", c.TypeUrl, err)
+	}
+	out := []*anypb.Any{c}
+	var walk func(protoreflect.Message)
+	walk = func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.IsMap() || fd.Message() == nil:
+			case fd.IsList():
+				for i := 0; i < v.List().Len(); i++ {
+					visit(v.List().Get(i).Message(), &out, walk)
+				}
+			default:
+				visit(v.Message(), &out, walk)
+			}
+			return true
+		})
+	}
+	walk(m.ProtoReflect())
+	return out
+}
+
+func visit(m protoreflect.Message, out *[]*anypb.Any, walk func(protoreflect.Message)) {
+	if a, ok := m.Interface().(*anypb.Any); ok {
+		*out = append(*out, a)
+		return
+	}
+	walk(m)
+}
+
+func assertSameJSON(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s: our output is not JSON: %v\n%s", what, err, got)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if path := firstDiff(g, w, "$"); path != "" {
+		t.Fatalf("%s: JSON differs at %s", what, path)
+	}
+}
+
+// firstDiff describes where two decoded JSON values first differ ("" when equal).
+func firstDiff(g, w any, path string) string {
+	switch w := w.(type) {
+	case map[string]any:
+		gm, ok := g.(map[string]any)
+		if !ok {
+			return fmt.Sprintf("%s: got %v, want an object", path, g)
+		}
+		for k, wv := range w {
+			gv, ok := gm[k]
+			if !ok {
+				return fmt.Sprintf("%s.%s: missing (want %.200v)", path, k, wv)
+			}
+			if d := firstDiff(gv, wv, path+"."+k); d != "" {
+				return d
+			}
+		}
+		for k, gv := range gm {
+			if _, ok := w[k]; !ok {
+				return fmt.Sprintf("%s.%s: unexpected %.200v", path, k, gv)
+			}
+		}
+	case []any:
+		ga, ok := g.([]any)
+		if !ok || len(ga) != len(w) {
+			return fmt.Sprintf("%s: got %.200v, want %.200v", path, g, w)
+		}
+		for i := range w {
+			if d := firstDiff(ga[i], w[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {
+				return d
+			}
+		}
+	default:
+		if !reflect.DeepEqual(g, w) {
+			return fmt.Sprintf("%s: got %.200v, want %.200v", path, g, w)
+		}
+	}
+	return ""
+}
+
+var _ = proto.Clone
+var _ = protoregistry.GlobalTypes
+var _ = adminv3.ConfigDump{}

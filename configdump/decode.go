@@ -1,0 +1,629 @@
+package configdump
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// The decoder turns JSON into typed protobuf messages the way protojson does (proto or JSON
+// field names, int64 as numbers or strings, the well-known types' JSON forms, unknown fields
+// ignored), with three differences that make it fit for real config dumps:
+//
+//   - google.protobuf.Any is decoded lazily: its Value holds the raw JSON object (a view into the
+//     input), decoded on demand by UnmarshalAny into whatever message the caller asks for. Types
+//     unknown to this binary are therefore kept, not dropped, and v2 resources can be read as their
+//     v3 equivalents.
+//   - a bytes field whose string is not base64 (Envoy's "[redacted]") keeps its raw text, a view
+//     into the input, which the encoder prints back unchanged.
+//   - unknown enum names are ignored instead of failing the whole document.
+//
+// Strings without escapes share memory with the input, which must not change afterwards.
+type decoder struct {
+	scanner
+	unknown *typeSet
+}
+
+func newDecoder(data []byte, base int, unknown *typeSet) *decoder {
+	return &decoder{scanner: scanner{data: data, base: base}, unknown: unknown}
+}
+
+// unmarshalJSON decodes one JSON value, the whole of data, into m.
+func unmarshalJSON(data []byte, base int, m proto.Message, unknown *typeSet) error {
+	d := newDecoder(data, base, unknown)
+	if err := d.messageValue(m.ProtoReflect(), 0); err != nil {
+		return err
+	}
+	if !d.atEnd() {
+		return d.errorf("unexpected data after the top-level value")
+	}
+	return nil
+}
+
+func (d *decoder) messageValue(m protoreflect.Message, depth int) error {
+	if depth > maxDepth {
+		return d.errorf("nesting deeper than %d levels", maxDepth)
+	}
+	info := infoFor(m.Descriptor())
+	switch info.wkt {
+	case wktAny:
+		return d.anyValue(m)
+	case wktDuration:
+		return d.durationValue(m)
+	case wktTimestamp:
+		return d.timestampValue(m)
+	case wktStruct:
+		return d.structValue(m, depth)
+	case wktValue:
+		return d.valueValue(m, depth)
+	case wktListValue:
+		return d.listValueValue(m, depth)
+	case wktFieldMask:
+		return d.fieldMaskValue(m)
+	case wktWrapper:
+		fd := m.Descriptor().Fields().ByNumber(1)
+		v, ok, err := d.scalar(fd)
+		if err == nil && ok {
+			m.Set(fd, v)
+		}
+		return err
+	}
+	return d.object(m, info, depth)
+}
+
+// readKey reads an object key; the result is only valid until the next read.
+func (d *decoder) readKey() (string, error) {
+	raw, escaped, err := d.readRawString()
+	if err != nil {
+		return "", err
+	}
+	if escaped {
+		out, err := unescape(raw)
+		if err != nil {
+			return "", d.errorf("%v", err)
+		}
+		raw = out
+	}
+	if err := d.expect(':'); err != nil {
+		return "", err
+	}
+	return bytesToString(raw), nil
+}
+
+func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		key, err := d.readKey()
+		if err != nil {
+			return err
+		}
+		fd := info.byKey[key]
+		if fd == nil {
+			// Unknown fields are ignored, as istioctl does.
+			if err := d.skipValue(); err != nil {
+				return err
+			}
+			continue
+		}
+		if d.skipWS() == 'n' && !isValueMessage(fd) {
+			// null means the default value.
+			if _, err := d.readLiteral(); err != nil {
+				return err
+			}
+			continue
+		}
+		switch {
+		case fd.IsMap():
+			err = d.mapField(m, fd, depth)
+		case fd.IsList():
+			err = d.listField(m, fd, depth)
+		case fd.Message() != nil:
+			err = d.messageValue(m.Mutable(fd).Message(), depth+1)
+		default:
+			var v protoreflect.Value
+			var ok bool
+			v, ok, err = d.scalar(fd)
+			if err == nil && ok {
+				m.Set(fd, v)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func isValueMessage(fd protoreflect.FieldDescriptor) bool {
+	return fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Value"
+}
+
+func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescriptor, depth int) error {
+	if err := d.expect('['); err != nil {
+		return err
+	}
+	list := m.Mutable(fd).List()
+	isMsg := fd.Message() != nil
+	for first := true; ; first = false {
+		more, err := d.more(']', first)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		if d.skipWS() == 'n' && !isValueMessage(fd) {
+			if _, err := d.readLiteral(); err != nil {
+				return err
+			}
+			continue
+		}
+		if isMsg {
+			elem := list.NewElement()
+			if err := d.messageValue(elem.Message(), depth+1); err != nil {
+				return err
+			}
+			list.Append(elem)
+			continue
+		}
+		v, ok, err := d.scalar(fd)
+		if err != nil {
+			return err
+		}
+		if ok {
+			list.Append(v)
+		}
+	}
+}
+
+func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescriptor, depth int) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	mp := m.Mutable(fd).Map()
+	kd, vd := fd.MapKey(), fd.MapValue()
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+		keyPos := d.pos
+		key, err := d.readKey()
+		if err != nil {
+			return err
+		}
+		mk, err := mapKey(kd, key)
+		if err != nil {
+			d.pos = keyPos
+			return d.errorf("map key %q: %v", key, err)
+		}
+		if vd.Message() != nil {
+			if d.skipWS() == 'n' && !isValueMessage(vd) {
+				if _, err := d.readLiteral(); err != nil {
+					return err
+				}
+				continue
+			}
+			val := mp.NewValue()
+			if err := d.messageValue(val.Message(), depth+1); err != nil {
+				return err
+			}
+			mp.Set(mk, val)
+			continue
+		}
+		v, ok, err := d.scalar(vd)
+		if err != nil {
+			return err
+		}
+		if ok {
+			mp.Set(mk, v)
+		}
+	}
+}
+
+func mapKey(kd protoreflect.FieldDescriptor, key string) (protoreflect.MapKey, error) {
+	switch kd.Kind() {
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(key).MapKey(), nil
+	case protoreflect.BoolKind:
+		switch key {
+		case "true":
+			return protoreflect.ValueOfBool(true).MapKey(), nil
+		case "false":
+			return protoreflect.ValueOfBool(false).MapKey(), nil
+		}
+		return protoreflect.MapKey{}, fmt.Errorf("not a bool")
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		n, err := strconv.ParseInt(key, 10, 32)
+		return protoreflect.ValueOfInt32(int32(n)).MapKey(), err
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		n, err := strconv.ParseInt(key, 10, 64)
+		return protoreflect.ValueOfInt64(n).MapKey(), err
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		n, err := strconv.ParseUint(key, 10, 32)
+		return protoreflect.ValueOfUint32(uint32(n)).MapKey(), err
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		n, err := strconv.ParseUint(key, 10, 64)
+		return protoreflect.ValueOfUint64(n).MapKey(), err
+	}
+	return protoreflect.MapKey{}, fmt.Errorf("unsupported map key kind %v", kd.Kind())
+}
+
+// scalar reads the value of a non-message field. ok is false when the value is to be left unset
+// (an enum name this binary does not know).
+func (d *decoder) scalar(fd protoreflect.FieldDescriptor) (protoreflect.Value, bool, error) {
+	start := d.pos
+	c := d.skipWS()
+	bad := func(want string) (protoreflect.Value, bool, error) {
+		d.pos = start
+		d.skipWS()
+		return protoreflect.Value{}, false, d.errorf("field %s: want %s", fd.Name(), want)
+	}
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		lit, err := d.readLiteral()
+		if err != nil || lit == "null" {
+			return bad("true or false")
+		}
+		return protoreflect.ValueOfBool(lit == "true"), true, nil
+	case protoreflect.StringKind:
+		if c != '"' {
+			return bad("a string")
+		}
+		s, err := d.readString()
+		return protoreflect.ValueOfString(s), err == nil, err
+	case protoreflect.BytesKind:
+		if c != '"' {
+			return bad("a base64 string")
+		}
+		raw, escaped, err := d.readRawString()
+		if err != nil {
+			return protoreflect.Value{}, false, err
+		}
+		return protoreflect.ValueOfBytes(decodeBytes(raw, escaped)), true, nil
+	case protoreflect.EnumKind:
+		if c == '"' {
+			name, err := d.readString()
+			if err != nil {
+				return protoreflect.Value{}, false, err
+			}
+			ev := fd.Enum().Values().ByName(protoreflect.Name(name))
+			if ev == nil {
+				return protoreflect.Value{}, false, nil
+			}
+			return protoreflect.ValueOfEnum(ev.Number()), true, nil
+		}
+		if c == 'n' && fd.Enum().FullName() == "google.protobuf.NullValue" {
+			if _, err := d.readLiteral(); err != nil {
+				return protoreflect.Value{}, false, err
+			}
+			return protoreflect.ValueOfEnum(0), true, nil
+		}
+		n, err := d.intToken(32)
+		if err != nil {
+			return bad("an enum name or number")
+		}
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), true, nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		n, err := d.intToken(32)
+		if err != nil {
+			return bad("a 32-bit integer")
+		}
+		return protoreflect.ValueOfInt32(int32(n)), true, nil
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		n, err := d.intToken(64)
+		if err != nil {
+			return bad("a 64-bit integer")
+		}
+		return protoreflect.ValueOfInt64(n), true, nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		n, err := d.uintToken(32)
+		if err != nil {
+			return bad("an unsigned 32-bit integer")
+		}
+		return protoreflect.ValueOfUint32(uint32(n)), true, nil
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		n, err := d.uintToken(64)
+		if err != nil {
+			return bad("an unsigned 64-bit integer")
+		}
+		return protoreflect.ValueOfUint64(n), true, nil
+	case protoreflect.FloatKind:
+		f, err := d.floatToken(32)
+		if err != nil {
+			return bad("a number")
+		}
+		return protoreflect.ValueOfFloat32(float32(f)), true, nil
+	case protoreflect.DoubleKind:
+		f, err := d.floatToken(64)
+		if err != nil {
+			return bad("a number")
+		}
+		return protoreflect.ValueOfFloat64(f), true, nil
+	}
+	return bad("a supported value")
+}
+
+// decodeBytes decodes a base64 string (standard or URL alphabet, padded or not). Text that is not
+// base64, such as Envoy's "[redacted]", is kept as is: a view into the input that the encoder
+// recognises and prints back unchanged.
+func decodeBytes(raw []byte, escaped bool) []byte {
+	if !escaped {
+		enc := base64.StdEncoding
+		if len(raw)%4 != 0 {
+			enc = base64.RawStdEncoding
+		}
+		for _, e := range []*base64.Encoding{enc, base64.URLEncoding, base64.RawURLEncoding} {
+			if e == base64.URLEncoding && len(raw)%4 != 0 {
+				continue
+			}
+			if out, err := e.DecodeString(bytesToString(raw)); err == nil {
+				return out
+			}
+		}
+	}
+	return raw
+}
+
+// numberText returns the text of a number, given as a JSON number or a string.
+func (d *decoder) numberText() (string, error) {
+	if d.skipWS() == '"' {
+		return d.readString()
+	}
+	b, err := d.readNumber()
+	return bytesToString(b), err
+}
+
+func (d *decoder) intToken(bits int) (int64, error) {
+	s, err := d.numberText()
+	if err != nil {
+		return 0, err
+	}
+	if n, err := strconv.ParseInt(s, 10, bits); err == nil {
+		return n, nil
+	}
+	// Integers written with a fraction or an exponent (1e3, 5.0) are accepted when integral.
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || f < -math.Ldexp(1, bits-1) || f >= math.Ldexp(1, bits-1) {
+		return 0, fmt.Errorf("not an integer")
+	}
+	return int64(f), nil
+}
+
+func (d *decoder) uintToken(bits int) (uint64, error) {
+	s, err := d.numberText()
+	if err != nil {
+		return 0, err
+	}
+	if n, err := strconv.ParseUint(s, 10, bits); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || f < 0 || f >= math.Ldexp(1, bits) {
+		return 0, fmt.Errorf("not an unsigned integer")
+	}
+	return uint64(f), nil
+}
+
+func (d *decoder) floatToken(bits int) (float64, error) {
+	s, err := d.numberText()
+	if err != nil {
+		return 0, err
+	}
+	switch s {
+	case "NaN":
+		return math.NaN(), nil
+	case "Infinity":
+		return math.Inf(1), nil
+	case "-Infinity":
+		return math.Inf(-1), nil
+	}
+	f, err := strconv.ParseFloat(s, bits)
+	if err != nil {
+		return 0, err
+	}
+	return f, nil
+}
+
+// anyValue records the Any's type URL and keeps its JSON object as the Value, undecoded.
+func (d *decoder) anyValue(m protoreflect.Message) error {
+	d.skipWS()
+	start := d.pos
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	var url string
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		key, err := d.readKey()
+		if err != nil {
+			return err
+		}
+		if key == "@type" {
+			if url, err = d.readString(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := d.skipValue(); err != nil {
+			return err
+		}
+	}
+	a := m.Interface().(*anypb.Any)
+	a.TypeUrl = url
+	a.Value = d.data[start:d.pos]
+	if url != "" && resolveType(url) == nil {
+		d.unknown.add(url)
+	}
+	return nil
+}
+
+func (d *decoder) durationValue(m protoreflect.Message) error {
+	start := d.pos
+	s, err := d.readString()
+	if err != nil {
+		return err
+	}
+	secs, nanos, ok := parseDuration(s)
+	if !ok {
+		d.pos = start
+		d.skipWS()
+		return d.errorf("invalid duration %q", s)
+	}
+	fds := m.Descriptor().Fields()
+	m.Set(fds.ByNumber(1), protoreflect.ValueOfInt64(secs))
+	m.Set(fds.ByNumber(2), protoreflect.ValueOfInt32(nanos))
+	return nil
+}
+
+// parseDuration parses protobuf's JSON duration form: "-1.5s", "3s", "0.000000001s".
+func parseDuration(s string) (int64, int32, bool) {
+	if !strings.HasSuffix(s, "s") {
+		return 0, 0, false
+	}
+	s = s[:len(s)-1]
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	intPart, frac, hasFrac := strings.Cut(s, ".")
+	if intPart == "" && !hasFrac || len(frac) > 9 || hasFrac && frac == "" {
+		return 0, 0, false
+	}
+	var secs int64
+	if intPart != "" {
+		n, err := strconv.ParseUint(intPart, 10, 63)
+		if err != nil || n > 315576000000 {
+			return 0, 0, false
+		}
+		secs = int64(n)
+	}
+	var nanos int32
+	if frac != "" {
+		n, err := strconv.ParseUint(frac+strings.Repeat("0", 9-len(frac)), 10, 32)
+		if err != nil {
+			return 0, 0, false
+		}
+		nanos = int32(n)
+	}
+	if neg {
+		secs, nanos = -secs, -nanos
+	}
+	return secs, nanos, true
+}
+
+func (d *decoder) timestampValue(m protoreflect.Message) error {
+	start := d.pos
+	s, err := d.readString()
+	if err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		d.pos = start
+		d.skipWS()
+		return d.errorf("invalid timestamp %q", s)
+	}
+	fds := m.Descriptor().Fields()
+	m.Set(fds.ByNumber(1), protoreflect.ValueOfInt64(t.Unix()))
+	m.Set(fds.ByNumber(2), protoreflect.ValueOfInt32(int32(t.Nanosecond())))
+	return nil
+}
+
+func (d *decoder) fieldMaskValue(m protoreflect.Message) error {
+	s, err := d.readString()
+	if err != nil {
+		return err
+	}
+	if s == "" {
+		return nil
+	}
+	paths := m.Mutable(m.Descriptor().Fields().ByNumber(1)).List()
+	for _, p := range strings.Split(s, ",") {
+		paths.Append(protoreflect.ValueOfString(camelToSnake(p)))
+	}
+	return nil
+}
+
+func camelToSnake(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (d *decoder) structValue(m protoreflect.Message, depth int) error {
+	return d.mapField(m, m.Descriptor().Fields().ByNumber(1), depth)
+}
+
+func (d *decoder) listValueValue(m protoreflect.Message, depth int) error {
+	return d.listField(m, m.Descriptor().Fields().ByNumber(1), depth)
+}
+
+// valueValue decodes google.protobuf.Value: any JSON value.
+func (d *decoder) valueValue(m protoreflect.Message, depth int) error {
+	fds := m.Descriptor().Fields()
+	switch c := d.skipWS(); {
+	case c == 'n':
+		if _, err := d.readLiteral(); err != nil {
+			return err
+		}
+		m.Set(fds.ByName("null_value"), protoreflect.ValueOfEnum(0))
+	case c == 't' || c == 'f':
+		lit, err := d.readLiteral()
+		if err != nil {
+			return err
+		}
+		m.Set(fds.ByName("bool_value"), protoreflect.ValueOfBool(lit == "true"))
+	case c == '"':
+		s, err := d.readString()
+		if err != nil {
+			return err
+		}
+		m.Set(fds.ByName("string_value"), protoreflect.ValueOfString(s))
+	case c == '{':
+		return d.messageValue(m.Mutable(fds.ByName("struct_value")).Message(), depth+1)
+	case c == '[':
+		return d.messageValue(m.Mutable(fds.ByName("list_value")).Message(), depth+1)
+	default:
+		b, err := d.readNumber()
+		if err != nil {
+			return err
+		}
+		f, err := strconv.ParseFloat(bytesToString(b), 64)
+		if err != nil {
+			return d.errorf("invalid number %s", b)
+		}
+		m.Set(fds.ByName("number_value"), protoreflect.ValueOfFloat64(f))
+	}
+	return nil
+}

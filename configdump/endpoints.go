@@ -1,0 +1,239 @@
+package configdump
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// LoadAssignments returns the EDS section's cluster load assignments: dynamic ones, then
+// static ones.
+func (d *Dump) LoadAssignments() ([]*endpointv3.ClusterLoadAssignment, error) {
+	ed, err := section(d, EndpointsSection, func() *adminv3.EndpointsConfigDump { return &adminv3.EndpointsConfigDump{} })
+	if err != nil {
+		return nil, fmt.Errorf("%w; Envoy includes it with /config_dump?include_eds", err)
+	}
+	res := make([]resource, 0, len(ed.DynamicEndpointConfigs)+len(ed.StaticEndpointConfigs))
+	for i, e := range ed.DynamicEndpointConfigs {
+		if e.EndpointConfig != nil {
+			res = append(res, resource{e.EndpointConfig, "dynamic_endpoint_configs", i})
+		}
+	}
+	for i, e := range ed.StaticEndpointConfigs {
+		if e.EndpointConfig != nil {
+			res = append(res, resource{e.EndpointConfig, "static_endpoint_configs", i})
+		}
+	}
+	return decodeResources(d, res, func() *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{} })
+}
+
+// ClusterStatuses returns the clusters of a /clusters?format=json document.
+func (d *Dump) ClusterStatuses() ([]*adminv3.ClusterStatus, error) {
+	if d.kind != KindClusterStatus {
+		return nil, fmt.Errorf("the document is a config dump, not Envoy's cluster status (/clusters?format=json): %w", ErrMissingSection)
+	}
+	return d.statuses.GetClusterStatuses(), nil
+}
+
+// EndpointFilter selects endpoints as istioctl's --address, --port, --cluster and --status do.
+type EndpointFilter struct {
+	Address string
+	Port    uint32
+	Cluster string
+	Status  string
+}
+
+func (f EndpointFilter) empty() bool { return f == EndpointFilter{} }
+
+// EndpointAddresses renders an EDS endpoint's address and additional addresses.
+func EndpointAddresses(ep *endpointv3.LbEndpoint) []string {
+	addrs := []*corev3.Address{ep.GetEndpoint().GetAddress()}
+	for _, a := range ep.GetEndpoint().GetAdditionalAddresses() {
+		addrs = append(addrs, a.GetAddress())
+	}
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, renderAddress(a))
+	}
+	return out
+}
+
+func renderAddress(a *corev3.Address) string {
+	if sa := a.GetSocketAddress(); sa != nil {
+		return sa.GetAddress() + ":" + strconv.Itoa(int(sa.GetPortValue()))
+	}
+	if p := a.GetPipe(); p != nil {
+		return p.GetPath()
+	}
+	if in := a.GetEnvoyInternalAddress(); in != nil {
+		if name := in.GetServerListenerName(); name != "" {
+			return fmt.Sprintf("envoy://%s/%s", name, in.GetEndpointId())
+		}
+	}
+	return "unknown"
+}
+
+// MatchLbEndpoint reports whether an EDS endpoint of the named cluster passes the filter.
+func (f EndpointFilter) MatchLbEndpoint(ep *endpointv3.LbEndpoint, cluster string) bool {
+	if f.empty() {
+		return true
+	}
+	if f.Address != "" {
+		found := false
+		for _, a := range EndpointAddresses(ep) {
+			if strings.EqualFold(a, f.Address) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if f.Port != 0 && ep.GetEndpoint().GetAddress().GetSocketAddress().GetPortValue() != f.Port {
+		return false
+	}
+	if f.Cluster != "" && !strings.EqualFold(cluster, f.Cluster) {
+		return false
+	}
+	return f.Status == "" || strings.EqualFold(corev3.HealthStatus_name[int32(ep.GetHealthStatus())], f.Status)
+}
+
+// FilterLoadAssignments keeps, in each assignment, the endpoints that pass the filter, and drops
+// the assignments left without any; the inputs are not modified.
+func FilterLoadAssignments(clas []*endpointv3.ClusterLoadAssignment, f EndpointFilter) []*endpointv3.ClusterLoadAssignment {
+	out := make([]*endpointv3.ClusterLoadAssignment, 0, len(clas))
+	for _, cla := range clas {
+		if f.empty() {
+			if countEndpoints(cla) > 0 {
+				out = append(out, cla)
+			}
+			continue
+		}
+		filtered := shallowCopy(cla)
+		filtered.Endpoints = make([]*endpointv3.LocalityLbEndpoints, len(cla.Endpoints))
+		n := 0
+		for i, llb := range cla.Endpoints {
+			l := shallowCopy(llb)
+			l.LbEndpoints = nil
+			for _, ep := range llb.LbEndpoints {
+				if f.MatchLbEndpoint(ep, cla.GetClusterName()) {
+					l.LbEndpoints = append(l.LbEndpoints, ep)
+				}
+			}
+			n += len(l.LbEndpoints)
+			filtered.Endpoints[i] = l
+		}
+		if n > 0 {
+			out = append(out, filtered)
+		}
+	}
+	return out
+}
+
+// shallowCopy copies a message's top-level fields, sharing everything below them.
+func shallowCopy[T proto.Message](m T) T {
+	out := m.ProtoReflect().New()
+	m.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		out.Set(fd, v)
+		return true
+	})
+	return out.Interface().(T)
+}
+
+func countEndpoints(cla *endpointv3.ClusterLoadAssignment) int {
+	n := 0
+	for _, llb := range cla.GetEndpoints() {
+		n += len(llb.GetLbEndpoints())
+	}
+	return n
+}
+
+// SortLoadAssignments orders assignments by cluster name as istioctl orders clusters.
+func SortLoadAssignments(clas []*endpointv3.ClusterLoadAssignment) {
+	sortByKey(clas, func(c *endpointv3.ClusterLoadAssignment) SubsetKey { return sortKey(c.GetClusterName()) }, SubsetKey.less)
+}
+
+// HostEndpoint is one host of a /clusters document with its cluster, as the endpoint view
+// lists them.
+type HostEndpoint struct {
+	Address       string // IP, or unix://path for pipes
+	Port          uint32
+	Cluster       string
+	Status        corev3.HealthStatus
+	FailedOutlier bool
+}
+
+// MatchHost reports whether a host of the named cluster passes the filter.
+func (f EndpointFilter) MatchHost(h *adminv3.HostStatus, cluster string) bool {
+	if f.empty() {
+		return true
+	}
+	if f.Address != "" && !strings.EqualFold(hostAddress(h), f.Address) {
+		return false
+	}
+	if f.Port != 0 && h.GetAddress().GetSocketAddress().GetPortValue() != f.Port {
+		return false
+	}
+	if f.Cluster != "" && !strings.EqualFold(cluster, f.Cluster) {
+		return false
+	}
+	return f.Status == "" || strings.EqualFold(corev3.HealthStatus_name[int32(h.GetHealthStatus().GetEdsHealthStatus())], f.Status)
+}
+
+func hostAddress(h *adminv3.HostStatus) string {
+	if sa := h.GetAddress().GetSocketAddress(); sa != nil {
+		return sa.GetAddress()
+	}
+	return "unix://" + h.GetAddress().GetPipe().GetPath()
+}
+
+// HostEndpoints lists the hosts of the clusters that pass the filter, ordered as istioctl
+// orders them: by address, port, then cluster.
+func HostEndpoints(statuses []*adminv3.ClusterStatus, f EndpointFilter) []HostEndpoint {
+	var out []HostEndpoint
+	for _, cs := range statuses {
+		for _, h := range cs.GetHostStatuses() {
+			if !f.MatchHost(h, cs.GetName()) {
+				continue
+			}
+			out = append(out, HostEndpoint{
+				Address:       hostAddress(h),
+				Port:          h.GetAddress().GetSocketAddress().GetPortValue(),
+				Cluster:       cs.GetName(),
+				Status:        h.GetHealthStatus().GetEdsHealthStatus(),
+				FailedOutlier: h.GetHealthStatus().GetFailedOutlierCheck(),
+			})
+		}
+	}
+	sortByKey(out, func(h HostEndpoint) HostEndpoint { return h }, func(a, b HostEndpoint) bool {
+		if a.Address != b.Address {
+			return a.Address < b.Address
+		}
+		if a.Port != b.Port {
+			return a.Port < b.Port
+		}
+		return a.Cluster < b.Cluster
+	})
+	return out
+}
+
+// FilterClusterStatuses returns the clusters with at least one host that passes the filter.
+func FilterClusterStatuses(statuses []*adminv3.ClusterStatus, f EndpointFilter) []*adminv3.ClusterStatus {
+	var out []*adminv3.ClusterStatus
+	for _, cs := range statuses {
+		for _, h := range cs.GetHostStatuses() {
+			if f.MatchHost(h, cs.GetName()) {
+				out = append(out, cs)
+				break
+			}
+		}
+	}
+	return out
+}

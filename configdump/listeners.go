@@ -1,0 +1,230 @@
+package configdump
+
+import (
+	"bytes"
+	"strings"
+
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+)
+
+// Filter names that classify listeners, as istioctl does.
+const (
+	HTTPConnectionManager = "envoy.filters.network.http_connection_manager"
+	TCPProxy              = "envoy.filters.network.tcp_proxy"
+	// BlackHoleCluster is the cluster of Istio's catch-all TCP proxies, which do not count.
+	BlackHoleCluster = "BlackHoleCluster"
+)
+
+// Listeners returns the dump's listeners: the active state of dynamic ones, then static ones.
+func (d *Dump) Listeners() ([]*listenerv3.Listener, error) {
+	ld, err := section(d, ListenersSection, func() *adminv3.ListenersConfigDump { return &adminv3.ListenersConfigDump{} })
+	if err != nil {
+		return nil, err
+	}
+	res := make([]resource, 0, len(ld.DynamicListeners)+len(ld.StaticListeners))
+	for i, l := range ld.DynamicListeners {
+		if l.GetActiveState().GetListener() != nil {
+			res = append(res, resource{l.ActiveState.Listener, "dynamic_listeners", i})
+		}
+	}
+	for i, l := range ld.StaticListeners {
+		if l.Listener != nil {
+			res = append(res, resource{l.Listener, "static_listeners", i})
+		}
+	}
+	return decodeResources(d, res, func() *listenerv3.Listener { return &listenerv3.Listener{} })
+}
+
+// FilterChains returns a listener's filter chains followed by its default chain.
+func FilterChains(l *listenerv3.Listener) []*listenerv3.FilterChain {
+	chains := l.GetFilterChains()
+	if l.GetDefaultFilterChain() != nil {
+		chains = append(chains[:len(chains):len(chains)], l.DefaultFilterChain)
+	}
+	return chains
+}
+
+// isBlackHole reports whether a TCP proxy filter only feeds the black hole cluster; like
+// istioctl, it looks for the name anywhere in the filter's config.
+func isBlackHole(f *listenerv3.Filter) bool {
+	return bytes.Contains(f.GetTypedConfig().GetValue(), []byte(BlackHoleCluster))
+}
+
+// ListenerType classifies a listener as HTTP, TCP, HTTP+TCP or UNKNOWN by its network filters.
+func ListenerType(l *listenerv3.Listener) string {
+	nHTTP, nTCP := 0, 0
+	for _, fc := range FilterChains(l) {
+		for _, f := range fc.GetFilters() {
+			switch {
+			case f.GetName() == HTTPConnectionManager:
+				nHTTP++
+			case f.GetName() == TCPProxy && !isBlackHole(f):
+				nTCP++
+			}
+		}
+	}
+	switch {
+	case nHTTP > 0 && nTCP == 0:
+		return "HTTP"
+	case nHTTP > 0:
+		return "HTTP+TCP"
+	case nTCP > 0:
+		return "TCP"
+	}
+	return "UNKNOWN"
+}
+
+// ListenerAddress is the listener's socket address, or pipe path.
+func ListenerAddress(l *listenerv3.Listener) string {
+	if sa := l.GetAddress().GetSocketAddress(); sa != nil {
+		return sa.GetAddress()
+	}
+	return l.GetAddress().GetPipe().GetPath()
+}
+
+// ListenerAddresses is the listener's address followed by its additional addresses.
+func ListenerAddresses(l *listenerv3.Listener) []string {
+	out := []string{ListenerAddress(l)}
+	for _, a := range l.GetAdditionalAddresses() {
+		out = append(out, a.GetAddress().GetSocketAddress().GetAddress())
+	}
+	return out
+}
+
+// ListenerPort is the port of the listener's socket address (0 for pipes and internal ones).
+func ListenerPort(l *listenerv3.Listener) uint32 {
+	return l.GetAddress().GetSocketAddress().GetPortValue()
+}
+
+// ListenerFilter selects listeners as istioctl's --address, --port and --type do.
+type ListenerFilter struct {
+	Address string
+	Port    uint32
+	Type    string
+}
+
+// Match reports whether l passes the filter.
+func (f ListenerFilter) Match(l *listenerv3.Listener) bool {
+	if f.Address != "" {
+		found := false
+		for _, a := range ListenerAddresses(l) {
+			if strings.EqualFold(a, f.Address) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if f.Port != 0 && ListenerPort(l) != f.Port {
+		return false
+	}
+	return f.Type == "" || strings.EqualFold(ListenerType(l), f.Type)
+}
+
+// FilterListeners returns the listeners that match f, in order.
+func FilterListeners(ls []*listenerv3.Listener, f ListenerFilter) []*listenerv3.Listener {
+	out := ls[:0:0]
+	for _, l := range ls {
+		if f.Match(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+type listenerKey struct {
+	port uint32
+	addr string
+	typ  string
+}
+
+// SortListeners orders listeners as istioctl's table does: by port, address, then type.
+func SortListeners(ls []*listenerv3.Listener) {
+	sortByKey(ls, func(l *listenerv3.Listener) listenerKey {
+		return listenerKey{ListenerPort(l), ListenerAddress(l), ListenerType(l)}
+	}, func(a, b listenerKey) bool {
+		if a.port != b.port {
+			return a.port < b.port
+		}
+		if a.addr != b.addr {
+			return a.addr < b.addr
+		}
+		return a.typ < b.typ
+	})
+}
+
+// TargetKind says where a filter chain sends traffic.
+type TargetKind int
+
+const (
+	// TargetOther: neither an HTTP connection manager nor a (non black hole) TCP proxy.
+	TargetOther TargetKind = iota
+	// TargetHTTP: an HTTP connection manager, with an inline route config or an RDS name.
+	TargetHTTP
+	// TargetTCP: a TCP proxy to a cluster.
+	TargetTCP
+	// TargetError: the filter's config could not be decoded (Err says why).
+	TargetError
+)
+
+// ChainTarget is where a filter chain's first HTTP or TCP filter sends traffic.
+type ChainTarget struct {
+	Kind        TargetKind
+	RouteConfig *routev3.RouteConfiguration // inline routes of an HTTP connection manager
+	RDSName     string                      // route config fetched by RDS
+	Cluster     string                      // TCP proxy cluster
+	Err         error
+}
+
+// ChainTarget decodes the first HTTP connection manager or TCP proxy filter of a chain, whatever
+// its type URL says, as istioctl does.
+func (d *Dump) ChainTarget(filters []*listenerv3.Filter) ChainTarget {
+	for _, f := range filters {
+		switch {
+		case f.GetName() == HTTPConnectionManager:
+			hcm := &hcmv3.HttpConnectionManager{}
+			if err := d.UnmarshalAny(f.GetTypedConfig(), hcm); err != nil {
+				return ChainTarget{Kind: TargetError, Err: err}
+			}
+			return ChainTarget{Kind: TargetHTTP, RouteConfig: hcm.GetRouteConfig(), RDSName: hcm.GetRds().GetRouteConfigName()}
+		case f.GetName() == TCPProxy && !isBlackHole(f):
+			tcp := &tcpv3.TcpProxy{}
+			if err := d.UnmarshalAny(f.GetTypedConfig(), tcp); err != nil {
+				return ChainTarget{Kind: TargetError, Err: err}
+			}
+			return ChainTarget{Kind: TargetTCP, Cluster: tcp.GetCluster()}
+		}
+	}
+	return ChainTarget{Kind: TargetOther}
+}
+
+type waypointKey struct {
+	internal bool
+	name     string
+	listenerKey
+}
+
+// SortWaypointListeners orders listeners as istioctl's waypoint table does: internal listeners
+// by name among themselves, others by port, address, then type.
+func SortWaypointListeners(ls []*listenerv3.Listener) {
+	sortByKey(ls, func(l *listenerv3.Listener) waypointKey {
+		return waypointKey{l.GetInternalListener() != nil, l.GetName(), listenerKey{ListenerPort(l), ListenerAddress(l), ListenerType(l)}}
+	}, func(a, b waypointKey) bool {
+		if a.internal && b.internal {
+			return a.name < b.name
+		}
+		if a.port != b.port {
+			return a.port < b.port
+		}
+		if a.addr != b.addr {
+			return a.addr < b.addr
+		}
+		return a.typ < b.typ
+	})
+}

@@ -1,0 +1,121 @@
+package configdump
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"time"
+
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+)
+
+// Secrets returns the dump's secrets section.
+func (d *Dump) Secrets() (*adminv3.SecretsConfigDump, error) {
+	return section(d, SecretsSection, func() *adminv3.SecretsConfigDump { return &adminv3.SecretsConfigDump{} })
+}
+
+// SecretItem is one row of the secret view: a dynamic secret, or one trust domain of a SPIFFE
+// trust bundle, with what its first certificate says.
+type SecretItem struct {
+	Name  string
+	State string // ACTIVE or WARMING
+	// Type is "Cert Chain", "CA", or empty when the secret holds no readable certificate.
+	Type         string
+	Valid        bool // a certificate was read and now is within its validity period
+	SerialNumber string
+	NotAfter     string
+	NotBefore    string
+	// TrustDomain is the SPIFFE trust domain, for bundles and certificates with a SPIFFE ID.
+	TrustDomain string
+	// FromTrustBundle is set on items read from a SPIFFE validator's trust bundles.
+	FromTrustBundle bool
+}
+
+// SecretItems lists the dynamic secrets, warming ones first, as istioctl does; a SPIFFE
+// validator's trust bundle gives one item per trust domain. Validity is judged at now.
+func (d *Dump) SecretItems(now time.Time) ([]SecretItem, error) {
+	sd, err := d.Secrets()
+	if err != nil {
+		return nil, err
+	}
+	var items []SecretItem
+	add := func(list []*adminv3.SecretsConfigDump_DynamicSecret, state string) error {
+		for _, s := range list {
+			secret := &tlsv3.Secret{}
+			if err := d.UnmarshalAny(s.GetSecret(), secret); err != nil {
+				return fmt.Errorf("secret %s: %w", s.GetName(), err)
+			}
+			more, err := d.secretItems(s.GetName(), state, secret, now)
+			if err != nil {
+				return err
+			}
+			items = append(items, more...)
+		}
+		return nil
+	}
+	if err := add(sd.DynamicWarmingSecrets, "WARMING"); err != nil {
+		return nil, err
+	}
+	if err := add(sd.DynamicActiveSecrets, "ACTIVE"); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+func (d *Dump) secretItems(name, state string, s *tlsv3.Secret, now time.Time) ([]SecretItem, error) {
+	vc := s.GetValidationContext()
+	if cv := vc.GetCustomValidatorConfig(); cv.GetTypedConfig() != nil && len(inlineData(vc.GetTrustedCa())) == 0 {
+		spiffe := &tlsv3.SPIFFECertValidatorConfig{}
+		if err := d.UnmarshalAny(cv.GetTypedConfig(), spiffe); err == nil && len(spiffe.GetTrustDomains()) > 0 {
+			var items []SecretItem
+			for _, td := range spiffe.GetTrustDomains() {
+				it := newSecretItem(name, state, inlineData(td.GetTrustBundle()), now)
+				it.TrustDomain, it.FromTrustBundle = td.GetName(), true
+				items = append(items, it)
+			}
+			return items, nil
+		}
+	}
+	data := inlineData(s.GetTlsCertificate().GetCertificateChain())
+	if len(data) == 0 {
+		data = inlineData(vc.GetTrustedCa())
+	}
+	return []SecretItem{newSecretItem(name, state, data, now)}, nil
+}
+
+// inlineData returns a data source's inline bytes or string.
+func inlineData(ds *corev3.DataSource) []byte {
+	if b := ds.GetInlineBytes(); len(b) > 0 {
+		return b
+	}
+	return []byte(ds.GetInlineString())
+}
+
+func newSecretItem(name, state string, pemData []byte, now time.Time) SecretItem {
+	it := SecretItem{Name: name, State: state}
+	block, _ := pem.Decode(pemData)
+	if block == nil {
+		return it
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return it
+	}
+	it.Type = "Cert Chain"
+	if cert.IsCA {
+		it.Type = "CA"
+	}
+	it.Valid = !now.Before(cert.NotBefore) && !now.After(cert.NotAfter)
+	it.SerialNumber = fmt.Sprintf("%032x", cert.SerialNumber)
+	it.NotAfter = cert.NotAfter.UTC().Format(time.RFC3339)
+	it.NotBefore = cert.NotBefore.UTC().Format(time.RFC3339)
+	for _, u := range cert.URIs {
+		if u.Scheme == "spiffe" {
+			it.TrustDomain = u.Host
+			break
+		}
+	}
+	return it
+}

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/formatter"
+)
+
+type allOptions struct {
+	*commonOptions
+	clusters    configdump.ClusterFilter
+	listeners   configdump.ListenerFilter
+	routes      configdump.RouteFilter
+	endpoints   configdump.EndpointFilter
+	port        int
+	verbose     bool
+	withHeaders bool
+}
+
+func newAllCommand(streams Streams) *cobra.Command {
+	o := &allOptions{commonOptions: newCommonOptions(streams, formatter.Short), verbose: true}
+	cmd := &cobra.Command{
+		Use:     "all [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
+		Aliases: []string{"a"},
+		Short:   "Retrieve every view of an Envoy proxy's configuration at once",
+		Long: `Retrieve every view of an Envoy proxy's configuration at once: bootstrap, clusters,
+listeners, routes, secrets and endpoints (from the config dump's EDS section).
+-o json and -o yaml print the whole config dump.`,
+		Example: `  # Everything, with a header above each view
+  proxyctl proxy-config all productpage-v1-bd9c6d8f7-abcde.default --with-headers
+
+  # The whole config dump, EDS included
+  proxyctl pc all productpage-v1-bd9c6d8f7-abcde -o json > config_dump.json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			if err := completeListenerFilter(&o.listeners, o.port); err != nil {
+				return err
+			}
+			if err := completeEndpointFilter(&o.endpoints, o.port); err != nil {
+				return err
+			}
+			o.clusters.Port = o.port
+			o.endpoints.Address = o.listeners.Address
+			return o.run(cmd, pathAll, o.view)
+		},
+	}
+	o.addFlags(cmd)
+	fs := cmd.Flags()
+	fs.IntVar(&o.port, "port", 0, "filter clusters, listeners and endpoints by port")
+	addClusterFilterFlags(cmd, &o.clusters)
+	addListenerFilterFlags(cmd, &o.listeners, &o.port)
+	fs.StringVar(&o.routes.Name, "name", "", "filter route configurations by name")
+	addEndpointFilterFlags(cmd, &o.endpoints, &o.port)
+	fs.BoolVar(&o.verbose, "verbose", true, "show listeners per filter chain and routes per route")
+	fs.BoolVar(&o.withHeaders, "with-headers", false, "print a header above each view")
+	return cmd
+}
+
+func (o *allOptions) view(d *configdump.Dump) error {
+	if o.output.format != formatter.Short {
+		return formatter.Raw(o.streams.Out, d.Source(), o.output.format)
+	}
+	sections := []struct {
+		header string
+		write  func(io.Writer) error
+	}{
+		{"BOOTSTRAP INFO", func(w io.Writer) error {
+			b, err := d.Bootstrap()
+			if err != nil {
+				return err
+			}
+			return formatter.BootstrapSummary(w, configdump.BootstrapVersions(b))
+		}},
+		{"CLUSTER INFO", func(w io.Writer) error {
+			clusters, err := d.Clusters()
+			if err != nil {
+				return err
+			}
+			configdump.SortClusters(clusters)
+			return formatter.ClusterTable(w, configdump.FilterClusters(clusters, o.clusters), true)
+		}},
+		{"LISTENER INFO", func(w io.Writer) error {
+			listeners, err := d.Listeners()
+			if err != nil {
+				return err
+			}
+			listeners = configdump.FilterListeners(listeners, o.listeners)
+			configdump.SortListeners(listeners)
+			return formatter.ListenerTable(w, d, listeners, o.verbose, true)
+		}},
+		{"ROUTE INFO", func(w io.Writer) error {
+			routes, err := d.RouteConfigs()
+			if err != nil {
+				return err
+			}
+			configdump.SortRouteConfigs(routes)
+			return formatter.RouteTable(w, configdump.FilterRouteConfigs(routes, o.routes), o.verbose, true)
+		}},
+		{"SECRET INFO", func(w io.Writer) error {
+			items, err := d.SecretItems(time.Now())
+			if err != nil {
+				return err
+			}
+			return formatter.SecretTable(w, items, true)
+		}},
+		{"ENDPOINTS INFO", func(w io.Writer) error {
+			clas, err := d.LoadAssignments()
+			if err != nil {
+				return err
+			}
+			clas = configdump.FilterLoadAssignments(clas, o.endpoints)
+			configdump.SortLoadAssignments(clas)
+			return formatter.EndpointTable(w, clas, true)
+		}},
+	}
+	printed := 0
+	var missing []string
+	for _, s := range sections {
+		err := formatter.AllSection(o.streams.Out, s.header, o.withHeaders, printed > 0, s.write)
+		switch {
+		case errors.Is(err, configdump.ErrMissingSection):
+			missing = append(missing, s.header)
+		case err != nil:
+			return err
+		default:
+			printed++
+		}
+	}
+	if printed == 0 {
+		return fmt.Errorf("the document has none of the sections `all` shows")
+	}
+	if len(missing) > 0 && !o.quiet {
+		fmt.Fprintf(o.streams.ErrOut, "note: the config dump has nothing for %s\n", strings.ToLower(strings.Join(missing, ", ")))
+	}
+	return nil
+}

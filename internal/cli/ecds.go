@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/formatter"
+)
+
+type ecdsOptions struct {
+	*commonOptions
+}
+
+func newEcdsCommand(streams Streams) *cobra.Command {
+	o := &ecdsOptions{commonOptions: newCommonOptions(streams, formatter.Short)}
+	cmd := &cobra.Command{
+		Use:     "ecds [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
+		Aliases: []string{"ec"},
+		Short:   "Retrieve the extension configs (ECDS) of an Envoy proxy",
+		Example: `  # Extension configs (Wasm plugins, telemetry filters) of a pod's sidecar
+  proxyctl proxy-config ecds productpage-v1-bd9c6d8f7-abcde.default`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			return o.run(cmd, pathEcds, o.view)
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+func (o *ecdsOptions) view(d *configdump.Dump) error {
+	if o.output.format != formatter.Short {
+		ecds, err := d.Ecds()
+		if err != nil {
+			return err
+		}
+		return formatter.Message(o.streams.Out, d, ecds, o.output.format)
+	}
+	configs, err := d.EcdsConfigs()
+	if err != nil {
+		return err
+	}
+	return formatter.EcdsTable(o.streams.Out, configs)
+}

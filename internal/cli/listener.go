@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/formatter"
+)
+
+type listenerOptions struct {
+	*commonOptions
+	filter   configdump.ListenerFilter
+	port     int
+	verbose  bool
+	waypoint bool
+}
+
+func newListenerCommand(streams Streams) *cobra.Command {
+	o := &listenerOptions{commonOptions: newCommonOptions(streams, formatter.Short), verbose: true}
+	cmd := &cobra.Command{
+		Use:     "listener [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
+		Aliases: []string{"listeners", "l"},
+		Short:   "Retrieve information about the listener configuration of an Envoy proxy",
+		Example: `  # Listeners of a pod's sidecar, one row per filter chain
+  proxyctl proxy-config listener productpage-v1-bd9c6d8f7-abcde.default
+
+  # The listener on 0.0.0.0:15001, as JSON
+  proxyctl pc listener productpage-v1-bd9c6d8f7-abcde --address 0.0.0.0 --port 15001 -o json
+
+  # HTTP listeners, one row each
+  proxyctl pc listener -f config_dump.json --type HTTP --verbose=false`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			if err := o.completeFilter(); err != nil {
+				return err
+			}
+			return o.run(cmd, pathListeners, o.view)
+		},
+	}
+	o.addFlags(cmd)
+	addListenerFilterFlags(cmd, &o.filter, &o.port)
+	cmd.Flags().BoolVar(&o.verbose, "verbose", true, "show one row per filter chain, with its match and destination")
+	cmd.Flags().BoolVar(&o.waypoint, "waypoint", false, "show the filter chains and filter chain matchers of a waypoint (ambient) proxy")
+	return cmd
+}
+
+func addListenerFilterFlags(cmd *cobra.Command, f *configdump.ListenerFilter, port *int) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.Address, "address", "", "filter listeners by address")
+	fs.StringVar(&f.Type, "type", "", "filter listeners by type: HTTP, TCP, HTTP+TCP or UNKNOWN")
+	if fs.Lookup("port") == nil {
+		fs.IntVar(port, "port", 0, "filter listeners by port")
+	}
+}
+
+// completeListenerFilter validates --type and --port for the listener filter.
+func completeListenerFilter(f *configdump.ListenerFilter, port int) error {
+	if port < 0 || port > 65535 {
+		return usageErrorf("--port must be between 0 and 65535, got %d", port)
+	}
+	f.Port = uint32(port)
+	if f.Type == "" {
+		return nil
+	}
+	switch t := strings.ToUpper(f.Type); t {
+	case "HTTP", "TCP", "HTTP+TCP", "UNKNOWN":
+		f.Type = t
+		return nil
+	}
+	return usageErrorf("unknown listener --type %q: use HTTP, TCP, HTTP+TCP or UNKNOWN", f.Type)
+}
+
+func (o *listenerOptions) completeFilter() error { return completeListenerFilter(&o.filter, o.port) }
+
+func (o *listenerOptions) view(d *configdump.Dump) error {
+	listeners, err := d.Listeners()
+	if err != nil {
+		return err
+	}
+	// istioctl filters, then sorts the table; its JSON keeps the dump's order.
+	listeners = configdump.FilterListeners(listeners, o.filter)
+	if o.output.format != formatter.Short {
+		return formatter.Resources(o.streams.Out, d, listeners, o.output.format)
+	}
+	if o.waypoint {
+		configdump.SortWaypointListeners(listeners)
+		return formatter.WaypointListenerTable(o.streams.Out, d, listeners)
+	}
+	configdump.SortListeners(listeners)
+	return formatter.ListenerTable(o.streams.Out, d, listeners, o.verbose, false)
+}

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/formatter"
+)
+
+type routeOptions struct {
+	*commonOptions
+	filter  configdump.RouteFilter
+	verbose bool
+}
+
+func newRouteCommand(streams Streams) *cobra.Command {
+	o := &routeOptions{commonOptions: newCommonOptions(streams, formatter.Short), verbose: true}
+	cmd := &cobra.Command{
+		Use:     "route [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
+		Aliases: []string{"routes", "r"},
+		Short:   "Retrieve information about the route configuration of an Envoy proxy",
+		Example: `  # Routes of a pod's sidecar, one row per route
+  proxyctl proxy-config route productpage-v1-bd9c6d8f7-abcde.default
+
+  # The route configuration named 9080, as JSON
+  proxyctl pc route productpage-v1-bd9c6d8f7-abcde --name 9080 -o json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			return o.run(cmd, pathRoutes, o.view)
+		},
+	}
+	o.addFlags(cmd)
+	cmd.Flags().StringVar(&o.filter.Name, "name", "", "filter route configurations by name")
+	cmd.Flags().BoolVar(&o.verbose, "verbose", true, "show one row per route, with its virtual host, domains, match and virtual service")
+	return cmd
+}
+
+func (o *routeOptions) view(d *configdump.Dump) error {
+	routes, err := d.RouteConfigs()
+	if err != nil {
+		return err
+	}
+	configdump.SortRouteConfigs(routes)
+	routes = configdump.FilterRouteConfigs(routes, o.filter)
+	if o.output.format == formatter.Short {
+		return formatter.RouteTable(o.streams.Out, routes, o.verbose, false)
+	}
+	return formatter.Resources(o.streams.Out, d, routes, o.output.format)
+}

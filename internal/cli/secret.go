@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/formatter"
+)
+
+type secretOptions struct {
+	*commonOptions
+}
+
+func newSecretCommand(streams Streams) *cobra.Command {
+	o := &secretOptions{commonOptions: newCommonOptions(streams, formatter.Short)}
+	cmd := &cobra.Command{
+		Use:     "secret [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
+		Aliases: []string{"secrets", "s"},
+		Short:   "Retrieve information about the secrets (certificates) of an Envoy proxy",
+		Example: `  # Certificates of a pod's sidecar: type, validity, serial number
+  proxyctl proxy-config secret productpage-v1-bd9c6d8f7-abcde.default
+
+  # The secrets section as JSON (private keys are always redacted)
+  proxyctl pc secret productpage-v1-bd9c6d8f7-abcde -o json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			return o.run(cmd, pathSecrets, o.view)
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+func (o *secretOptions) view(d *configdump.Dump) error {
+	if o.output.format != formatter.Short {
+		secrets, err := d.Secrets()
+		if err != nil {
+			return err
+		}
+		return formatter.Message(o.streams.Out, d, secrets, o.output.format)
+	}
+	items, err := d.SecretItems(time.Now())
+	if err != nil {
+		return err
+	}
+	return formatter.SecretTable(o.streams.Out, items, false)
+}
