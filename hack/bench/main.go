@@ -1,0 +1,509 @@
+// Command bench is the `make bench` harness. It generates 50 MB and 200 MB
+// config dumps (and the matching /clusters?format=json documents) with
+// internal/gendump, runs every view of a proxyctl binary on them several
+// times, and prints the median wall time and peak RSS of each next to the
+// floor: a program that only reads the file and checks it is valid JSON.
+//
+//	go build -o bin/proxyctl ./cmd/proxyctl
+//	go build -o bin/bench-floor ./hack/bench/floor
+//	go run ./hack/bench -bin bin/proxyctl -floor bin/bench-floor -runs 5 -md docs/performance.md
+//
+// It builds nothing itself. With -strict it exits 1 when a target is missed.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/proxyctl/proxyctl/internal/gendump"
+)
+
+// input names the file a command reads: a config dump or a /clusters document.
+type input int
+
+const (
+	inDump input = iota
+	inClusters
+)
+
+// benchCmd is one line of the report. In args, {dump} and {clusters} stand
+// for the generated files.
+type benchCmd struct {
+	name  string
+	args  []string
+	input input
+	json  bool // a full-output format (-o json|yaml): looser wall target
+}
+
+// commands are the lines of the report, in order. Add new views here.
+var commands = []benchCmd{
+	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false},
+	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true},
+	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false},
+	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true},
+	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false},
+	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true},
+	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false},
+	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true},
+	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false},
+	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true},
+	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false},
+	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true},
+	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false},
+	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true},
+}
+
+// target is what a line must meet; zero fields are not checked.
+type target struct {
+	wall float64 // max wall time, as a multiple of the floor's
+	rss  float64 // max peak RSS, as a multiple of the input file's size
+}
+
+// targetFor gives the targets for a dump of sizeMB megabytes. Every command
+// must also succeed.
+func targetFor(sizeMB int, json bool) target {
+	switch sizeMB {
+	case 50:
+		if json {
+			return target{wall: 4}
+		}
+		return target{wall: 2.5, rss: 2}
+	case 200:
+		return target{rss: 2.5}
+	}
+	return target{}
+}
+
+func (t target) String() string {
+	var parts []string
+	if t.wall > 0 {
+		parts = append(parts, "wall≤"+ratio(t.wall))
+	}
+	if t.rss > 0 {
+		parts = append(parts, "rss≤"+ratio(t.rss))
+	}
+	if len(parts) == 0 {
+		return "runs"
+	}
+	return strings.Join(parts, " ")
+}
+
+func ratio(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "x" }
+
+// measurement is the median of several runs of one command.
+type measurement struct {
+	wall time.Duration
+	rss  int64 // bytes
+	err  error // the first failing run, with its stderr's first line
+}
+
+// dumpFiles are the generated inputs of one size.
+type dumpFiles struct {
+	dump, clusters string
+}
+
+func (d dumpFiles) path(in input) string {
+	if in == inClusters {
+		return d.clusters
+	}
+	return d.dump
+}
+
+type config struct {
+	bin, floor, dir, md, run string
+	runs                     int
+	sizes                    []int
+	seed                     uint64
+	strict, regen            bool
+	timeout                  time.Duration
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.StringVar(&c.bin, "bin", "./bin/proxyctl", "proxyctl binary to measure")
+	fs.StringVar(&c.floor, "floor", "./bin/bench-floor", "floor binary (built from ./hack/bench/floor)")
+	fs.StringVar(&c.dir, "dir", "testdata/bench", "where generated dumps are kept")
+	fs.IntVar(&c.runs, "runs", 5, "runs per command; the median is reported")
+	sizes := fs.String("sizes", "50,200", "dump sizes in MB, comma-separated")
+	fs.Uint64Var(&c.seed, "seed", 1, "gendump seed")
+	fs.BoolVar(&c.strict, "strict", false, "exit 1 when a target is missed")
+	fs.StringVar(&c.md, "md", "", "also write the report as markdown to this file")
+	fs.StringVar(&c.run, "run", "", "only commands whose name matches this regexp")
+	fs.BoolVar(&c.regen, "regen", false, "regenerate the dumps even if they exist")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "limit for one run of a command")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(stderr, "bench: -sizes: %q is not a size in MB\n", s)
+			return 2
+		}
+		c.sizes = append(c.sizes, n)
+	}
+	if c.runs < 1 {
+		fmt.Fprintln(stderr, "bench: -runs must be at least 1")
+		return 2
+	}
+	cmds := commands
+	if c.run != "" {
+		re, err := regexp.Compile(c.run)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: -run: %v\n", err)
+			return 2
+		}
+		cmds = slices.DeleteFunc(slices.Clone(cmds), func(b benchCmd) bool { return !re.MatchString(b.name) })
+	}
+	for _, b := range []struct{ flag, path, fix string }{
+		{"-bin", c.bin, "run make build"},
+		{"-floor", c.floor, "go build -o bin/bench-floor ./hack/bench/floor"},
+	} {
+		if _, err := exec.LookPath(b.path); err != nil {
+			fmt.Fprintf(stderr, "bench: %s %s: %v (%s)\n", b.flag, b.path, err, b.fix)
+			return 2
+		}
+	}
+
+	rows, notes, err := bench(c, cmds, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return 2
+	}
+	header := fmt.Sprintf("proxyctl %s, %d runs each (median), %s/%s, %d CPUs", c.bin, c.runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintln(stdout, header)
+	for _, n := range notes {
+		fmt.Fprintln(stdout, n)
+	}
+	writeText(stdout, rows)
+	if c.md != "" {
+		var buf bytes.Buffer
+		writeMarkdown(&buf, header, notes, rows)
+		if err := os.WriteFile(c.md, buf.Bytes(), 0o644); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 2
+		}
+	}
+	failed := 0
+	for _, r := range rows {
+		if !r.pass {
+			failed++
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(stdout, "%d of %d lines missed their target\n", failed, len(rows))
+		if c.strict {
+			return 1
+		}
+	}
+	return 0
+}
+
+// row is one line of the report.
+type row struct {
+	dump     string
+	command  string
+	m        measurement
+	floor    measurement
+	fileSize int64
+	target   target
+	pass     bool
+	verdict  string
+}
+
+// bench measures every command on every dump size. Besides the rows it
+// returns one note per generated file.
+func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, error) {
+	var rows []row
+	var notes []string
+	for _, sizeMB := range c.sizes {
+		files, err := ensureDumps(c, sizeMB, progress)
+		if err != nil {
+			return nil, nil, err
+		}
+		floors := map[input]measurement{}
+		sizes := map[input]int64{}
+		for _, in := range []input{inDump, inClusters} {
+			p := files.path(in)
+			fi, err := os.Stat(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			sizes[in] = fi.Size()
+			if err := warm(p); err != nil {
+				return nil, nil, err
+			}
+			fl := measure(c, c.floor, []string{p})
+			if fl.err != nil {
+				return nil, nil, fmt.Errorf("floor on %s: %w", p, fl.err)
+			}
+			floors[in] = fl
+			note := fmt.Sprintf("%s: %s, floor %s, floor RSS %s", p, fmtBytes(fi.Size()), fmtDur(fl.wall), fmtBytes(fl.rss))
+			notes = append(notes, note)
+			fmt.Fprintln(progress, note)
+		}
+		for _, b := range cmds {
+			args := make([]string, len(b.args))
+			for i, a := range b.args {
+				a = strings.ReplaceAll(a, "{dump}", files.dump)
+				args[i] = strings.ReplaceAll(a, "{clusters}", files.clusters)
+			}
+			fmt.Fprintf(progress, "%dMB %s ... ", sizeMB, b.name)
+			m := measure(c, c.bin, args)
+			r := row{
+				dump:     fmt.Sprintf("%dMB", sizeMB),
+				command:  b.name,
+				m:        m,
+				floor:    floors[b.input],
+				fileSize: sizes[b.input],
+				target:   targetFor(sizeMB, b.json),
+			}
+			r.pass, r.verdict = judge(r)
+			fmt.Fprintf(progress, "%s %s %s\n", fmtDur(m.wall), fmtBytes(m.rss), r.verdict)
+			rows = append(rows, r)
+		}
+	}
+	return rows, notes, nil
+}
+
+func judge(r row) (bool, string) {
+	if r.m.err != nil {
+		return false, "FAIL: " + r.m.err.Error()
+	}
+	var misses []string
+	if r.target.wall > 0 && r.wallRatio() > r.target.wall {
+		misses = append(misses, "wall "+ratio(r.wallRatio()))
+	}
+	if r.target.rss > 0 && r.rssRatio() > r.target.rss {
+		misses = append(misses, "rss "+ratio(r.rssRatio()))
+	}
+	if len(misses) > 0 {
+		return false, "FAIL: " + strings.Join(misses, ", ")
+	}
+	return true, "PASS"
+}
+
+func (r row) wallRatio() float64 { return float64(r.m.wall) / float64(max(r.floor.wall, 1)) }
+func (r row) rssRatio() float64  { return float64(r.m.rss) / float64(max(r.fileSize, 1)) }
+
+// measure runs bin c.runs times and returns the medians. It stops at the
+// first failing run.
+func measure(c config, bin string, args []string) measurement {
+	var walls []time.Duration
+	var rsss []int64
+	for range c.runs {
+		wall, rss, err := runOnce(bin, args, c.timeout)
+		if err != nil {
+			return measurement{err: err}
+		}
+		walls = append(walls, wall)
+		rsss = append(rsss, rss)
+	}
+	slices.Sort(walls)
+	slices.Sort(rsss)
+	return measurement{wall: walls[len(walls)/2], rss: rsss[len(rsss)/2]}
+}
+
+// runOnce runs one command with stdout to /dev/null (so the harness copies
+// nothing) and returns its wall time and peak RSS.
+func runOnce(bin string, args []string, timeout time.Duration) (time.Duration, int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer devnull.Close()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout = devnull
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err = cmd.Run()
+	wall := time.Since(start)
+	var rss int64
+	if cmd.ProcessState != nil {
+		rss = maxRSS(cmd.ProcessState)
+	}
+	if err != nil {
+		msg := firstLine(stderr.String())
+		if ctx.Err() != nil {
+			msg = "timed out after " + timeout.String()
+		}
+		if msg == "" {
+			return wall, rss, err
+		}
+		return wall, rss, fmt.Errorf("%v: %s", err, msg)
+	}
+	return wall, rss, nil
+}
+
+// limitedBuffer keeps the first 64 KiB written to it.
+type limitedBuffer struct{ bytes.Buffer }
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := 64<<10 - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// warm reads a file once so every measured run finds it in the page cache.
+func warm(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.Discard, f)
+	return err
+}
+
+// ensureDumps generates the dump and /clusters document of about sizeMB
+// megabytes into c.dir unless they are already there.
+func ensureDumps(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
+	prefix := filepath.Join(c.dir, fmt.Sprintf("seed%d-%dMB", c.seed, sizeMB))
+	files := dumpFiles{dump: prefix + "-config_dump.json", clusters: prefix + "-clusters.json"}
+	if !c.regen && exists(files.dump) && exists(files.clusters) {
+		return files, nil
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return files, err
+	}
+	start := time.Now()
+	n, err := gendump.ServicesForSize(int64(sizeMB)*1e6, c.seed, gendump.Write)
+	if err != nil {
+		return files, err
+	}
+	o := gendump.Options{Services: n, Seed: c.seed}
+	// The /clusters document is of the same mesh, so it is smaller.
+	for _, f := range []struct {
+		path  string
+		write func(io.Writer, gendump.Options) error
+	}{{files.dump, gendump.Write}, {files.clusters, gendump.WriteClusters}} {
+		if err := writeFileAtomic(f.path, func(w io.Writer) error { return f.write(w, o) }); err != nil {
+			return files, err
+		}
+	}
+	fmt.Fprintf(progress, "generated %s-* (%d services) in %s\n", prefix, n, fmtDur(time.Since(start)))
+	return files, nil
+}
+
+func exists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() > 0
+}
+
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("generate %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func fmtDur(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "s"
+}
+
+func fmtBytes(n int64) string {
+	if n == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "MB"
+}
+
+var columns = []string{"dump", "command", "wall", "floor", "ratio", "RSS", "RSS/file", "target", "result"}
+
+func (r row) cells() []string {
+	wall, rat, rss, rssRat := "-", "-", "-", "-"
+	if r.m.err == nil {
+		wall, rat = fmtDur(r.m.wall), ratio(r.wallRatio())
+		rss, rssRat = fmtBytes(r.m.rss), ratio(r.rssRatio())
+	}
+	return []string{r.dump, r.command, wall, fmtDur(r.floor.wall), rat, rss, rssRat, r.target.String(), r.verdict}
+}
+
+func writeText(w io.Writer, rows []row) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(columns, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r.cells(), "\t"))
+	}
+	tw.Flush()
+}
+
+func writeMarkdown(w io.Writer, header string, notes []string, rows []row) {
+	fmt.Fprintf(w, "%s\n\n", header)
+	for _, n := range notes {
+		fmt.Fprintf(w, "- %s\n", n)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "| %s |\n", strings.Join(columns, " | "))
+	seps := make([]string, len(columns))
+	for i := range seps {
+		seps[i] = "---"
+		if i >= 2 && i <= 6 {
+			seps[i] = "---:"
+		}
+	}
+	fmt.Fprintf(w, "| %s |\n", strings.Join(seps, " | "))
+	for _, r := range rows {
+		cells := r.cells()
+		for i, c := range cells {
+			cells[i] = strings.ReplaceAll(c, "|", `\|`)
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The test binary doubles as the floor and as a fake proxyctl when
+// BENCH_TEST_FAKE is set: "FILE" acts as the floor, "pc VIEW -f FILE ..."
+// as proxyctl, failing for the secret view.
+func TestMain(m *testing.M) {
+	if os.Getenv("BENCH_TEST_FAKE") == "1" {
+		os.Exit(fake(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func fake(args []string) int {
+	file := args[len(args)-1]
+	if i := slices.Index(args, "-f"); i >= 0 {
+		file = args[i+1]
+	}
+	if slices.Contains(args, "secret") {
+		fmt.Fprintln(os.Stderr, "error: secret view is not implemented yet")
+		fmt.Fprintln(os.Stderr, "a second line that must not be shown")
+		return 1
+	}
+	data, err := os.ReadFile(file)
+	if err != nil || !json.Valid(data) {
+		fmt.Fprintln(os.Stderr, "error: bad input")
+		return 1
+	}
+	return 0
+}
+
+func TestHarness(t *testing.T) {
+	t.Setenv("BENCH_TEST_FAKE", "1")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	md := filepath.Join(dir, "perf.md")
+	args := []string{"-bin", self, "-floor", self, "-dir", dir, "-sizes", "1", "-runs", "2", "-md", md}
+
+	var out, errOut bytes.Buffer
+	if code := realMain(append(args, "-strict"), &out, &errOut); code != 1 {
+		t.Fatalf("exit code %d with a failing view and -strict, want 1\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "generated ") {
+		t.Errorf("dumps were not generated: %s", errOut.String())
+	}
+	for _, f := range []string{"seed1-1MB-config_dump.json", "seed1-1MB-clusters.json"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	lines := strings.Split(out.String(), "\n")
+	for _, name := range []string{"pc cluster", "pc listener -o json", "pc endpoint (/clusters)", "pc all -o json"} {
+		if !hasRow(lines, name, "PASS") {
+			t.Errorf("no PASS row for %q in\n%s", name, out.String())
+		}
+	}
+	if !hasRow(lines, "pc secret", "FAIL: exit status 1: error: secret view is not implemented yet") {
+		t.Errorf("the failing view does not show its stderr's first line:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "second line") {
+		t.Errorf("more than the first stderr line shown:\n%s", out.String())
+	}
+	data, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "| dump | command | wall | floor | ratio | RSS | RSS/file | target | result |") ||
+		!strings.Contains(string(data), "| 1MB | pc route | ") {
+		t.Errorf("markdown report:\n%s", data)
+	}
+
+	// Without -strict a missed target is reported but does not fail, and
+	// the dumps are reused.
+	out.Reset()
+	errOut.Reset()
+	if code := realMain(append(args, "-run", "secret|^pc cluster$"), &out, &errOut); code != 0 {
+		t.Fatalf("exit code %d without -strict, want 0\n%s", code, errOut.String())
+	}
+	if strings.Contains(errOut.String(), "generated ") {
+		t.Errorf("dumps regenerated although present")
+	}
+	if n := strings.Count(out.String(), "\n1MB "); n != 3 {
+		t.Errorf("-run selected %d rows, want 3:\n%s", n, out.String())
+	}
+}
+
+func hasRow(lines []string, command, result string) bool {
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) > 2 && strings.HasPrefix(l, "1MB ") && strings.Contains(l, "  "+command+"  ") && strings.HasSuffix(strings.TrimSpace(l), result) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestMissingBinary(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := realMain([]string{"-bin", filepath.Join(t.TempDir(), "nope"), "-sizes", "1"}, &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "make build") {
+		t.Errorf("exit %d, stderr %q: want 2 and a hint to build", code, errOut.String())
+	}
+}
+
+func TestJudge(t *testing.T) {
+	tests := []struct {
+		name string
+		r    row
+		pass bool
+		want string
+	}{
+		{"within", row{m: measurement{wall: 200, rss: 150}, floor: measurement{wall: 100}, fileSize: 100, target: target{wall: 2.5, rss: 2}}, true, "PASS"},
+		{"slow", row{m: measurement{wall: 300, rss: 150}, floor: measurement{wall: 100}, fileSize: 100, target: target{wall: 2.5, rss: 2}}, false, "FAIL: wall 3.00x"},
+		{"fat", row{m: measurement{wall: 100, rss: 300}, floor: measurement{wall: 100}, fileSize: 100, target: target{rss: 2.5}}, false, "FAIL: rss 3.00x"},
+		{"no target", row{m: measurement{wall: 900, rss: 900}, floor: measurement{wall: 100}, fileSize: 100}, true, "PASS"},
+		{"failed", row{m: measurement{err: fmt.Errorf("exit status 1: boom")}}, false, "FAIL: exit status 1: boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pass, got := judge(tt.r)
+			if pass != tt.pass || got != tt.want {
+				t.Errorf("judge = %v %q, want %v %q", pass, got, tt.pass, tt.want)
+			}
+		})
+	}
+}
