@@ -1,0 +1,332 @@
+package istiod
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/proxyctl/proxyctl/internal/testutil"
+
+	"github.com/proxyctl/proxyctl/internal/istiod/istiodtest"
+)
+
+// checkGolden compares got with testdata/golden/proxystatus/name.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	testutil.Golden(t, "proxystatus/"+name, got)
+}
+
+func fixture(t *testing.T, name string) []byte {
+	return istiodtest.ReadFixture(t, filepath.Join(fixtureDir, name))
+}
+
+var portRE = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+
+// normalize replaces each target's base URL by http://<name> and any other
+// local port by PORT so messages are stable.
+func normalize(s string, targets []Target) string {
+	for _, t := range targets {
+		s = strings.ReplaceAll(s, t.BaseURL, "http://<"+t.Name+">")
+	}
+	return portRE.ReplaceAllString(s, "127.0.0.1:PORT")
+}
+
+func TestSynczReplicas(t *testing.T) {
+	a := istiodtest.NewServer(t, istiodtest.Options{Syncz: fixture(t, "namespaces/istiod-a.json")})
+	b := istiodtest.NewServer(t, istiodtest.Options{Syncz: fixture(t, "namespaces/istiod-b.json")})
+	slow := istiodtest.NewServer(t, istiodtest.Options{Syncz: fixture(t, "ages/istiod-fake-0.json"), Delay: time.Minute})
+	garbage := istiodtest.NewServer(t, istiodtest.Options{Raw: fixture(t, "garbage.html")})
+	unavailable := istiodtest.NewServer(t, istiodtest.Options{Status: 503})
+	targets := []Target{
+		{Name: "istiod-a", Namespace: "istio-system", BaseURL: a.URL},
+		{Name: "istiod-down", Namespace: "istio-system", BaseURL: istiodtest.ClosedURL(t)},
+		{Name: "istiod-slow", Namespace: "istio-system", BaseURL: slow.URL},
+		{Name: "istiod-garbage", Namespace: "istio-system", BaseURL: garbage.URL},
+		{Name: "istiod-b", Namespace: "istio-system", BaseURL: b.URL + "/"},
+		{Name: "istiod-7d9f", Namespace: "istio-system", BaseURL: unavailable.URL},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	res := (&Fetcher{}).Syncz(ctx, targets, "")
+	if elapsed := time.Since(start); elapsed > 30*time.Second {
+		t.Errorf("took %v: the slow replica was not cut by the context", elapsed)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatalf("Err() = %v, want nil as two replicas answered", err)
+	}
+	if res.Asked != len(targets) {
+		t.Errorf("Asked = %d", res.Asked)
+	}
+	wantRows := []string{
+		"legacy-app-6d9b7f5c4-tq2wm.foo@istiod-a",
+		"ratings-v1-5dc79b6bcd-8wqvn.foo@istiod-a",
+		"reviews-v1-7f99cc4496-k2lpz.default@istiod-a",
+		"reviews-v1-7f99cc4496-k2lpz.default@istiod-b",
+		"waypoint-5f6d7c8b9-hq4rt.foo@istiod-b",
+		"ztunnel-x7k2p.istio-system@istiod-b",
+	}
+	if got := names(res.Rows); !reflect.DeepEqual(got, wantRows) {
+		t.Errorf("rows %v\nwant %v", got, wantRows)
+	}
+	var lines []string
+	for _, e := range res.Errors {
+		lines = append(lines, normalize(e.Error(), targets))
+	}
+	checkGolden(t, "fetch_errors.txt", []byte(strings.Join(lines, "\n")+"\n"))
+
+	byName := map[string]*TargetError{}
+	for _, e := range res.Errors {
+		byName[e.Target.Name] = e
+	}
+	if e := byName["istiod-slow"]; e == nil || !errors.Is(e, context.DeadlineExceeded) {
+		t.Errorf("slow replica error %v should wrap context.DeadlineExceeded", e)
+	}
+	var hse *HTTPStatusError
+	if e := byName["istiod-7d9f"]; e == nil || !errors.As(e, &hse) || hse.Code != 503 {
+		t.Errorf("503 replica error %v should be an *HTTPStatusError with code 503", e)
+	}
+	if got := a.Requests(); !reflect.DeepEqual(got, []string{"/debug/syncz"}) {
+		t.Errorf("istiod-a requests = %v", got)
+	}
+	if got := b.Requests(); !reflect.DeepEqual(got, []string{"/debug/syncz"}) {
+		t.Errorf("istiod-b requests = %v (trailing slash of the base URL)", got)
+	}
+}
+
+func TestSynczNamespace(t *testing.T) {
+	a := istiodtest.NewServer(t, istiodtest.Options{Syncz: fixture(t, "namespaces/istiod-a.json")})
+	b := istiodtest.NewServer(t, istiodtest.Options{Syncz: fixture(t, "namespaces/istiod-b.json")})
+	// An istiod that ignores ?namespace=: the rows are filtered anyway.
+	deaf := istiodtest.NewServer(t, istiodtest.Options{Raw: fixture(t, "ages/istiod-fake-0.json")})
+	targets := []Target{
+		{Name: "istiod-a", BaseURL: a.URL},
+		{Name: "istiod-b", BaseURL: b.URL},
+		{Name: "istiod-deaf", BaseURL: deaf.URL},
+	}
+	tests := []struct {
+		ns   string
+		want []string
+	}{
+		{"foo", []string{
+			"legacy-app-6d9b7f5c4-tq2wm.foo@istiod-a",
+			"ratings-v1-5dc79b6bcd-8wqvn.foo@istiod-a",
+			"waypoint-5f6d7c8b9-hq4rt.foo@istiod-b",
+		}},
+		{"default", []string{
+			"details-v1-5f4d584748-x2x8j.default@istiod-deaf",
+			"productpage-v1-6b746f74dc-9stvs.default@istiod-deaf",
+			"reviews-v1-7f99cc4496-k2lpz.default@istiod-a",
+			"reviews-v1-7f99cc4496-k2lpz.default@istiod-b",
+		}},
+		{"empty-ns", []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ns, func(t *testing.T) {
+			res := (&Fetcher{}).Syncz(context.Background(), targets, tt.ns)
+			if len(res.Errors) > 0 {
+				t.Fatalf("errors: %v", res.Errors)
+			}
+			if got := names(res.Rows); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("rows %v\nwant %v", got, tt.want)
+			}
+			reqs := a.Requests()
+			if last := reqs[len(reqs)-1]; last != "/debug/syncz?namespace="+tt.ns {
+				t.Errorf("request = %q", last)
+			}
+		})
+	}
+}
+
+func TestSynczErrors(t *testing.T) {
+	big := istiodtest.NewServer(t, istiodtest.Options{Syncz: fixture(t, "namespaces/istiod-a.json")})
+	notFound := istiodtest.NewServer(t, istiodtest.Options{Status: 404})
+	tests := []struct {
+		name    string
+		fetcher *Fetcher
+		targets []Target
+		ns      string
+		wantErr string
+	}{
+		{
+			name:    "no targets",
+			fetcher: &Fetcher{},
+			wantErr: "no istiod to ask: check -i/--istio-namespace and -r/--revision, or give --istiod-url",
+		},
+		{
+			name:    "answer too large",
+			fetcher: &Fetcher{MaxBodyBytes: 100},
+			targets: []Target{{Name: "istiod-0", Namespace: "istio-system", BaseURL: big.URL}},
+			wantErr: "no istiod answered (asked 1): istiod istiod-0 in istio-system: GET /debug/syncz: answer larger than 100 bytes",
+		},
+		{
+			name:    "not found with namespace in the request",
+			fetcher: nil,
+			targets: []Target{{Name: "istiod-0", BaseURL: notFound.URL}},
+			ns:      "foo",
+			wantErr: "no istiod answered (asked 1): istiod istiod-0: GET /debug/syncz?namespace=foo: 404 Not Found",
+		},
+		{
+			name:    "bad base url",
+			fetcher: &Fetcher{},
+			targets: []Target{{Name: "istiod-0", BaseURL: "localhost:15014"}, {Name: "istiod-1", BaseURL: "::"}},
+			wantErr: `no istiod answered (asked 2): istiod istiod-0: GET /debug/syncz: invalid base URL "localhost:15014": want http://HOST:PORT; ` +
+				`istiod istiod-1: GET /debug/syncz: invalid base URL "::": want http://HOST:PORT`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := tt.fetcher.Syncz(context.Background(), tt.targets, tt.ns)
+			err := res.Err()
+			if err == nil || err.Error() != tt.wantErr {
+				t.Fatalf("err = %v\nwant %s", err, tt.wantErr)
+			}
+			var all *AllFailedError
+			if len(tt.targets) > 0 && !errors.As(err, &all) {
+				t.Errorf("err is not an *AllFailedError")
+			}
+		})
+	}
+}
+
+func TestConfigDump(t *testing.T) {
+	dump := fixture(t, "configdump/reviews-v1.json")
+	const proxy = "reviews-v1-7f99cc4496-k2lpz.default"
+	unavailable := istiodtest.NewServer(t, istiodtest.Options{Status: 503})
+	other := istiodtest.NewServer(t, istiodtest.Options{ConfigDumps: map[string][]byte{"other.default": dump}})
+	empty := istiodtest.NewServer(t, istiodtest.Options{ConfigDumps: map[string][]byte{proxy: []byte("{}\n")}})
+	emptyConfigs := istiodtest.NewServer(t, istiodtest.Options{ConfigDumps: map[string][]byte{proxy: []byte(`{"configs":[]}`)}})
+	text := istiodtest.NewServer(t, istiodtest.Options{ConfigDumps: map[string][]byte{proxy: []byte("proxy not found\n")}})
+	good := istiodtest.NewServer(t, istiodtest.Options{ConfigDumps: map[string][]byte{proxy: dump}})
+	after := istiodtest.NewServer(t, istiodtest.Options{ConfigDumps: map[string][]byte{proxy: dump}})
+	targets := []Target{
+		{Name: "istiod-0", Namespace: "istio-system", BaseURL: unavailable.URL},
+		{Name: "istiod-1", Namespace: "istio-system", BaseURL: other.URL},
+		{Name: "istiod-2", Namespace: "istio-system", BaseURL: empty.URL},
+		{Name: "istiod-3", Namespace: "istio-system", BaseURL: emptyConfigs.URL},
+		{Name: "istiod-4", Namespace: "istio-system", BaseURL: text.URL},
+		{Name: "istiod-5", Namespace: "istio-system", BaseURL: good.URL},
+		{Name: "istiod-6", Namespace: "istio-system", BaseURL: after.URL},
+	}
+	f := &Fetcher{}
+	res, err := f.ConfigDump(context.Background(), targets, proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Istiod.Name != "istiod-5" || !bytes.Equal(res.Body, dump) {
+		t.Errorf("answered by %s with %d bytes, want istiod-5 with the dump", res.Istiod.Name, len(res.Body))
+	}
+	if got := other.Requests(); !reflect.DeepEqual(got, []string{"/debug/config_dump?proxyID=" + proxy}) {
+		t.Errorf("requests = %v", got)
+	}
+	if got := after.Requests(); len(got) != 0 {
+		t.Errorf("asked a replica after one answered: %v", got)
+	}
+
+	_, err = f.ConfigDump(context.Background(), targets[:5], proxy)
+	if !errors.Is(err, ErrProxyNotConnected) {
+		t.Fatalf("err = %v, want ErrProxyNotConnected", err)
+	}
+	var cde *ConfigDumpError
+	if !errors.As(err, &cde) || len(cde.Errors) != 5 {
+		t.Fatalf("err = %#v, want a *ConfigDumpError with 5 errors", err)
+	}
+	checkGolden(t, "configdump_errors.txt", []byte(normalize(err.Error(), targets)+"\n"))
+
+	if _, err := f.ConfigDump(context.Background(), nil, proxy); err == nil || !strings.Contains(err.Error(), "no istiod to ask") {
+		t.Errorf("no targets: err = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.ConfigDump(ctx, targets[5:], proxy); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled: err = %v, want context.Canceled", err)
+	}
+}
+
+func TestTargetFromURL(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Target
+		wantErr bool
+	}{
+		{in: "http://127.0.0.1:15014", want: Target{Name: "127.0.0.1:15014", BaseURL: "http://127.0.0.1:15014"}},
+		{in: "http://istiod.istio-system:15014/", want: Target{Name: "istiod.istio-system:15014", BaseURL: "http://istiod.istio-system:15014"}},
+		{in: "localhost:15014", want: Target{Name: "localhost:15014", BaseURL: "http://localhost:15014"}},
+		{in: "https://mesh.example.com/istiod/", want: Target{Name: "mesh.example.com", BaseURL: "https://mesh.example.com/istiod"}},
+		{in: "", wantErr: true},
+		{in: "ftp://host:21", wantErr: true},
+		{in: "http://", wantErr: true},
+		{in: "http://host:15014/?x=1", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := TargetFromURL(tt.in)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "want http://HOST:PORT") {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTargetFromURLFetches(t *testing.T) {
+	s := istiodtest.NewServer(t, istiodtest.Options{Syncz: fixture(t, "multipilot/istiod4.json")})
+	target, err := TargetFromURL(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := (&Fetcher{}).Syncz(context.Background(), []Target{target}, "")
+	if len(res.Errors) != 0 || len(res.Rows) != 1 || res.Rows[0].Istiod != strings.TrimPrefix(s.URL, "http://") {
+		t.Errorf("rows %+v errors %v", res.Rows, res.Errors)
+	}
+}
+
+// TestSynczFailOn applies --fail-on to what the replicas that answered report.
+func TestSynczFailOn(t *testing.T) {
+	var targets []Target
+	for _, n := range []string{"istiod1", "istiod2", "istiod3", "istiod4"} {
+		s := istiodtest.NewServer(t, istiodtest.Options{Syncz: fixture(t, "multipilot/"+n+".json")})
+		targets = append(targets, Target{Name: n, BaseURL: s.URL})
+	}
+	targets = append(targets, Target{Name: "istiod-down", BaseURL: istiodtest.ClosedURL(t)})
+	res := (&Fetcher{}).Syncz(context.Background(), targets, "")
+	if len(res.Rows) != 4 || len(res.Errors) != 1 {
+		t.Fatalf("rows %v errors %v", names(res.Rows), res.Errors)
+	}
+	tests := []struct {
+		values []string
+		filter Filter
+		want   bool
+	}{
+		{nil, Filter{}, false},
+		{[]string{"error"}, Filter{}, true},
+		{[]string{"error"}, Filter{Proxy: "proxy1"}, false},
+		{[]string{"notsent"}, Filter{Proxy: "proxy1"}, true},
+		{[]string{"stale", "error", "notsent"}, Filter{Proxy: "proxy4"}, false},
+		{[]string{"stale"}, Filter{Proxy: "proxy2"}, true},
+		{[]string{"error", "notsent"}, Filter{Proxy: "proxy2"}, false},
+	}
+	for _, tt := range tests {
+		f, err := ParseFailOn(tt.values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Matches(tt.filter.Apply(res.Rows)); got != tt.want {
+			t.Errorf("--fail-on %v on %+v = %v, want %v", tt.values, tt.filter, got, tt.want)
+		}
+	}
+}
