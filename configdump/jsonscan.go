@@ -2,6 +2,7 @@ package configdump
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -54,15 +55,26 @@ func (s *scanner) errorf(format string, args ...any) error {
 	return &SyntaxError{Offset: s.base + s.pos, Msg: fmt.Sprintf(format, args...)}
 }
 
-// skipWS advances past JSON whitespace and returns the next byte (0 at the end).
+// skipWS advances past JSON whitespace and returns the next byte (0 at the end). Runs of
+// spaces, the indentation of pretty-printed dumps, are skipped eight bytes at a time.
 func (s *scanner) skipWS() byte {
-	for s.pos < len(s.data) {
-		c := s.data[s.pos]
-		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
+	data, i := s.data, s.pos
+	for i < len(data) {
+		c := data[i]
+		if c > ' ' {
+			s.pos = i
 			return c
 		}
-		s.pos++
+		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
+			s.pos = i
+			return c
+		}
+		i++
+		for i+8 <= len(data) && binary.LittleEndian.Uint64(data[i:]) == 0x2020202020202020 {
+			i += 8
+		}
 	}
+	s.pos = i
 	return 0
 }
 
@@ -121,36 +133,49 @@ func (s *scanner) readRawString() ([]byte, bool, error) {
 		return nil, false, s.errorf("unexpected %s, want a string", describeByte(s.data[s.pos]))
 	}
 	start := s.pos + 1
+	data := s.data
 	i := start
 	escaped := false
 	for {
-		q := bytes.IndexByte(s.data[i:], '"')
-		if q < 0 {
-			s.pos = len(s.data)
+		// Eight bytes at a time while none is a quote, a backslash or a control character.
+		for i+8 <= len(data) && !specialInWord(binary.LittleEndian.Uint64(data[i:])) {
+			i += 8
+		}
+		if i >= len(data) {
+			s.pos = len(data)
 			return nil, false, s.errorf("unterminated string")
 		}
-		b := bytes.IndexByte(s.data[i:i+q], '\\')
-		if b < 0 {
-			i += q
-			break
-		}
-		// An escape before the next quote: step over it and look again.
-		escaped = true
-		i += b + 2
-		if i > len(s.data) {
-			s.pos = len(s.data)
-			return nil, false, s.errorf("unterminated string")
-		}
-	}
-	raw := s.data[start:i]
-	for _, c := range raw {
-		if c < 0x20 {
-			s.pos = start
+		c := data[i]
+		switch {
+		case c == '"':
+			raw := data[start:i]
+			s.pos = i + 1
+			return raw, escaped, nil
+		case c == '\\':
+			escaped = true
+			i += 2
+		case c < 0x20:
+			s.pos = i
 			return nil, false, s.errorf("control character in string")
+		default:
+			i++
 		}
 	}
-	s.pos = i + 1
-	return raw, escaped, nil
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// specialInWord reports whether any of eight bytes is '"', '\\' or below 0x20.
+func specialInWord(v uint64) bool {
+	quote := v ^ (lsb * '"')
+	backslash := v ^ (lsb * '\\')
+	zeroQuote := (quote - lsb) &^ quote
+	zeroBackslash := (backslash - lsb) &^ backslash
+	control := (v - lsb*0x20) &^ v
+	return (zeroQuote|zeroBackslash|control)&msb != 0
 }
 
 // readString consumes a string and returns its value. Without escapes the result shares memory

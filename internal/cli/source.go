@@ -75,6 +75,10 @@ func (s *fileSource) Fetch(_ context.Context, _ string) ([]byte, error) {
 			if size > s.max {
 				return nil, fmt.Errorf("%w: %s has %d bytes, more than the limit of %d (--max-input)", ErrTooLarge, s.path, size, s.max)
 			}
+			if data, ok := mapFile(f, size); ok {
+				s.data = data
+				return data, nil
+			}
 		}
 		r = f
 	}

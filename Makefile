@@ -1,0 +1,54 @@
+# proxyctl: see README.md and DEVELOPERS.md.
+GO      ?= go
+BIN     ?= bin/proxyctl
+SHARED  ?= ../shared
+FUZZTIME ?= 20s
+
+.PHONY: all build test conformance e2e bench fuzz lint fmt docs testdata clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/proxyctl
+
+## test: unit and golden tests (the command CI runs first)
+test:
+	$(GO) test ./...
+
+## conformance: the reference suite of istioctl outputs on real dumps, beside the checkout
+conformance: build
+	$(SHARED)/conformance/run ./$(BIN)
+
+## e2e: end-to-end tests against a real kube-apiserver and a kubelet speaking port-forward
+e2e:
+	hack/e2e/env.sh build
+	$(GO) test -tags e2e -count=1 -timeout 20m ./test/e2e/...
+
+## bench: times the binary on generated 50 MB and 200 MB dumps, then the Go benchmarks
+bench: build
+	$(GO) build -o bin/bench-floor ./hack/bench/floor
+	$(GO) run ./hack/bench -bin ./$(BIN) -floor bin/bench-floor -runs 5 -md docs/performance.md
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/
+
+## fuzz: each fuzz target for FUZZTIME
+fuzz:
+	hack/fuzz.sh $(FUZZTIME)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "run make fmt"; exit 1; }
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## docs: regenerate the command reference from the cobra commands
+docs:
+	$(GO) run ./hack/gendocs docs/reference
+
+## testdata: regenerate the sample dumps under testdata/sample
+testdata:
+	$(GO) run ./internal/gendump/cmd/gendump -services 1 -o testdata/sample/config_dump.json
+	$(GO) run ./internal/gendump/cmd/gendump -services 1 -clusters -o testdata/sample/clusters.json
+
+clean:
+	rm -rf bin

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package cli
+
+import "os"
+
+func mapFile(*os.File, int64) ([]byte, bool) { return nil, false }
