@@ -10,7 +10,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // The decoder turns JSON into typed protobuf messages the way protojson does (proto or JSON
@@ -473,10 +472,10 @@ func (d *decoder) anyValue(m protoreflect.Message) error {
 			return err
 		}
 	}
-	a := m.Interface().(*anypb.Any)
-	a.TypeUrl = url
-	a.Value = d.data[start:d.pos]
-	if url != "" && resolveType(url) == nil {
+	fds := m.Descriptor().Fields()
+	m.Set(fds.ByNumber(1), protoreflect.ValueOfString(url))
+	m.Set(fds.ByNumber(2), protoreflect.ValueOfBytes(d.data[start:d.pos]))
+	if url != "" && !knownURL(url) {
 		d.unknown.add(url)
 	}
 	return nil

@@ -172,18 +172,6 @@ func (d *Dump) sectionAnys(s Section) []*anypb.Any {
 	return out
 }
 
-// canonicalName is the name of the message a type URL names, or of its v3 successor.
-func canonicalName(url string) protoreflect.FullName {
-	name := messageName(url)
-	if strings.HasPrefix(string(name), "envoy.admin.v3.") {
-		return name
-	}
-	if mt := previousVersions()[name]; mt != nil {
-		return mt.Descriptor().FullName()
-	}
-	return name
-}
-
 // section decodes section s into a new message of type T; like istioctl, the last section of a
 // type wins (see Ecds for the one exception).
 func section[T proto.Message](d *Dump, s Section, newT func() T) (T, error) {
@@ -211,17 +199,18 @@ func section[T proto.Message](d *Dump, s Section, newT func() T) (T, error) {
 // UnmarshalAny decodes a typed config of this dump into m, whatever its type URL says: like
 // istioctl, the caller decides the type (this is how v2 resources are read as v3 ones).
 func (d *Dump) UnmarshalAny(a *anypb.Any, m proto.Message) error {
-	return unmarshalAnyValue(a, m, d.src, d.unknown)
-}
-
-func unmarshalAnyValue(a *anypb.Any, m proto.Message, src []byte, unknown *typeSet) error {
 	if a == nil {
 		return nil
 	}
-	if !isJSONValue(a.Value) {
-		return proto.Unmarshal(a.Value, m)
+	return unmarshalAnyValue(a.Value, m, d.src, d.unknown)
+}
+
+// unmarshalAnyValue decodes an Any's value, as the decoder kept it (JSON) or binary, into m.
+func unmarshalAnyValue(value []byte, m proto.Message, src []byte, unknown *typeSet) error {
+	if !isJSONValue(value) {
+		return proto.Unmarshal(value, m)
 	}
-	dec := newDecoder(a.Value, offsetIn(src, a.Value), unknown)
+	dec := newDecoder(value, offsetIn(src, value), unknown)
 	if infoFor(m.ProtoReflect().Descriptor()).wkt == wktNone {
 		return dec.messageValue(m.ProtoReflect(), 0)
 	}
@@ -331,8 +320,7 @@ func checkType(url string, want protoreflect.FullName) error {
 	if url == "" {
 		return nil
 	}
-	mt := resolveType(url)
-	if mt == nil || mt.Descriptor().FullName() == want || canonicalName(url) == want {
+	if name := messageName(url); name == want || canonicalName(url) == want || !knownName(name) {
 		return nil
 	}
 	return fmt.Errorf("has @type %s, want %s", url, want)

@@ -15,7 +15,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Redacted replaces secret material in output, as Envoy itself does in its config dumps.
@@ -447,27 +446,25 @@ func (e *Encoder) valueMessage(m protoreflect.Message, redact bool) error {
 }
 
 // anyMessage prints an Any from the JSON the decoder kept (or, for an Any built in memory, from
-// its binary value).
+// its binary value). Any of a dynamic message is handled like the Go type.
 func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
-	a, ok := m.Interface().(*anypb.Any)
-	if !ok {
-		return fmt.Errorf("unsupported Any implementation %T", m.Interface())
-	}
-	if a.TypeUrl == "" && len(a.Value) == 0 {
+	fds := m.Descriptor().Fields()
+	url, value := m.Get(fds.ByNumber(1)).String(), m.Get(fds.ByNumber(2)).Bytes()
+	if url == "" && len(value) == 0 {
 		e.buf = append(e.buf, "{}"...)
 		return nil
 	}
-	mt := resolveType(a.TypeUrl)
+	mt := resolveType(url)
 	if mt == nil {
-		e.unknown.add(a.TypeUrl)
-		if isJSONValue(a.Value) {
-			return e.rawJSON(a.Value)
+		e.unknown.add(url)
+		if isJSONValue(value) {
+			return e.rawJSON(value)
 		}
-		return fmt.Errorf("cannot print binary payload of unknown type %s", a.TypeUrl)
+		return fmt.Errorf("cannot print binary payload of unknown type %s", url)
 	}
 	inner := mt.New()
-	if err := unmarshalAnyValue(a, inner.Interface(), e.src, e.unknown); err != nil {
-		return fmt.Errorf("%s: %w", a.TypeUrl, err)
+	if err := unmarshalAnyValue(value, inner.Interface(), e.src, e.unknown); err != nil {
+		return fmt.Errorf("%s: %w", url, err)
 	}
 	info := infoFor(inner.Descriptor())
 	if info.wkt != wktNone {
@@ -476,7 +473,7 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 		e.depth++
 		e.newline()
 		e.buf = append(e.buf, `"@type": `...)
-		e.buf = appendString(e.buf, a.TypeUrl)
+		e.buf = appendString(e.buf, url)
 		e.buf = append(e.buf, ',')
 		e.newline()
 		e.buf = append(e.buf, `"value": `...)
@@ -488,7 +485,7 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 		e.buf = append(e.buf, '}')
 		return nil
 	}
-	return e.object(inner, info, redact, &a.TypeUrl)
+	return e.object(inner, info, redact, &url)
 }
 
 // rawJSON appends a JSON value verbatim apart from indentation.

@@ -119,3 +119,87 @@ func newSecretItem(name, state string, pemData []byte, now time.Time) SecretItem
 	}
 	return it
 }
+
+// RootCAs returns the certificates of the ROOTCA secret: its trusted CA bundle, or the bundles
+// of its SPIFFE trust domains. There are several while a root is being rotated.
+func (d *Dump) RootCAs() ([]*x509.Certificate, error) {
+	sd, err := d.Secrets()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sd.GetDynamicActiveSecrets() {
+		if s.GetName() != "ROOTCA" {
+			continue
+		}
+		secret := &tlsv3.Secret{}
+		if err := d.UnmarshalAny(s.GetSecret(), secret); err != nil {
+			return nil, fmt.Errorf("secret ROOTCA: %w", err)
+		}
+		vc := secret.GetValidationContext()
+		bundles := [][]byte{inlineData(vc.GetTrustedCa())}
+		spiffe := &tlsv3.SPIFFECertValidatorConfig{}
+		if tc := vc.GetCustomValidatorConfig().GetTypedConfig(); tc != nil && d.UnmarshalAny(tc, spiffe) == nil {
+			for _, td := range spiffe.GetTrustDomains() {
+				bundles = append(bundles, inlineData(td.GetTrustBundle()))
+			}
+		}
+		var certs []*x509.Certificate
+		for _, b := range bundles {
+			certs = append(certs, parseCertificates(b)...)
+		}
+		if len(certs) == 0 {
+			return nil, fmt.Errorf("secret ROOTCA holds no certificate")
+		}
+		return certs, nil
+	}
+	return nil, fmt.Errorf("no active ROOTCA secret: %w", ErrMissingSection)
+}
+
+// parseCertificates reads every certificate of a PEM bundle, skipping what is not one.
+func parseCertificates(data []byte) []*x509.Certificate {
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return certs
+		}
+		if c, err := x509.ParseCertificate(block.Bytes); err == nil {
+			certs = append(certs, c)
+		}
+	}
+}
+
+// RootComparison is what two proxies' root CAs have in common.
+type RootComparison struct {
+	Shared, OnlyA, OnlyB []*x509.Certificate
+}
+
+// CompareRoots compares two sets of roots by their DER bytes.
+func CompareRoots(a, b []*x509.Certificate) RootComparison {
+	inB := map[string]bool{}
+	for _, c := range b {
+		inB[string(c.Raw)] = true
+	}
+	var cmp RootComparison
+	inA := map[string]bool{}
+	for _, c := range a {
+		if inA[string(c.Raw)] {
+			continue
+		}
+		inA[string(c.Raw)] = true
+		if inB[string(c.Raw)] {
+			cmp.Shared = append(cmp.Shared, c)
+		} else {
+			cmp.OnlyA = append(cmp.OnlyA, c)
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range b {
+		if !inA[string(c.Raw)] && !seen[string(c.Raw)] {
+			seen[string(c.Raw)] = true
+			cmp.OnlyB = append(cmp.OnlyB, c)
+		}
+	}
+	return cmp
+}

@@ -98,17 +98,19 @@ func isSensitive(fd protoreflect.FieldDescriptor) bool {
 // resolved caches type URL lookups: URL -> protoreflect.MessageType (nil when unknown).
 var resolved sync.Map
 
-// resolveType finds the message type a type URL names. URLs of Envoy's v2 API resolve to the v3
-// message that replaced them (found through the (udpa.annotations.versioning) option), so that
-// old dumps read as new ones where the shapes agree.
+// resolveType finds the message type a type URL names: a linked Go type, else a dynamic type
+// built from the embedded descriptors (see registry.go). URLs of Envoy's v2 API resolve to the
+// v3 message that replaced them, so that old dumps read as new ones where the shapes agree.
 func resolveType(url string) protoreflect.MessageType {
 	if v, ok := resolved.Load(url); ok {
 		mt, _ := v.(protoreflect.MessageType)
 		return mt
 	}
-	mt, err := protoregistry.GlobalTypes.FindMessageByURL(url)
-	if err != nil {
-		mt = previousVersions()[messageName(url)]
+	mt := findType(messageName(url))
+	if mt == nil {
+		if next, ok := loadTypeIndex().successor(messageName(url)); ok {
+			mt = findType(next)
+		}
 	}
 	// The cache outlives the document url may point into: keep a copy.
 	if mt == nil {
@@ -119,6 +121,17 @@ func resolveType(url string) protoreflect.MessageType {
 	return mt
 }
 
+func findType(name protoreflect.FullName) protoreflect.MessageType {
+	if mt, err := protoregistry.GlobalTypes.FindMessageByName(name); err == nil {
+		return mt
+	}
+	return dynamic.messageType(name)
+}
+
+// knownURL reports whether a type URL names a type this binary can decode, without building
+// any type.
+func knownURL(url string) bool { return knownName(messageName(url)) }
+
 // messageName is the part of a type URL after its last slash.
 func messageName(url string) protoreflect.FullName {
 	if i := strings.LastIndexByte(url, '/'); i >= 0 {
@@ -126,34 +139,6 @@ func messageName(url string) protoreflect.FullName {
 	}
 	return protoreflect.FullName(url)
 }
-
-var previousVersions = sync.OnceValue(func() map[protoreflect.FullName]protoreflect.MessageType {
-	m := make(map[protoreflect.FullName]protoreflect.MessageType)
-	protoregistry.GlobalTypes.RangeMessages(func(mt protoreflect.MessageType) bool {
-		opts, ok := mt.Descriptor().Options().(*descriptorpb.MessageOptions)
-		if !ok || opts == nil {
-			return true
-		}
-		if v, ok := proto.GetExtension(opts, udpa.E_Versioning).(*udpa.VersioningAnnotation); ok && v != nil {
-			if prev := protoreflect.FullName(v.GetPreviousMessageType()); prev != "" {
-				m[prev] = mt
-			}
-		}
-		return true
-	})
-	// Follow chains (v2 -> v3alpha -> v3) to the newest message.
-	for prev, mt := range m {
-		for {
-			next, ok := m[mt.Descriptor().FullName()]
-			if !ok || next == mt {
-				break
-			}
-			mt = next
-		}
-		m[prev] = mt
-	}
-	return m
-})
 
 // typeSet collects the type URLs met that no registered message answers to.
 type typeSet struct {

@@ -24,8 +24,8 @@ type allOptions struct {
 	withHeaders bool
 }
 
-func newAllCommand(streams Streams) *cobra.Command {
-	o := &allOptions{commonOptions: newCommonOptions(streams, formatter.Short), verbose: true}
+func newAllCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &allOptions{commonOptions: newCommonOptions(streams, root, formatter.Short), verbose: true}
 	cmd := &cobra.Command{
 		Use:     "all [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
 		Aliases: []string{"a"},
@@ -40,7 +40,7 @@ listeners, routes, secrets and endpoints (from the config dump's EDS section).
   proxyctl pc all productpage-v1-bd9c6d8f7-abcde -o json > config_dump.json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
 			if err := completeListenerFilter(&o.listeners, o.port); err != nil {

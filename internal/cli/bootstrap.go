@@ -11,8 +11,8 @@ type bootstrapOptions struct {
 	*commonOptions
 }
 
-func newBootstrapCommand(streams Streams) *cobra.Command {
-	o := &bootstrapOptions{commonOptions: newCommonOptions(streams, formatter.JSON)}
+func newBootstrapCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &bootstrapOptions{commonOptions: newCommonOptions(streams, root, formatter.JSON)}
 	cmd := &cobra.Command{
 		Use:     "bootstrap [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
 		Aliases: []string{"b"},
@@ -26,7 +26,7 @@ func newBootstrapCommand(streams Streams) *cobra.Command {
   proxyctl pc bootstrap productpage-v1-bd9c6d8f7-abcde -o short`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
 			return o.run(cmd, pathBootstrap, o.view)

@@ -12,8 +12,8 @@ type clusterOptions struct {
 	filter configdump.ClusterFilter
 }
 
-func newClusterCommand(streams Streams) *cobra.Command {
-	o := &clusterOptions{commonOptions: newCommonOptions(streams, formatter.Short)}
+func newClusterCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &clusterOptions{commonOptions: newCommonOptions(streams, root, formatter.Short)}
 	cmd := &cobra.Command{
 		Use:     "cluster [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
 		Aliases: []string{"clusters", "c"},
@@ -28,7 +28,7 @@ func newClusterCommand(streams Streams) *cobra.Command {
   proxyctl pc cluster -f config_dump.json --fqdn reviews.default.svc.cluster.local`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
 			return o.run(cmd, pathClusters, o.view)

@@ -11,8 +11,8 @@ type ecdsOptions struct {
 	*commonOptions
 }
 
-func newEcdsCommand(streams Streams) *cobra.Command {
-	o := &ecdsOptions{commonOptions: newCommonOptions(streams, formatter.Short)}
+func newEcdsCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &ecdsOptions{commonOptions: newCommonOptions(streams, root, formatter.Short)}
 	cmd := &cobra.Command{
 		Use:     "ecds [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
 		Aliases: []string{"ec"},
@@ -21,7 +21,7 @@ func newEcdsCommand(streams Streams) *cobra.Command {
   proxyctl proxy-config ecds productpage-v1-bd9c6d8f7-abcde.default`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
 			return o.run(cmd, pathEcds, o.view)

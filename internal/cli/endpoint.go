@@ -16,8 +16,8 @@ type endpointOptions struct {
 	port   int
 }
 
-func newEndpointCommand(streams Streams) *cobra.Command {
-	o := &endpointOptions{commonOptions: newCommonOptions(streams, formatter.Short)}
+func newEndpointCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &endpointOptions{commonOptions: newCommonOptions(streams, root, formatter.Short)}
 	cmd := &cobra.Command{
 		Use:     "endpoint [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
 		Aliases: []string{"endpoints", "ep"},
@@ -35,7 +35,7 @@ the file holds.`,
   proxyctl pc endpoint productpage-v1-bd9c6d8f7-abcde --cluster "outbound|9080||reviews.default.svc.cluster.local" --status healthy`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
 			if err := completeEndpointFilter(&o.filter, o.port); err != nil {

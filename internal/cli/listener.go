@@ -17,8 +17,8 @@ type listenerOptions struct {
 	waypoint bool
 }
 
-func newListenerCommand(streams Streams) *cobra.Command {
-	o := &listenerOptions{commonOptions: newCommonOptions(streams, formatter.Short), verbose: true}
+func newListenerCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &listenerOptions{commonOptions: newCommonOptions(streams, root, formatter.Short), verbose: true}
 	cmd := &cobra.Command{
 		Use:     "listener [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
 		Aliases: []string{"listeners", "l"},
@@ -33,7 +33,7 @@ func newListenerCommand(streams Streams) *cobra.Command {
   proxyctl pc listener -f config_dump.json --type HTTP --verbose=false`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
 			if err := o.completeFilter(); err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/proxyctl/proxyctl/formatter"
 )
 
-func newProxyConfigCommand(streams Streams) *cobra.Command {
+func newProxyConfigCommand(streams Streams, root *rootOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "proxy-config",
 		Aliases: []string{"pc"},
@@ -32,14 +32,16 @@ Kubernetes port-forward to its Envoy admin port; any Envoy admin API
 		},
 	}
 	cmd.AddCommand(
-		newClusterCommand(streams),
-		newListenerCommand(streams),
-		newRouteCommand(streams),
-		newEndpointCommand(streams),
-		newBootstrapCommand(streams),
-		newSecretCommand(streams),
-		newEcdsCommand(streams),
-		newAllCommand(streams),
+		newClusterCommand(streams, root),
+		newListenerCommand(streams, root),
+		newRouteCommand(streams, root),
+		newEndpointCommand(streams, root),
+		newBootstrapCommand(streams, root),
+		newSecretCommand(streams, root),
+		newEcdsCommand(streams, root),
+		newAllCommand(streams, root),
+		newLogCommand(streams, root),
+		newRootCACompareCommand(streams, root),
 	)
 	return cmd
 }
@@ -84,13 +86,13 @@ type commonOptions struct {
 	live     *liveOptions
 }
 
-func newCommonOptions(streams Streams, defaultOutput formatter.Format) *commonOptions {
+func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatter.Format) *commonOptions {
 	return &commonOptions{
 		streams:  streams,
 		output:   outputFlag{format: defaultOutput},
 		timeout:  30 * time.Second,
 		maxInput: defaultMaxInput,
-		live:     newLiveOptions(),
+		live:     newLiveOptions(root),
 	}
 }
 
@@ -106,7 +108,10 @@ func (o *commonOptions) addFlags(cmd *cobra.Command) {
 }
 
 // complete checks that exactly one source of the dump was given.
-func (o *commonOptions) complete(args []string) error {
+func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
+	if err := o.live.complete(cmd); err != nil {
+		return err
+	}
 	if len(args) > 0 {
 		o.target = args[0]
 	}

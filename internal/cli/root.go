@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/proxyctl/proxyctl/portforward"
 )
 
 // Exit codes, documented in docs/exit-codes.md.
@@ -70,14 +72,18 @@ Kubernetes port-forward, from an Envoy admin URL, or from a saved config dump.`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	addCommands(root, streams)
+	o := &rootOptions{kube: portforward.NewKubeFlags()}
+	o.kube.AddFlags(root.PersistentFlags())
+	root.PersistentFlags().StringVarP(&o.istioNamespace, "istio-namespace", "i", "istio-system", "namespace of Istio's control plane (istiod)")
+	root.AddCommand(newProxyConfigCommand(streams, o))
 	wrapArgValidators(root)
 	return root
 }
 
-// addCommands registers every sub-command; each lives in its own file.
-func addCommands(root *cobra.Command, streams Streams) {
-	root.AddCommand(newProxyConfigCommand(streams))
+// rootOptions are the flags every command shares: how to reach Kubernetes and Istio.
+type rootOptions struct {
+	kube           *portforward.KubeFlags
+	istioNamespace string
 }
 
 // wrapArgValidators turns positional-argument errors into usage errors.

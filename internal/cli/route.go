@@ -13,8 +13,8 @@ type routeOptions struct {
 	verbose bool
 }
 
-func newRouteCommand(streams Streams) *cobra.Command {
-	o := &routeOptions{commonOptions: newCommonOptions(streams, formatter.Short), verbose: true}
+func newRouteCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &routeOptions{commonOptions: newCommonOptions(streams, root, formatter.Short), verbose: true}
 	cmd := &cobra.Command{
 		Use:     "route [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
 		Aliases: []string{"routes", "r"},
@@ -26,7 +26,7 @@ func newRouteCommand(streams Streams) *cobra.Command {
   proxyctl pc route productpage-v1-bd9c6d8f7-abcde --name 9080 -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
 			return o.run(cmd, pathRoutes, o.view)

@@ -13,8 +13,8 @@ type secretOptions struct {
 	*commonOptions
 }
 
-func newSecretCommand(streams Streams) *cobra.Command {
-	o := &secretOptions{commonOptions: newCommonOptions(streams, formatter.Short)}
+func newSecretCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &secretOptions{commonOptions: newCommonOptions(streams, root, formatter.Short)}
 	cmd := &cobra.Command{
 		Use:     "secret [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
 		Aliases: []string{"secrets", "s"},
@@ -26,7 +26,7 @@ func newSecretCommand(streams Streams) *cobra.Command {
   proxyctl pc secret productpage-v1-bd9c6d8f7-abcde -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
 			return o.run(cmd, pathSecrets, o.view)

@@ -7,9 +7,12 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
+
+// PodLister lists the pods of a namespace that match a label selector (portforward.Kube does).
+type PodLister interface {
+	ListPods(ctx context.Context, namespace, selector string) ([]corev1.Pod, error)
+}
 
 // Defaults for finding istiod.
 const (
@@ -37,24 +40,24 @@ func PodSelector(revision string) string {
 // namespace (DefaultNamespace when empty), labelled app=istiod and, when
 // revision is set, istio.io/rev=<revision>. Finding none is an error
 // wrapping ErrNoIstiod.
-func DiscoverPods(ctx context.Context, client kubernetes.Interface, namespace, revision string) ([]string, error) {
+func DiscoverPods(ctx context.Context, client PodLister, namespace, revision string) ([]string, error) {
 	if namespace == "" {
 		namespace = DefaultNamespace
 	}
 	sel := PodSelector(revision)
-	list, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	pods, err := client.ListPods(ctx, namespace, sel)
 	if err != nil {
 		return nil, fmt.Errorf("list istiod pods (%s) in %s: %w", sel, namespace, err)
 	}
 	var names []string
-	for _, p := range list.Items {
+	for _, p := range pods {
 		if p.Status.Phase == corev1.PodRunning {
 			names = append(names, p.Name)
 		}
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%w with labels %s in namespace %s (found %d pods): check -i/--istio-namespace and -r/--revision, or give --istiod-url",
-			ErrNoIstiod, sel, namespace, len(list.Items))
+			ErrNoIstiod, sel, namespace, len(pods))
 	}
 	sort.Strings(names)
 	return names, nil

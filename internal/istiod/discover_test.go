@@ -10,9 +10,21 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
+
+// lister lists pods through a clientset (the fake one here).
+type lister struct{ client kubernetes.Interface }
+
+func (l lister) ListPods(ctx context.Context, ns, selector string) ([]corev1.Pod, error) {
+	list, err := l.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
 
 func pod(ns, name string, phase corev1.PodPhase, labels map[string]string) *corev1.Pod {
 	return &corev1.Pod{
@@ -56,7 +68,7 @@ func TestDiscoverPods(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DiscoverPods(context.Background(), client, tt.namespace, tt.revision)
+			got, err := DiscoverPods(context.Background(), lister{client}, tt.namespace, tt.revision)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrNoIstiod) {
 					t.Fatalf("err = %v\nwant %s (wrapping ErrNoIstiod)", err, tt.wantErr)
@@ -75,7 +87,7 @@ func TestDiscoverPods(t *testing.T) {
 
 func TestDiscoverPodsNotRunning(t *testing.T) {
 	client := fake.NewClientset(pod("istio-system", "istiod-starting", corev1.PodPending, map[string]string{"app": "istiod"}))
-	_, err := DiscoverPods(context.Background(), client, "istio-system", "")
+	_, err := DiscoverPods(context.Background(), lister{client}, "istio-system", "")
 	if err == nil || !strings.Contains(err.Error(), "(found 1 pods)") {
 		t.Errorf("err = %v", err)
 	}
@@ -86,7 +98,7 @@ func TestDiscoverPodsListError(t *testing.T) {
 	client.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New(`pods is forbidden: User "dev" cannot list resource "pods"`)
 	})
-	_, err := DiscoverPods(context.Background(), client, "istio-system", "")
+	_, err := DiscoverPods(context.Background(), lister{client}, "istio-system", "")
 	want := `list istiod pods (app=istiod) in istio-system: pods is forbidden: User "dev" cannot list resource "pods"`
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant %s", err, want)

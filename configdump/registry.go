@@ -1,0 +1,219 @@
+package configdump
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// proxyctl links only the Envoy types its views use: linking all of Envoy's ~500 API packages
+// costs tens of megabytes of memory at start-up, paid on every run. The other types are
+// described by embedded descriptors (regenerate with `go run ./hack/gendescriptors configdump`)
+// and built, as dynamic messages, the first time a dump needs one: typically to print a typed
+// config with -o json.
+
+//go:embed descriptors.pb.gz
+var descriptorsGz []byte
+
+//go:embed types.idx.gz
+var typeIndexGz []byte
+
+// typeIndex is the embedded index: the file of each message, and the v3 successor of each
+// renamed v2 message.
+type typeIndex struct {
+	file     map[protoreflect.FullName]string
+	previous map[protoreflect.FullName]protoreflect.FullName
+}
+
+var loadTypeIndex = sync.OnceValue(func() *typeIndex {
+	ix := &typeIndex{file: map[protoreflect.FullName]string{}, previous: map[protoreflect.FullName]protoreflect.FullName{}}
+	data, err := gunzip(typeIndexGz)
+	if err != nil {
+		panic(fmt.Sprintf("configdump: embedded type index: %v", err))
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		kind, rest, _ := strings.Cut(sc.Text(), " ")
+		a, b, _ := strings.Cut(rest, " ")
+		switch kind {
+		case "M":
+			ix.file[protoreflect.FullName(a)] = b
+		case "V":
+			ix.previous[protoreflect.FullName(a)] = protoreflect.FullName(b)
+		}
+	}
+	return ix
+})
+
+func gunzip(data []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(r)
+}
+
+// successor follows v2 -> v3 renames to the newest name.
+func (ix *typeIndex) successor(name protoreflect.FullName) (protoreflect.FullName, bool) {
+	next, ok := ix.previous[name]
+	if !ok {
+		return name, false
+	}
+	for i := 0; i < 4; i++ {
+		n, ok := ix.previous[next]
+		if !ok {
+			break
+		}
+		next = n
+	}
+	return next, true
+}
+
+// knownName reports whether this binary can decode messages of the named type: linked, in the
+// embedded descriptors, or renamed to one of those.
+func knownName(name protoreflect.FullName) bool {
+	if _, err := protoregistry.GlobalTypes.FindMessageByName(name); err == nil {
+		return true
+	}
+	ix := loadTypeIndex()
+	if _, ok := ix.file[name]; ok {
+		return true
+	}
+	_, ok := ix.successor(name)
+	return ok
+}
+
+// canonicalName is the name a type URL resolves to: its v3 successor for renamed v2 types.
+func canonicalName(url string) protoreflect.FullName {
+	name := messageName(url)
+	if strings.HasPrefix(string(name), "envoy.admin.v3.") {
+		return name
+	}
+	if next, ok := loadTypeIndex().successor(name); ok {
+		return next
+	}
+	return name
+}
+
+// dynamicTypes builds message types from the embedded descriptors, on demand.
+type dynamicTypes struct {
+	mu     sync.Mutex
+	protos map[string]*descriptorpb.FileDescriptorProto // by path; nil until first use
+	files  protoregistry.Files
+	types  map[protoreflect.FullName]protoreflect.MessageType
+}
+
+var dynamic = &dynamicTypes{types: map[protoreflect.FullName]protoreflect.MessageType{}}
+
+// messageType returns a dynamic message type for a message described in the embedded
+// descriptors, or nil.
+func (t *dynamicTypes) messageType(name protoreflect.FullName) protoreflect.MessageType {
+	path, ok := loadTypeIndex().file[name]
+	if !ok {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if mt, ok := t.types[name]; ok {
+		return mt
+	}
+	fd, err := t.file(path)
+	if err != nil {
+		return nil
+	}
+	d := fd.Messages().ByName(name.Name())
+	if d == nil {
+		// A nested message: find it from the file's descriptors by full name.
+		desc, err := t.files.FindDescriptorByName(name)
+		if err != nil {
+			return nil
+		}
+		md, ok := desc.(protoreflect.MessageDescriptor)
+		if !ok {
+			return nil
+		}
+		d = md
+	}
+	mt := dynamicpb.NewMessageType(d)
+	t.types[name] = mt
+	return mt
+}
+
+// file returns the descriptor of the file at path: the linked one if this binary has it, else
+// one built from the embedded descriptors, with its dependencies.
+func (t *dynamicTypes) file(path string) (protoreflect.FileDescriptor, error) {
+	if fd, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil {
+		return fd, nil
+	}
+	if fd, err := t.files.FindFileByPath(path); err == nil {
+		return fd, nil
+	}
+	if t.protos == nil {
+		if err := t.loadProtos(); err != nil {
+			return nil, err
+		}
+	}
+	fdp, ok := t.protos[path]
+	if !ok {
+		return nil, fmt.Errorf("no descriptor for %s", path)
+	}
+	for _, dep := range fdp.GetDependency() {
+		if _, err := t.file(dep); err != nil {
+			return nil, err
+		}
+	}
+	fd, err := protodesc.NewFile(fdp, resolverChain{t})
+	if err != nil {
+		return nil, err
+	}
+	if err := t.files.RegisterFile(fd); err != nil {
+		return nil, err
+	}
+	return fd, nil
+}
+
+func (t *dynamicTypes) loadProtos() error {
+	raw, err := gunzip(descriptorsGz)
+	if err != nil {
+		return err
+	}
+	set := &descriptorpb.FileDescriptorSet{}
+	// Resolve extensions, so that options such as (udpa.annotations.sensitive) are readable.
+	if err := (proto.UnmarshalOptions{Resolver: protoregistry.GlobalTypes}).Unmarshal(raw, set); err != nil {
+		return err
+	}
+	t.protos = make(map[string]*descriptorpb.FileDescriptorProto, len(set.File))
+	for _, f := range set.File {
+		t.protos[f.GetName()] = f
+	}
+	return nil
+}
+
+// resolverChain resolves imports to linked files first, then to files built here.
+type resolverChain struct{ t *dynamicTypes }
+
+func (r resolverChain) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	if fd, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil {
+		return fd, nil
+	}
+	return r.t.files.FindFileByPath(path)
+}
+
+func (r resolverChain) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(name); err == nil {
+		return d, nil
+	}
+	return r.t.files.FindDescriptorByName(name)
+}

@@ -1,0 +1,148 @@
+// Package envoytest is a stand-in for Envoy's admin API, for tests: it serves a config dump
+// the way Envoy does (masks, include_eds), the /clusters?format=json document, and /logging.
+package envoytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Admin serves one proxy's admin API.
+type Admin struct {
+	dump     map[string]any
+	clusters []byte
+
+	mu       sync.Mutex
+	levels   map[string]string
+	requests []string
+}
+
+// Loggers are the loggers the stand-in knows, all at "warning" at first.
+var Loggers = []string{"admin", "config", "connection", "http", "router", "upstream", "wasm"}
+
+// NewAdmin serves a config dump (JSON) and a /clusters?format=json document.
+func NewAdmin(dump, clusters []byte) (*Admin, error) {
+	a := &Admin{clusters: clusters, levels: map[string]string{}}
+	if err := json.Unmarshal(dump, &a.dump); err != nil {
+		return nil, fmt.Errorf("envoytest: config dump: %w", err)
+	}
+	for _, l := range Loggers {
+		a.levels[l] = "warning"
+	}
+	return a, nil
+}
+
+// Requests lists the requests served so far, as "METHOD /path?query".
+func (a *Admin) Requests() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.requests...)
+}
+
+// Levels returns the current level of each logger.
+func (a *Admin) Levels() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range a.levels {
+		out[k] = v
+	}
+	return out
+}
+
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.requests = append(a.requests, r.Method+" "+r.URL.RequestURI())
+	a.mu.Unlock()
+	switch r.URL.Path {
+	case "/config_dump":
+		a.configDump(w, r.URL.Query())
+	case "/clusters":
+		if r.URL.Query().Get("format") != "json" {
+			http.Error(w, "only format=json here", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(a.clusters)
+	case "/logging":
+		a.logging(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// configDump applies include_eds and mask as Envoy does: without include_eds the EDS section
+// is left out; a mask keeps, in each section, only the named fields (and its @type).
+func (a *Admin) configDump(w http.ResponseWriter, q url.Values) {
+	configs, _ := a.dump["configs"].([]any)
+	var out []any
+	var mask map[string]bool
+	if m := q.Get("mask"); m != "" {
+		mask = map[string]bool{"@type": true}
+		for _, f := range strings.Split(m, ",") {
+			mask[f] = true
+		}
+	}
+	for _, c := range configs {
+		section, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		if t, _ := section["@type"].(string); strings.HasSuffix(t, "EndpointsConfigDump") && !q.Has("include_eds") {
+			continue
+		}
+		if mask != nil {
+			trimmed := map[string]any{}
+			for k, v := range section {
+				if mask[k] {
+					trimmed[k] = v
+				}
+			}
+			section = trimmed
+		}
+		out = append(out, section)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	enc.Encode(map[string]any{"configs": out})
+}
+
+// logging changes levels (POST only) and answers with the active loggers, as Envoy does.
+func (a *Admin) logging(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "This endpoint requires POST", http.StatusMethodNotAllowed)
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for key, vals := range r.URL.Query() {
+		level := vals[0]
+		if key == "level" {
+			for l := range a.levels {
+				a.levels[l] = level
+			}
+			continue
+		}
+		if _, ok := a.levels[key]; !ok {
+			http.Error(w, "error: unknown logger name", http.StatusNotFound)
+			return
+		}
+		a.levels[key] = level
+	}
+	names := make([]string, 0, len(a.levels))
+	for n := range a.levels {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	w.Header().Set("Content-Type", "text/plain")
+	fmt.Fprintln(w, "active loggers:")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s: %s\n", n, a.levels[n])
+	}
+}

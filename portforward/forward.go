@@ -1,0 +1,163 @@
+package portforward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+	"k8s.io/klog/v2"
+)
+
+// Forwarder is a running port-forward to one port of a pod, listening on 127.0.0.1.
+type Forwarder struct {
+	// URL is the local end: http://127.0.0.1:PORT.
+	URL       string
+	local     uint16
+	stop      chan struct{}
+	done      chan error
+	closeOnce sync.Once
+}
+
+// Forward port-forwards to port of a pod, over WebSocket with SPDY as the fallback, and returns
+// once the local end listens on a random port of 127.0.0.1. ctx bounds the set-up only.
+func (k *Kube) Forward(ctx context.Context, ns, pod string, port int) (*Forwarder, error) {
+	silenceClientGo()
+	u := k.core.Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
+	transport, upgrader, err := spdy.RoundTripperFor(k.config)
+	if err != nil {
+		return nil, err
+	}
+	spdyDialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	wsDialer, err := portforward.NewSPDYOverWebsocketDialer(u, k.config)
+	if err != nil {
+		return nil, err
+	}
+	dialer := portforward.NewFallbackDialer(wsDialer, spdyDialer, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+	f := &Forwarder{stop: make(chan struct{}), done: make(chan error, 1)}
+	ready := make(chan struct{})
+	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, f.stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	go func() { f.done <- pf.ForwardPorts() }()
+	what := fmt.Sprintf("pod %s in namespace %s", pod, ns)
+	select {
+	case <-ready:
+	case err := <-f.done:
+		return nil, forwardError(err, what, port)
+	case <-ctx.Done():
+		f.Close()
+		return nil, ctx.Err()
+	}
+	ports, err := pf.GetPorts()
+	if err != nil || len(ports) == 0 {
+		f.Close()
+		return nil, fmt.Errorf("port-forward to %s: no local port: %v", what, err)
+	}
+	f.local = ports[0].Local
+	f.URL = fmt.Sprintf("http://127.0.0.1:%d", f.local)
+	return f, nil
+}
+
+// Close stops the port-forward and waits for it to end.
+func (f *Forwarder) Close() error {
+	f.closeOnce.Do(func() {
+		close(f.stop)
+		<-f.done
+	})
+	return nil
+}
+
+// forwardError explains why a port-forward could not start.
+func forwardError(err error, what string, port int) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden") || strings.Contains(msg, "403"):
+		return fmt.Errorf("port-forward to %s refused: %w (%s); ask for RBAC access to create pods/portforward, or use --admin-url or -f", what, ErrForbidden, msg)
+	case strings.Contains(msg, "not found") || strings.Contains(msg, "404"):
+		return fmt.Errorf("port-forward to %s: %w (%s)", what, ErrNotFound, msg)
+	}
+	return fmt.Errorf("port-forward to %s port %d failed: %w", what, port, err)
+}
+
+// client-go reports failures inside a running port-forward (such as nothing listening on the
+// pod's port) only through klog and utilruntime.HandleError. proxyctl silences those logs and
+// keeps the messages, so that a failed request can say what happened.
+var (
+	silenceOnce sync.Once
+	failures    = &failureLog{}
+)
+
+func silenceClientGo() {
+	silenceOnce.Do(func() {
+		klog.SetOutput(io.Discard)
+		klog.LogToStderr(false)
+		utilruntime.ErrorHandlers = []utilruntime.ErrorHandler{failures.record}
+	})
+}
+
+// failureLog keeps the last port-forward failure reported for each local port.
+type failureLog struct {
+	mu     sync.Mutex
+	byPort map[uint16]string
+}
+
+var forwardingRE = regexp.MustCompile(`forwarding (\d+) -> \d+`)
+
+func (l *failureLog) record(_ context.Context, err error, msg string, _ ...any) {
+	if err != nil {
+		msg = err.Error()
+	}
+	m := forwardingRE.FindStringSubmatch(msg)
+	if m == nil {
+		return
+	}
+	var port uint16
+	fmt.Sscan(m[1], &port)
+	l.mu.Lock()
+	if l.byPort == nil {
+		l.byPort = map[uint16]string{}
+	}
+	l.byPort[port] = msg
+	l.mu.Unlock()
+}
+
+func (l *failureLog) last(port uint16) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byPort[port]
+}
+
+// explainFailure turns a failed request through the forward into the forward's own error.
+func (f *Forwarder) explainFailure(what string, port int) func(error) error {
+	return func(reqErr error) error {
+		// The forward reports its failure from its own goroutine, maybe after the request saw
+		// the connection close: give it a moment.
+		msg := failures.last(f.local)
+		for i := 0; msg == "" && i < 25; i++ {
+			time.Sleep(20 * time.Millisecond)
+			msg = failures.last(f.local)
+		}
+		switch {
+		case strings.Contains(msg, "connection refused") || strings.Contains(msg, "failed to connect"):
+			return fmt.Errorf("nothing is listening on port %d in %s: %w; is Envoy running there? if its admin port is another, use --proxy-admin-port", port, what, ErrNotListening)
+		case msg != "":
+			return fmt.Errorf("port-forward to %s: %s", what, msg)
+		case errors.Is(reqErr, io.EOF) || strings.Contains(reqErr.Error(), "EOF") || strings.Contains(reqErr.Error(), "connection reset"):
+			return fmt.Errorf("the port-forward to %s closed the connection to port %d: %w; is Envoy's admin API listening there? (--proxy-admin-port)", what, port, reqErr)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,68 @@
+package portforward
+
+import (
+	"context"
+	"fmt"
+)
+
+// PodOptions say how to reach a proxy in a pod.
+type PodOptions struct {
+	// AdminPort is Envoy's admin port in the pod; AdminPortSet tells it was given explicitly,
+	// which skips the check for an istio-proxy container.
+	AdminPort    int
+	AdminPortSet bool
+	// MaxBytes bounds a response body.
+	MaxBytes int64
+	// Note receives remarks for the user, such as which of several pods was picked.
+	Note func(string)
+}
+
+// PodAdmin is the admin API of the proxy in a pod, through a port-forward.
+type PodAdmin struct {
+	*AdminClient
+	Pod       string
+	Namespace string
+	forward   *Forwarder
+}
+
+// OpenPod finds the pod a target names, checks that it can be reached (Running, an admin port,
+// RBAC allowing port-forward), and port-forwards to its admin port.
+func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, error) {
+	pod, note, err := k.Resolve(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if note != "" && o.Note != nil {
+		o.Note(note)
+	}
+	if err := CheckPod(pod, o.AdminPort, o.AdminPortSet); err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("pod %s in namespace %s", pod.Name, pod.Namespace)
+	if ok, reason := k.CanPortForward(ctx, pod.Namespace, pod.Name); !ok {
+		if reason != "" {
+			reason = " (" + reason + ")"
+		}
+		return nil, fmt.Errorf("you may not port-forward to %s%s: %w; ask for RBAC access to create pods/portforward there, or use --admin-url or -f", what, reason, ErrForbidden)
+	}
+	fwd, err := k.Forward(ctx, pod.Namespace, pod.Name, o.AdminPort)
+	if err != nil {
+		return nil, err
+	}
+	client, err := NewAdminClient(fwd.URL, o.MaxBytes)
+	if err != nil {
+		fwd.Close()
+		return nil, err
+	}
+	client.describe = "Envoy admin API of " + what
+	client.onFailure = fwd.explainFailure(what, o.AdminPort)
+	return &PodAdmin{AdminClient: client, Pod: pod.Name, Namespace: pod.Namespace, forward: fwd}, nil
+}
+
+func (p *PodAdmin) String() string { return fmt.Sprintf("pod %s in namespace %s", p.Pod, p.Namespace) }
+
+// Close ends the port-forward.
+func (p *PodAdmin) Close() error {
+	p.AdminClient.Close()
+	return p.forward.Close()
+}
