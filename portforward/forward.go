@@ -28,9 +28,10 @@ type Forwarder struct {
 	closeOnce sync.Once
 }
 
-// Forward port-forwards to port of a pod, over WebSocket with SPDY as the fallback, and returns
-// once the local end listens on a random port of 127.0.0.1. ctx bounds the set-up only.
-func (k *Kube) Forward(ctx context.Context, ns, pod string, port int) (*Forwarder, error) {
+// Forward port-forwards to port of a pod, over WebSocket with SPDY as the fallback (or over
+// SPDY only), and returns once the local end listens on a random port of 127.0.0.1. ctx bounds
+// the set-up only.
+func (k *Kube) Forward(ctx context.Context, ns, pod string, port int, spdyOnly bool) (*Forwarder, error) {
 	silenceClientGo()
 	u := k.core.Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL()
 	transport, upgrader, err := spdy.RoundTripperFor(k.config)
@@ -38,13 +39,16 @@ func (k *Kube) Forward(ctx context.Context, ns, pod string, port int) (*Forwarde
 		return nil, err
 	}
 	spdyDialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	wsDialer, err := portforward.NewSPDYOverWebsocketDialer(u, k.config)
-	if err != nil {
-		return nil, err
+	var dialer httpstream.Dialer = spdyDialer
+	if !spdyOnly {
+		wsDialer, err := portforward.NewSPDYOverWebsocketDialer(u, k.config)
+		if err != nil {
+			return nil, err
+		}
+		dialer = portforward.NewFallbackDialer(wsDialer, spdyDialer, func(err error) bool {
+			return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+		})
 	}
-	dialer := portforward.NewFallbackDialer(wsDialer, spdyDialer, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
 	f := &Forwarder{stop: make(chan struct{}), done: make(chan error, 1)}
 	ready := make(chan struct{})
 	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, f.stop, ready, io.Discard, io.Discard)

@@ -129,17 +129,35 @@ func (k *Kube) get(ctx context.Context, client rest.Interface, ns, resource, nam
 	return client.Get().Namespace(ns).Resource(resource).Name(name).Do(ctx).Into(obj)
 }
 
-// CanPortForward asks the API server whether the user may port-forward to a pod. ok is true
-// when it may, or when the question itself could not be answered.
-func (k *Kube) CanPortForward(ctx context.Context, ns, pod string) (ok bool, reason string) {
-	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: ns, Verb: "create", Resource: "pods", Subresource: "portforward", Name: pod,
-		},
-	}}
-	out := &authorizationv1.SelfSubjectAccessReview{}
-	if err := k.authz.Post().Resource("selfsubjectaccessreviews").Body(review).Do(ctx).Into(out); err != nil {
-		return true, ""
+// Access is what the user may do with a pod's port-forward subresource. Port-forward over
+// WebSocket is a GET (and, from Kubernetes 1.35, also needs create), over SPDY a POST (create).
+type Access struct {
+	Create, Get bool
+	Reason      string // the authorizer's explanation of a denial
+}
+
+// PortForwardAccess asks the API server what the user may do with a pod's port-forward; when
+// the question cannot be answered, it assumes everything is allowed and lets the forward tell.
+func (k *Kube) PortForwardAccess(ctx context.Context, ns, pod string) Access {
+	allowed := func(verb string) (bool, string) {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: ns, Verb: verb, Resource: "pods", Subresource: "portforward", Name: pod,
+			},
+		}}
+		out := &authorizationv1.SelfSubjectAccessReview{}
+		if err := k.authz.Post().Resource("selfsubjectaccessreviews").Body(review).Do(ctx).Into(out); err != nil {
+			return true, ""
+		}
+		return out.Status.Allowed, out.Status.Reason
 	}
-	return out.Status.Allowed, out.Status.Reason
+	var a Access
+	var r1, r2 string
+	a.Create, r1 = allowed("create")
+	a.Get, r2 = allowed("get")
+	a.Reason = r1
+	if a.Reason == "" {
+		a.Reason = r2
+	}
+	return a
 }

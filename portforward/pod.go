@@ -39,13 +39,16 @@ func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, 
 		return nil, err
 	}
 	what := fmt.Sprintf("pod %s in namespace %s", pod.Name, pod.Namespace)
-	if ok, reason := k.CanPortForward(ctx, pod.Namespace, pod.Name); !ok {
-		if reason != "" {
-			reason = " (" + reason + ")"
+	access := k.PortForwardAccess(ctx, pod.Namespace, pod.Name)
+	if !access.Create {
+		reason := ""
+		if access.Reason != "" {
+			reason = " (" + access.Reason + ")"
 		}
 		return nil, fmt.Errorf("you may not port-forward to %s%s: %w; ask for RBAC access to create pods/portforward there, or use --admin-url or -f", what, reason, ErrForbidden)
 	}
-	fwd, err := k.Forward(ctx, pod.Namespace, pod.Name, o.AdminPort)
+	// Without get, the WebSocket upgrade would be refused: go straight to SPDY.
+	fwd, err := k.Forward(ctx, pod.Namespace, pod.Name, o.AdminPort, !access.Get)
 	if err != nil {
 		return nil, err
 	}
