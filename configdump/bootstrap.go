@@ -59,14 +59,14 @@ func (d *Dump) Ecds() (*adminv3.EcdsConfigDump, error) {
 	if d.kind != KindConfigDump {
 		return nil, fmt.Errorf("the document is Envoy's cluster status (/clusters), not a config dump: it has no ecds section: %w", ErrMissingSection)
 	}
-	anys := d.sectionAnys(EcdsSection)
-	if len(anys) == 0 {
+	values := d.sectionValues(EcdsSection)
+	if len(values) == 0 {
 		return nil, fmt.Errorf("the config dump has no ecds section (%s): %w", EcdsSection, ErrMissingSection)
 	}
 	out := &adminv3.EcdsConfigDump{}
-	for _, a := range anys {
+	for _, v := range values {
 		part := &adminv3.EcdsConfigDump{}
-		if err := d.UnmarshalAny(a, part); err != nil {
+		if err := unmarshalAnyValue(v, part, d.src, d.unknown); err != nil {
 			return nil, fmt.Errorf("ecds section: %w", err)
 		}
 		out.EcdsFilters = append(out.EcdsFilters, part.EcdsFilters...)
@@ -86,7 +86,7 @@ func (d *Dump) EcdsConfigs() ([]*corev3.TypedExtensionConfig, error) {
 			res = append(res, resource{f.EcdsFilter, "ecds_filters", i})
 		}
 	}
-	configs, err := decodeResources(d, res, func() *corev3.TypedExtensionConfig { return &corev3.TypedExtensionConfig{} })
+	configs, err := newResources(d, res, func() *corev3.TypedExtensionConfig { return &corev3.TypedExtensionConfig{} }).Decode()
 	if err != nil {
 		return nil, err
 	}

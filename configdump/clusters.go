@@ -11,10 +11,10 @@ import (
 )
 
 // Clusters returns the dump's clusters: dynamic active ones, then static ones.
-func (d *Dump) Clusters() ([]*clusterv3.Cluster, error) {
+func (d *Dump) ClusterResources() (Resources[*clusterv3.Cluster], error) {
 	cd, err := section(d, ClustersSection, func() *adminv3.ClustersConfigDump { return &adminv3.ClustersConfigDump{} })
 	if err != nil {
-		return nil, err
+		return Resources[*clusterv3.Cluster]{}, err
 	}
 	res := make([]resource, 0, len(cd.DynamicActiveClusters)+len(cd.StaticClusters))
 	for i, c := range cd.DynamicActiveClusters {
@@ -27,7 +27,7 @@ func (d *Dump) Clusters() ([]*clusterv3.Cluster, error) {
 			res = append(res, resource{c.Cluster, "static_clusters", i})
 		}
 	}
-	return decodeResources(d, res, func() *clusterv3.Cluster { return &clusterv3.Cluster{} })
+	return newResources(d, res, func() *clusterv3.Cluster { return &clusterv3.Cluster{} }), nil
 }
 
 // SubsetKey is an Istio cluster name split into its parts: direction|port|subset|hostname.
@@ -66,16 +66,17 @@ func ParseSubsetKey(name string) SubsetKey {
 	return k
 }
 
-// sortKey is the key istioctl orders clusters and endpoints by: hostname, subset, port,
-// direction; names not of Istio's form sort by the whole name.
-func sortKey(name string) SubsetKey {
+// ClusterOrder is the key istioctl orders clusters and endpoints by: hostname, subset, port,
+// direction; names not of Istio's form sort by the whole name. Compare keys with Less.
+func ClusterOrder(name string) SubsetKey {
 	if IsSubsetKey(name) {
 		return ParseSubsetKey(name)
 	}
 	return SubsetKey{Host: name}
 }
 
-func (a SubsetKey) less(b SubsetKey) bool {
+// Less orders cluster names as istioctl does.
+func (a SubsetKey) Less(b SubsetKey) bool {
 	if a.Host != b.Host {
 		return a.Host < b.Host
 	}
@@ -88,9 +89,9 @@ func (a SubsetKey) less(b SubsetKey) bool {
 	return a.Direction < b.Direction
 }
 
-// sortByKey orders items as sort.Slice orders them with less applied to their keys: the same
+// SortByKey orders items as sort.Slice orders them with less applied to their keys: the same
 // permutation istioctl's sort produces, ties included, with each key computed once.
-func sortByKey[T, K any](items []T, key func(T) K, less func(a, b K) bool) {
+func SortByKey[T, K any](items []T, key func(T) K, less func(a, b K) bool) {
 	type keyed struct {
 		k    K
 		item T
@@ -107,7 +108,7 @@ func sortByKey[T, K any](items []T, key func(T) K, less func(a, b K) bool) {
 
 // SortClusters orders clusters as istioctl does.
 func SortClusters(cs []*clusterv3.Cluster) {
-	sortByKey(cs, func(c *clusterv3.Cluster) SubsetKey { return sortKey(c.GetName()) }, SubsetKey.less)
+	SortByKey(cs, func(c *clusterv3.Cluster) SubsetKey { return ClusterOrder(c.GetName()) }, SubsetKey.Less)
 }
 
 // ClusterFilter selects clusters by parts of their Istio name, as istioctl's flags do.
@@ -143,4 +144,13 @@ func FilterClusters(cs []*clusterv3.Cluster, f ClusterFilter) []*clusterv3.Clust
 		}
 	}
 	return out
+}
+
+// Clusters decodes every one of the dump's clusters (see ClusterResources).
+func (d *Dump) Clusters() ([]*clusterv3.Cluster, error) {
+	r, err := d.ClusterResources()
+	if err != nil {
+		return nil, err
+	}
+	return r.Decode()
 }

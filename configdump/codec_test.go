@@ -8,9 +8,7 @@ import (
 	"reflect"
 	"testing"
 
-	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -28,54 +26,73 @@ func sharedDumps(t *testing.T) []string {
 
 // TestCodecMatchesProtojson decodes and re-encodes every resource of the shared dumps with our
 // codec and with protojson, and requires the same JSON values wherever protojson can read the
-// resource at all (it cannot with unknown types or non-base64 bytes).
+// resource at all (it cannot with unknown types or non-base64 bytes). It does so with linked
+// types, and with the types built from the embedded descriptors as the proxyctl binary does.
 func TestCodecMatchesProtojson(t *testing.T) {
+	for _, mode := range []string{"linked", "descriptors"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "descriptors" {
+				useDescriptors(t)
+			}
+			compared := 0
+			for _, file := range sharedDumps(t) {
+				compared += compareWithProtojson(t, file)
+			}
+			if compared < 100 {
+				t.Fatalf("compared only %d resources", compared)
+			}
+			t.Logf("compared %d resources", compared)
+		})
+	}
+}
+
+func compareWithProtojson(t *testing.T, file string) int {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Parse(data)
+	if err != nil {
+		t.Fatalf("%s: %v", filepath.Base(file), err)
+	}
 	compared := 0
-	for _, file := range sharedDumps(t) {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
+	for _, sp := range d.spans {
+		c := &anypb.Any{TypeUrl: sp.typeURL, Value: d.src[sp.start:sp.end]}
+		mt := resolveType(c.TypeUrl)
+		if mt == nil {
+			continue
 		}
-		d, err := Parse(data)
-		if err != nil {
-			t.Fatalf("%s: %v", filepath.Base(file), err)
-		}
-		for _, c := range d.configs {
-			mt := resolveType(c.TypeUrl)
-			if mt == nil {
+		for _, a := range collectAnys(t, d, c, mt) {
+			inner := resolveType(a.TypeUrl)
+			if inner == nil {
 				continue
 			}
-			for _, a := range collectAnys(t, d, c, mt) {
-				inner := resolveType(a.TypeUrl)
-				if inner == nil {
-					continue
-				}
-				raw := a.Value
-				want := inner.New().Interface()
-				if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, want); err != nil {
-					continue // protojson cannot read it; nothing to compare with
-				}
-				wantJSON, err := protojson.Marshal(want)
-				if err != nil {
-					continue
-				}
-				got := inner.New().Interface()
-				if err := d.UnmarshalAny(a, got); err != nil {
-					t.Fatalf("%s: %s: %v", filepath.Base(file), a.TypeUrl, err)
-				}
-				enc := newEncoder(d.src, d.unknown)
-				if err := enc.Message(got); err != nil {
-					t.Fatalf("%s: %s: encode: %v", filepath.Base(file), a.TypeUrl, err)
-				}
-				assertSameJSON(t, filepath.Base(file)+" "+a.TypeUrl, enc.Bytes(), wantJSON)
-				compared++
+			linked, err := protoregistry.GlobalTypes.FindMessageByURL(a.TypeUrl)
+			if err != nil {
+				continue
 			}
+			want := linked.New().Interface()
+			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(a.Value, want); err != nil {
+				continue // protojson cannot read it; nothing to compare with
+			}
+			wantJSON, err := protojson.Marshal(want)
+			if err != nil {
+				continue
+			}
+			got := inner.New().Interface()
+			if err := d.UnmarshalAny(a, got); err != nil {
+				t.Fatalf("%s: %s: %v", filepath.Base(file), a.TypeUrl, err)
+			}
+			enc := newEncoder(d.src, d.unknown)
+			if err := enc.Message(got); err != nil {
+				t.Fatalf("%s: %s: encode: %v", filepath.Base(file), a.TypeUrl, err)
+			}
+			assertSameJSON(t, filepath.Base(file)+" "+a.TypeUrl, enc.Bytes(), wantJSON)
+			compared++
 		}
 	}
-	if compared < 100 {
-		t.Fatalf("compared only %d resources", compared)
-	}
-	t.Logf("compared %d resources", compared)
+	return compared
 }
 
 // collectAnys returns the section's own Any and every Any one level inside it (the resources).
@@ -106,8 +123,9 @@ func collectAnys(t *testing.T, d *Dump, c *anypb.Any, mt protoreflect.MessageTyp
 }
 
 func visit(m protoreflect.Message, out *[]*anypb.Any, walk func(protoreflect.Message)) {
-	if a, ok := m.Interface().(*anypb.Any); ok {
-		*out = append(*out, a)
+	if m.Descriptor().FullName() == "google.protobuf.Any" {
+		fds := m.Descriptor().Fields()
+		*out = append(*out, &anypb.Any{TypeUrl: m.Get(fds.ByNumber(1)).String(), Value: m.Get(fds.ByNumber(2)).Bytes()})
 		return
 	}
 	walk(m)
@@ -167,6 +185,3 @@ func firstDiff(g, w any, path string) string {
 	return ""
 }
 
-var _ = proto.Clone
-var _ = protoregistry.GlobalTypes
-var _ = adminv3.ConfigDump{}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -30,21 +29,11 @@ type decoder struct {
 	unknown *typeSet
 }
 
-func newDecoder(data []byte, base int, unknown *typeSet) *decoder {
-	return &decoder{scanner: scanner{data: data, base: base}, unknown: unknown}
+// newDecoder decodes data, found at offset base of the document doc.
+func newDecoder(data []byte, base int, doc []byte, unknown *typeSet) *decoder {
+	return &decoder{scanner: scanner{data: data, base: base, doc: doc}, unknown: unknown}
 }
 
-// unmarshalJSON decodes one JSON value, the whole of data, into m.
-func unmarshalJSON(data []byte, base int, m proto.Message, unknown *typeSet) error {
-	d := newDecoder(data, base, unknown)
-	if err := d.messageValue(m.ProtoReflect(), 0); err != nil {
-		return err
-	}
-	if !d.atEnd() {
-		return d.errorf("unexpected data after the top-level value")
-	}
-	return nil
-}
 
 func (d *decoder) messageValue(m protoreflect.Message, depth int) error {
 	if depth > maxDepth {

@@ -2,21 +2,19 @@
 // /clusters?format=json) into typed go-control-plane messages and answers the queries the views
 // need. It does no I/O.
 //
-// Parsing is lazy: Parse only splits the document into sections; each section, and each resource
-// in it, is decoded when a view asks for it, resources in parallel. Typed configs (Any) are kept
+// Parsing is lazy: Parse only finds the document's sections, in one pass that keeps nothing of
+// them; each section, and each resource in it, is decoded when a view asks for it, resources in
+// parallel and, for views that stream (see Each), without keeping the decoded messages. Typed configs (Any) are kept
 // as JSON until someone unmarshals them, so types this binary does not know survive unchanged.
 package configdump
 
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 
-	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -56,8 +54,7 @@ func (s Section) Short() string {
 type Dump struct {
 	src      []byte
 	kind     Kind
-	configs  []*anypb.Any
-	statuses *adminv3.Clusters
+	spans    []sectionSpan // the config dump's sections (or the cluster statuses), undecoded
 	unknown  *typeSet
 
 	mu      sync.Mutex
@@ -67,86 +64,44 @@ type Dump struct {
 // ErrMissingSection is wrapped by errors about a section the document lacks.
 var ErrMissingSection = errors.New("missing section")
 
-// Parse splits an admin document into its sections. data must not change while the Dump is in
-// use: decoded strings share its memory.
-func Parse(data []byte) (*Dump, error) {
-	d := &Dump{src: data, unknown: &typeSet{}, decoded: map[Section]proto.Message{}}
-	s := scanner{data: data}
-	switch c := s.skipWS(); {
-	case s.pos >= len(data):
-		return nil, errors.New("the document is empty")
-	case c == '[':
-		return nil, errors.New("the document is a JSON array, not an Envoy config dump (an object with \"configs\")")
-	case c != '{':
-		return nil, fmt.Errorf("the document is not JSON: it starts with %s", describeByte(c))
-	}
-	kind, err := documentKind(data)
-	if err != nil {
-		return nil, err
-	}
-	d.kind = kind
-	switch kind {
-	case KindConfigDump:
-		cd := &adminv3.ConfigDump{}
-		if err := unmarshalJSON(data, 0, cd, d.unknown); err != nil {
-			return nil, err
-		}
-		d.configs = cd.Configs
-	case KindClusterStatus:
-		cs := &adminv3.Clusters{}
-		if err := unmarshalJSON(data, 0, cs, d.unknown); err != nil {
-			return nil, err
-		}
-		d.statuses = cs
-	}
-	return d, nil
+// ParseOptions tune Parse for large documents.
+type ParseOptions struct {
+	// ChunkDone, when set, is called with each chunk of the document Parse has finished
+	// indexing, in order; a caller that mapped the document can drop those pages from memory
+	// (they are read again only for the sections a view decodes).
+	ChunkDone func(chunk []byte)
 }
 
-// documentKind tells a config dump from a cluster status document by their top-level keys.
-func documentKind(data []byte) (Kind, error) {
-	s := scanner{data: data}
-	if err := s.expect('{'); err != nil {
-		return 0, err
-	}
-	var keys []string
-	for first := true; ; first = false {
-		more, err := s.more('}', first)
-		if err != nil {
-			return 0, err
+// indexChunk is how much of the document Parse indexes between ChunkDone calls.
+const indexChunk = 4 << 20
+
+// Parse indexes an admin document: it finds its sections without decoding them. data must not
+// change while the Dump is in use: decoded strings share its memory.
+func Parse(data []byte) (*Dump, error) { return ParseWith(data, ParseOptions{}) }
+
+// ParseWith is Parse with options.
+func ParseWith(data []byte, o ParseOptions) (*Dump, error) {
+	ix := &indexer{}
+	for i := 0; i < len(data); i += indexChunk {
+		chunk := data[i:min(i+indexChunk, len(data))]
+		if err := ix.feed(chunk); err != nil {
+			return nil, Locate(err, data)
 		}
-		if !more {
-			break
-		}
-		key, err := s.readString()
-		if err != nil {
-			return 0, err
-		}
-		if err := s.expect(':'); err != nil {
-			return 0, err
-		}
-		switch key {
-		case "configs":
-			if s.skipWS() != '[' {
-				return 0, s.errorf(`"configs" is not an array`)
-			}
-			return KindConfigDump, nil
-		case "cluster_statuses", "clusterStatuses":
-			return KindClusterStatus, nil
-		}
-		if len(keys) < 5 {
-			keys = append(keys, key)
-		}
-		if err := s.skipValue(); err != nil {
-			return 0, err
+		if o.ChunkDone != nil {
+			o.ChunkDone(chunk)
 		}
 	}
-	if !s.atEnd() {
-		return 0, s.errorf("unexpected data after the top-level value")
+	kind, spans, err := ix.finish()
+	if err != nil {
+		return nil, Locate(err, data)
 	}
-	if len(keys) == 0 {
-		return 0, errors.New(`the document is an empty object: an Envoy config dump has "configs"`)
+	d := &Dump{src: data, kind: kind, spans: spans, unknown: &typeSet{}, decoded: map[Section]proto.Message{}}
+	for _, sp := range spans {
+		if sp.typeURL != "" && !knownURL(sp.typeURL) {
+			d.unknown.add(sp.typeURL)
+		}
 	}
-	return 0, fmt.Errorf(`the document is not an Envoy config dump: it has no "configs" (its keys: %s)`, strings.Join(keys, ", "))
+	return d, nil
 }
 
 // Kind is the kind of document parsed.
@@ -159,14 +114,15 @@ func (d *Dump) Source() []byte { return d.src }
 func (d *Dump) UnknownTypes() []string { return d.unknown.list() }
 
 // HasSection reports whether the config dump holds section s.
-func (d *Dump) HasSection(s Section) bool { return len(d.sectionAnys(s)) > 0 }
+func (d *Dump) HasSection(s Section) bool { return len(d.sectionValues(s)) > 0 }
 
-// sectionAnys returns the configs of section s (v2 sections count as their v3 successors).
-func (d *Dump) sectionAnys(s Section) []*anypb.Any {
-	var out []*anypb.Any
-	for _, c := range d.configs {
-		if canonicalName(c.TypeUrl) == protoreflect.FullName(s) {
-			out = append(out, c)
+// sectionValues returns the JSON of each config of section s (v2 sections count as their v3
+// successors).
+func (d *Dump) sectionValues(s Section) [][]byte {
+	var out [][]byte
+	for _, sp := range d.spans {
+		if canonicalName(sp.typeURL) == protoreflect.FullName(s) {
+			out = append(out, d.src[sp.start:sp.end])
 		}
 	}
 	return out
@@ -184,12 +140,12 @@ func section[T proto.Message](d *Dump, s Section, newT func() T) (T, error) {
 	if m, ok := d.decoded[s]; ok {
 		return m.(T), nil
 	}
-	anys := d.sectionAnys(s)
-	if len(anys) == 0 {
+	values := d.sectionValues(s)
+	if len(values) == 0 {
 		return zero, fmt.Errorf("the config dump has no %s section (%s): %w", s.Short(), s, ErrMissingSection)
 	}
 	out := newT()
-	if err := d.UnmarshalAny(anys[len(anys)-1], out); err != nil {
+	if err := unmarshalAnyValue(values[len(values)-1], out, d.src, d.unknown); err != nil {
 		return zero, fmt.Errorf("%s section: %w", s.Short(), err)
 	}
 	d.decoded[s] = out
@@ -210,7 +166,7 @@ func unmarshalAnyValue(value []byte, m proto.Message, src []byte, unknown *typeS
 	if !isJSONValue(value) {
 		return proto.Unmarshal(value, m)
 	}
-	dec := newDecoder(value, offsetIn(src, value), unknown)
+	dec := newDecoder(value, offsetIn(src, value), src, unknown)
 	if infoFor(m.ProtoReflect().Descriptor()).wkt == wktNone {
 		return dec.messageValue(m.ProtoReflect(), 0)
 	}
@@ -252,79 +208,9 @@ func offsetIn(doc, sub []byte) int {
 	return int(p - start)
 }
 
-// resource is one typed resource of a section, still undecoded; field and index name its place
-// for error messages, e.g. dynamic_active_clusters[3].
-type resource struct {
-	any   *anypb.Any
-	field string
-	index int
-}
-
-// decodeResources decodes resources into new messages of type T, in parallel, checking that
-// each one's type URL, when this binary knows it, names T (or its v2 predecessor).
-func decodeResources[T proto.Message](d *Dump, res []resource, newT func() T) ([]T, error) {
-	out := make([]T, len(res))
-	if len(res) == 0 {
-		return out, nil
-	}
-	want := newT().ProtoReflect().Descriptor().FullName()
-	var (
-		next     atomic.Int64
-		failed   atomic.Bool
-		errMu    sync.Mutex
-		firstErr error
-		errAt    = len(res)
-	)
-	const batch = 16
-	work := func() {
-		for !failed.Load() {
-			start := int(next.Add(batch)) - batch
-			if start >= len(res) {
-				return
-			}
-			for i := start; i < min(start+batch, len(res)); i++ {
-				m := newT()
-				err := checkType(res[i].any.GetTypeUrl(), want)
-				if err == nil {
-					err = d.UnmarshalAny(res[i].any, m)
-				}
-				if err != nil {
-					errMu.Lock()
-					if i < errAt {
-						errAt, firstErr = i, fmt.Errorf("%s[%d]: %w", res[i].field, res[i].index, err)
-					}
-					errMu.Unlock()
-					failed.Store(true)
-					return
-				}
-				out[i] = m
-			}
-		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), (len(res)+batch-1)/batch)
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); work() }()
-	}
-	work()
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	return out, nil
-}
-
-// checkType rejects a resource whose type URL names a known message other than want.
-func checkType(url string, want protoreflect.FullName) error {
-	if url == "" {
-		return nil
-	}
-	if name := messageName(url); name == want || canonicalName(url) == want || !knownName(name) {
-		return nil
-	}
-	return fmt.Errorf("has @type %s, want %s", url, want)
-}
-
 // NewEncoder returns an encoder for messages decoded from this dump.
 func (d *Dump) NewEncoder() *Encoder { return newEncoder(d.src, d.unknown) }
+
+// SectionData returns the bytes of section s in the document: a caller that mapped the
+// document can drop them from memory once a view is done with the section.
+func (d *Dump) SectionData(s Section) [][]byte { return d.sectionValues(s) }

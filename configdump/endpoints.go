@@ -10,14 +10,15 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // LoadAssignments returns the EDS section's cluster load assignments: dynamic ones, then
 // static ones.
-func (d *Dump) LoadAssignments() ([]*endpointv3.ClusterLoadAssignment, error) {
+func (d *Dump) LoadAssignmentResources() (Resources[*endpointv3.ClusterLoadAssignment], error) {
 	ed, err := section(d, EndpointsSection, func() *adminv3.EndpointsConfigDump { return &adminv3.EndpointsConfigDump{} })
 	if err != nil {
-		return nil, fmt.Errorf("%w; Envoy includes it with /config_dump?include_eds", err)
+		return Resources[*endpointv3.ClusterLoadAssignment]{}, fmt.Errorf("%w; Envoy includes it with /config_dump?include_eds", err)
 	}
 	res := make([]resource, 0, len(ed.DynamicEndpointConfigs)+len(ed.StaticEndpointConfigs))
 	for i, e := range ed.DynamicEndpointConfigs {
@@ -30,15 +31,28 @@ func (d *Dump) LoadAssignments() ([]*endpointv3.ClusterLoadAssignment, error) {
 			res = append(res, resource{e.EndpointConfig, "static_endpoint_configs", i})
 		}
 	}
-	return decodeResources(d, res, func() *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{} })
+	return newResources(d, res, func() *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{} }), nil
 }
 
-// ClusterStatuses returns the clusters of a /clusters?format=json document.
-func (d *Dump) ClusterStatuses() ([]*adminv3.ClusterStatus, error) {
+// ClusterStatusResources returns the clusters of a /clusters?format=json document.
+func (d *Dump) ClusterStatusResources() (Resources[*adminv3.ClusterStatus], error) {
 	if d.kind != KindClusterStatus {
-		return nil, fmt.Errorf("the document is a config dump, not Envoy's cluster status (/clusters?format=json): %w", ErrMissingSection)
+		return Resources[*adminv3.ClusterStatus]{}, fmt.Errorf("the document is a config dump, not Envoy's cluster status (/clusters?format=json): %w", ErrMissingSection)
 	}
-	return d.statuses.GetClusterStatuses(), nil
+	res := make([]resource, len(d.spans))
+	for i, sp := range d.spans {
+		res[i] = resource{&anypb.Any{Value: d.src[sp.start:sp.end]}, "cluster_statuses", i}
+	}
+	return newResources(d, res, func() *adminv3.ClusterStatus { return &adminv3.ClusterStatus{} }), nil
+}
+
+// ClusterStatuses decodes every cluster of a /clusters?format=json document.
+func (d *Dump) ClusterStatuses() ([]*adminv3.ClusterStatus, error) {
+	r, err := d.ClusterStatusResources()
+	if err != nil {
+		return nil, err
+	}
+	return r.Decode()
 }
 
 // EndpointFilter selects endpoints as istioctl's --address, --port, --cluster and --status do.
@@ -105,36 +119,27 @@ func (f EndpointFilter) MatchLbEndpoint(ep *endpointv3.LbEndpoint, cluster strin
 	return f.Status == "" || strings.EqualFold(corev3.HealthStatus_name[int32(ep.GetHealthStatus())], f.Status)
 }
 
-// FilterLoadAssignments keeps, in each assignment, the endpoints that pass the filter, and drops
-// the assignments left without any; the inputs are not modified.
-func FilterLoadAssignments(clas []*endpointv3.ClusterLoadAssignment, f EndpointFilter) []*endpointv3.ClusterLoadAssignment {
-	out := make([]*endpointv3.ClusterLoadAssignment, 0, len(clas))
-	for _, cla := range clas {
-		if f.empty() {
-			if countEndpoints(cla) > 0 {
-				out = append(out, cla)
-			}
-			continue
-		}
-		filtered := shallowCopy(cla)
-		filtered.Endpoints = make([]*endpointv3.LocalityLbEndpoints, len(cla.Endpoints))
-		n := 0
-		for i, llb := range cla.Endpoints {
-			l := shallowCopy(llb)
-			l.LbEndpoints = nil
-			for _, ep := range llb.LbEndpoints {
-				if f.MatchLbEndpoint(ep, cla.GetClusterName()) {
-					l.LbEndpoints = append(l.LbEndpoints, ep)
-				}
-			}
-			n += len(l.LbEndpoints)
-			filtered.Endpoints[i] = l
-		}
-		if n > 0 {
-			out = append(out, filtered)
-		}
+// FilterLoadAssignment keeps the endpoints of an assignment that pass the filter, in a copy,
+// and reports whether any is left: istioctl leaves out assignments without endpoints.
+func FilterLoadAssignment(cla *endpointv3.ClusterLoadAssignment, f EndpointFilter) (*endpointv3.ClusterLoadAssignment, bool) {
+	if f.empty() {
+		return cla, countEndpoints(cla) > 0
 	}
-	return out
+	filtered := shallowCopy(cla)
+	filtered.Endpoints = make([]*endpointv3.LocalityLbEndpoints, len(cla.Endpoints))
+	n := 0
+	for i, llb := range cla.Endpoints {
+		l := shallowCopy(llb)
+		l.LbEndpoints = nil
+		for _, ep := range llb.LbEndpoints {
+			if f.MatchLbEndpoint(ep, cla.GetClusterName()) {
+				l.LbEndpoints = append(l.LbEndpoints, ep)
+			}
+		}
+		n += len(l.LbEndpoints)
+		filtered.Endpoints[i] = l
+	}
+	return filtered, n > 0
 }
 
 // shallowCopy copies a message's top-level fields, sharing everything below them.
@@ -157,7 +162,7 @@ func countEndpoints(cla *endpointv3.ClusterLoadAssignment) int {
 
 // SortLoadAssignments orders assignments by cluster name as istioctl orders clusters.
 func SortLoadAssignments(clas []*endpointv3.ClusterLoadAssignment) {
-	sortByKey(clas, func(c *endpointv3.ClusterLoadAssignment) SubsetKey { return sortKey(c.GetClusterName()) }, SubsetKey.less)
+	SortByKey(clas, func(c *endpointv3.ClusterLoadAssignment) SubsetKey { return ClusterOrder(c.GetClusterName()) }, SubsetKey.Less)
 }
 
 // HostEndpoint is one host of a /clusters document with its cluster, as the endpoint view
@@ -194,25 +199,27 @@ func hostAddress(h *adminv3.HostStatus) string {
 	return "unix://" + h.GetAddress().GetPipe().GetPath()
 }
 
-// HostEndpoints lists the hosts of the clusters that pass the filter, ordered as istioctl
-// orders them: by address, port, then cluster.
-func HostEndpoints(statuses []*adminv3.ClusterStatus, f EndpointFilter) []HostEndpoint {
+// HostEndpoints lists the hosts of a cluster that pass the filter.
+func HostEndpoints(cs *adminv3.ClusterStatus, f EndpointFilter) []HostEndpoint {
 	var out []HostEndpoint
-	for _, cs := range statuses {
-		for _, h := range cs.GetHostStatuses() {
-			if !f.MatchHost(h, cs.GetName()) {
-				continue
-			}
-			out = append(out, HostEndpoint{
-				Address:       hostAddress(h),
-				Port:          h.GetAddress().GetSocketAddress().GetPortValue(),
-				Cluster:       cs.GetName(),
-				Status:        h.GetHealthStatus().GetEdsHealthStatus(),
-				FailedOutlier: h.GetHealthStatus().GetFailedOutlierCheck(),
-			})
+	for _, h := range cs.GetHostStatuses() {
+		if !f.MatchHost(h, cs.GetName()) {
+			continue
 		}
+		out = append(out, HostEndpoint{
+			Address:       hostAddress(h),
+			Port:          h.GetAddress().GetSocketAddress().GetPortValue(),
+			Cluster:       cs.GetName(),
+			Status:        h.GetHealthStatus().GetEdsHealthStatus(),
+			FailedOutlier: h.GetHealthStatus().GetFailedOutlierCheck(),
+		})
 	}
-	sortByKey(out, func(h HostEndpoint) HostEndpoint { return h }, func(a, b HostEndpoint) bool {
+	return out
+}
+
+// SortHostEndpoints orders hosts as istioctl does: by address, port, then cluster.
+func SortHostEndpoints(out []HostEndpoint) {
+	SortByKey(out, func(h HostEndpoint) HostEndpoint { return h }, func(a, b HostEndpoint) bool {
 		if a.Address != b.Address {
 			return a.Address < b.Address
 		}
@@ -221,19 +228,23 @@ func HostEndpoints(statuses []*adminv3.ClusterStatus, f EndpointFilter) []HostEn
 		}
 		return a.Cluster < b.Cluster
 	})
-	return out
 }
 
-// FilterClusterStatuses returns the clusters with at least one host that passes the filter.
-func FilterClusterStatuses(statuses []*adminv3.ClusterStatus, f EndpointFilter) []*adminv3.ClusterStatus {
-	var out []*adminv3.ClusterStatus
-	for _, cs := range statuses {
-		for _, h := range cs.GetHostStatuses() {
-			if f.MatchHost(h, cs.GetName()) {
-				out = append(out, cs)
-				break
-			}
+// MatchClusterStatus reports whether a cluster has a host that passes the filter.
+func (f EndpointFilter) MatchClusterStatus(cs *adminv3.ClusterStatus) bool {
+	for _, h := range cs.GetHostStatuses() {
+		if f.MatchHost(h, cs.GetName()) {
+			return true
 		}
 	}
-	return out
+	return false
+}
+
+// LoadAssignments decodes every one of the dump's cluster load assignments (see LoadAssignmentResources).
+func (d *Dump) LoadAssignments() ([]*endpointv3.ClusterLoadAssignment, error) {
+	r, err := d.LoadAssignmentResources()
+	if err != nil {
+		return nil, err
+	}
+	return r.Decode()
 }

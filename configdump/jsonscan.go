@@ -21,8 +21,9 @@ const maxDepth = 1000
 type scanner struct {
 	data []byte
 	pos  int
-	// base is the offset of data within the whole document, for error positions.
+	// base is the offset of data within the whole document, doc, for error positions.
 	base int
+	doc  []byte
 }
 
 // SyntaxError reports malformed JSON with its byte offset in the document (and its line and
@@ -42,17 +43,26 @@ func (e *SyntaxError) Error() string {
 
 // Locate fills in the line and column of a SyntaxError within err, from the document it was
 // found in, and returns err.
+// Errors from this package are located already; Locate is for errors built elsewhere.
 func Locate(err error, doc []byte) error {
 	var se *SyntaxError
-	if errors.As(err, &se) && se.Line == 0 && se.Offset >= 0 && se.Offset <= len(doc) {
-		se.Line = 1 + bytes.Count(doc[:se.Offset], []byte{'\n'})
-		se.Column = se.Offset - bytes.LastIndexByte(doc[:se.Offset], '\n')
+	if errors.As(err, &se) {
+		locate(se, doc)
 	}
 	return err
 }
 
+func locate(se *SyntaxError, doc []byte) {
+	if se.Line == 0 && len(doc) > 0 && se.Offset >= 0 && se.Offset <= len(doc) {
+		se.Line = 1 + bytes.Count(doc[:se.Offset], []byte{'\n'})
+		se.Column = se.Offset - bytes.LastIndexByte(doc[:se.Offset], '\n')
+	}
+}
+
 func (s *scanner) errorf(format string, args ...any) error {
-	return &SyntaxError{Offset: s.base + s.pos, Msg: fmt.Sprintf(format, args...)}
+	err := &SyntaxError{Offset: s.base + s.pos, Msg: fmt.Sprintf(format, args...)}
+	locate(err, s.doc)
+	return err
 }
 
 // skipWS advances past JSON whitespace and returns the next byte (0 at the end). Runs of

@@ -20,10 +20,10 @@ const (
 )
 
 // Listeners returns the dump's listeners: the active state of dynamic ones, then static ones.
-func (d *Dump) Listeners() ([]*listenerv3.Listener, error) {
+func (d *Dump) ListenerResources() (Resources[*listenerv3.Listener], error) {
 	ld, err := section(d, ListenersSection, func() *adminv3.ListenersConfigDump { return &adminv3.ListenersConfigDump{} })
 	if err != nil {
-		return nil, err
+		return Resources[*listenerv3.Listener]{}, err
 	}
 	res := make([]resource, 0, len(ld.DynamicListeners)+len(ld.StaticListeners))
 	for i, l := range ld.DynamicListeners {
@@ -36,7 +36,7 @@ func (d *Dump) Listeners() ([]*listenerv3.Listener, error) {
 			res = append(res, resource{l.Listener, "static_listeners", i})
 		}
 	}
-	return decodeResources(d, res, func() *listenerv3.Listener { return &listenerv3.Listener{} })
+	return newResources(d, res, func() *listenerv3.Listener { return &listenerv3.Listener{} }), nil
 }
 
 // FilterChains returns a listener's filter chains followed by its default chain.
@@ -138,25 +138,44 @@ func FilterListeners(ls []*listenerv3.Listener, f ListenerFilter) []*listenerv3.
 	return out
 }
 
-type listenerKey struct {
+// ListenerKey is the key istioctl's table orders listeners by: port, address, then type.
+type ListenerKey struct {
 	port uint32
 	addr string
 	typ  string
+	// For the waypoint table, internal listeners are ordered by name among themselves.
+	internal bool
+	name     string
+}
+
+// ListenerOrder returns a listener's key.
+func ListenerOrder(l *listenerv3.Listener) ListenerKey {
+	return ListenerKey{ListenerPort(l), ListenerAddress(l), ListenerType(l), l.GetInternalListener() != nil, l.GetName()}
+}
+
+// Less orders listeners as istioctl's table does.
+func (a ListenerKey) Less(b ListenerKey) bool {
+	if a.port != b.port {
+		return a.port < b.port
+	}
+	if a.addr != b.addr {
+		return a.addr < b.addr
+	}
+	return a.typ < b.typ
+}
+
+// WaypointLess orders listeners as istioctl's waypoint table does: internal listeners by name
+// among themselves, the others as Less does.
+func (a ListenerKey) WaypointLess(b ListenerKey) bool {
+	if a.internal && b.internal {
+		return a.name < b.name
+	}
+	return a.Less(b)
 }
 
 // SortListeners orders listeners as istioctl's table does: by port, address, then type.
 func SortListeners(ls []*listenerv3.Listener) {
-	sortByKey(ls, func(l *listenerv3.Listener) listenerKey {
-		return listenerKey{ListenerPort(l), ListenerAddress(l), ListenerType(l)}
-	}, func(a, b listenerKey) bool {
-		if a.port != b.port {
-			return a.port < b.port
-		}
-		if a.addr != b.addr {
-			return a.addr < b.addr
-		}
-		return a.typ < b.typ
-	})
+	SortByKey(ls, ListenerOrder, ListenerKey.Less)
 }
 
 // TargetKind says where a filter chain sends traffic.
@@ -204,27 +223,12 @@ func (d *Dump) ChainTarget(filters []*listenerv3.Filter) ChainTarget {
 	return ChainTarget{Kind: TargetOther}
 }
 
-type waypointKey struct {
-	internal bool
-	name     string
-	listenerKey
-}
 
-// SortWaypointListeners orders listeners as istioctl's waypoint table does: internal listeners
-// by name among themselves, others by port, address, then type.
-func SortWaypointListeners(ls []*listenerv3.Listener) {
-	sortByKey(ls, func(l *listenerv3.Listener) waypointKey {
-		return waypointKey{l.GetInternalListener() != nil, l.GetName(), listenerKey{ListenerPort(l), ListenerAddress(l), ListenerType(l)}}
-	}, func(a, b waypointKey) bool {
-		if a.internal && b.internal {
-			return a.name < b.name
-		}
-		if a.port != b.port {
-			return a.port < b.port
-		}
-		if a.addr != b.addr {
-			return a.addr < b.addr
-		}
-		return a.typ < b.typ
-	})
+// Listeners decodes every one of the dump's listeners (see ListenerResources).
+func (d *Dump) Listeners() ([]*listenerv3.Listener, error) {
+	r, err := d.ListenerResources()
+	if err != nil {
+		return nil, err
+	}
+	return r.Decode()
 }

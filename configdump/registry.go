@@ -107,6 +107,18 @@ func canonicalName(url string) protoreflect.FullName {
 	return name
 }
 
+// onlyDescriptors, set by tests, makes every type come from the embedded descriptors, as in a
+// binary that links none.
+var onlyDescriptors bool
+
+// linkedFiles is the registry of linked files (none when onlyDescriptors is set).
+func linkedFiles() *protoregistry.Files {
+	if onlyDescriptors {
+		return new(protoregistry.Files)
+	}
+	return protoregistry.GlobalFiles
+}
+
 // dynamicTypes builds message types from the embedded descriptors, on demand.
 type dynamicTypes struct {
 	mu     sync.Mutex
@@ -154,7 +166,7 @@ func (t *dynamicTypes) messageType(name protoreflect.FullName) protoreflect.Mess
 // file returns the descriptor of the file at path: the linked one if this binary has it, else
 // one built from the embedded descriptors, with its dependencies.
 func (t *dynamicTypes) file(path string) (protoreflect.FileDescriptor, error) {
-	if fd, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil {
+	if fd, err := linkedFiles().FindFileByPath(path); err == nil {
 		return fd, nil
 	}
 	if fd, err := t.files.FindFileByPath(path); err == nil {
@@ -205,14 +217,14 @@ func (t *dynamicTypes) loadProtos() error {
 type resolverChain struct{ t *dynamicTypes }
 
 func (r resolverChain) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
-	if fd, err := protoregistry.GlobalFiles.FindFileByPath(path); err == nil {
+	if fd, err := linkedFiles().FindFileByPath(path); err == nil {
 		return fd, nil
 	}
 	return r.t.files.FindFileByPath(path)
 }
 
 func (r resolverChain) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
-	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(name); err == nil {
+	if d, err := linkedFiles().FindDescriptorByName(name); err == nil {
 		return d, nil
 	}
 	return r.t.files.FindDescriptorByName(name)

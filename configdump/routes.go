@@ -8,10 +8,10 @@ import (
 )
 
 // RouteConfigs returns the dump's route configurations: dynamic ones, then static ones.
-func (d *Dump) RouteConfigs() ([]*routev3.RouteConfiguration, error) {
+func (d *Dump) RouteConfigResources() (Resources[*routev3.RouteConfiguration], error) {
 	rd, err := section(d, RoutesSection, func() *adminv3.RoutesConfigDump { return &adminv3.RoutesConfigDump{} })
 	if err != nil {
-		return nil, err
+		return Resources[*routev3.RouteConfiguration]{}, err
 	}
 	res := make([]resource, 0, len(rd.DynamicRouteConfigs)+len(rd.StaticRouteConfigs))
 	for i, r := range rd.DynamicRouteConfigs {
@@ -24,7 +24,7 @@ func (d *Dump) RouteConfigs() ([]*routev3.RouteConfiguration, error) {
 			res = append(res, resource{r.RouteConfig, "static_route_configs", i})
 		}
 	}
-	return decodeResources(d, res, func() *routev3.RouteConfiguration { return &routev3.RouteConfiguration{} })
+	return newResources(d, res, func() *routev3.RouteConfiguration { return &routev3.RouteConfiguration{} }), nil
 }
 
 // RouteFilter selects route configurations by name.
@@ -48,18 +48,32 @@ func FilterRouteConfigs(rs []*routev3.RouteConfiguration, f RouteFilter) []*rout
 	return out
 }
 
-type routeKey struct {
+// RouteKey is the key istioctl orders route configurations by.
+type RouteKey struct {
 	n  int
 	ok bool
 }
 
-// SortRouteConfigs orders route configurations as istioctl does: names that are port numbers
-// in numeric order; istioctl's comparison leaves every other name where the sort puts it.
+// RouteOrder returns a route configuration's key: its name as a port number, if it is one.
+func RouteOrder(r *routev3.RouteConfiguration) RouteKey {
+	n, err := strconv.Atoi(r.GetName())
+	return RouteKey{n, err == nil}
+}
+
+// Less orders route configurations as istioctl does: names that are port numbers in numeric
+// order; istioctl's comparison leaves every other name where the sort puts it.
+func (a RouteKey) Less(b RouteKey) bool { return a.ok && b.ok && a.n < b.n }
+
+// SortRouteConfigs orders route configurations as istioctl does.
 func SortRouteConfigs(rs []*routev3.RouteConfiguration) {
-	sortByKey(rs, func(r *routev3.RouteConfiguration) routeKey {
-		n, err := strconv.Atoi(r.GetName())
-		return routeKey{n, err == nil}
-	}, func(a, b routeKey) bool {
-		return a.ok && b.ok && a.n < b.n
-	})
+	SortByKey(rs, RouteOrder, RouteKey.Less)
+}
+
+// RouteConfigs decodes every one of the dump's route configurations (see RouteConfigResources).
+func (d *Dump) RouteConfigs() ([]*routev3.RouteConfiguration, error) {
+	r, err := d.RouteConfigResources()
+	if err != nil {
+		return nil, err
+	}
+	return r.Decode()
 }

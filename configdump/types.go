@@ -122,7 +122,7 @@ func resolveType(url string) protoreflect.MessageType {
 }
 
 func findType(name protoreflect.FullName) protoreflect.MessageType {
-	if mt, err := protoregistry.GlobalTypes.FindMessageByName(name); err == nil {
+	if mt, err := protoregistry.GlobalTypes.FindMessageByName(name); err == nil && !onlyDescriptors {
 		return mt
 	}
 	return dynamic.messageType(name)

@@ -1,7 +1,6 @@
 package formatter
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -12,38 +11,38 @@ import (
 	"github.com/proxyctl/proxyctl/configdump"
 )
 
-// ClusterTable writes the cluster view's table. withName adds the NAME column `pc all` shows,
-// with istioctl's quirk of also prefixing non-Istio names in the SERVICE FQDN column.
-func ClusterTable(w io.Writer, clusters []*clusterv3.Cluster, withName bool) error {
-	t := newTable(w, 5)
+// ClusterRow is a cluster's row of the cluster table. withName adds the NAME column `pc all`
+// shows, with istioctl's quirk of also prefixing non-Istio names in the SERVICE FQDN column.
+func ClusterRow(c *clusterv3.Cluster, withName bool) string {
+	name := c.GetName()
+	display := name
+	if withName {
+		display = "cluster/" + name
+	}
+	var fqdn, port, subset, direction string
+	if configdump.IsSubsetKey(name) {
+		k := configdump.ParseSubsetKey(name)
+		fqdn, port, subset, direction = k.Host, strconv.Itoa(k.Port), k.Subset, k.Direction
+		if subset == "" {
+			subset = "-"
+		}
+	} else {
+		fqdn, port, subset, direction = display, "-", "-", "-"
+	}
+	row := strings.Join([]string{fqdn, port, subset, direction, c.GetType().String(), describeManagement(c.GetMetadata())}, "\t")
+	if withName {
+		row = display + "\t" + row
+	}
+	return row
+}
+
+// ClusterTable writes the cluster view's table from rows made by ClusterRow.
+func ClusterTable(w io.Writer, rows []string, withName bool) error {
 	header := "SERVICE FQDN\tPORT\tSUBSET\tDIRECTION\tTYPE\tDESTINATION RULE"
 	if withName {
 		header = "NAME\t" + header
 	}
-	fmt.Fprintln(t, header)
-	for _, c := range clusters {
-		name := c.GetName()
-		display := name
-		if withName {
-			display = "cluster/" + name
-		}
-		var fqdn, port, subset, direction string
-		if configdump.IsSubsetKey(name) {
-			k := configdump.ParseSubsetKey(name)
-			fqdn, port, subset, direction = k.Host, strconv.Itoa(k.Port), k.Subset, k.Direction
-			if subset == "" {
-				subset = "-"
-			}
-		} else {
-			fqdn, port, subset, direction = display, "-", "-", "-"
-		}
-		row := []string{fqdn, port, subset, direction, c.GetType().String(), describeManagement(c.GetMetadata())}
-		if withName {
-			row = append([]string{display}, row...)
-		}
-		fmt.Fprintln(t, strings.Join(row, "\t"))
-	}
-	return t.Flush()
+	return writeTable(w, 5, header, rows)
 }
 
 // describeManagement names the Istio resource (name.namespace) that produced a config, from

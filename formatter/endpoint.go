@@ -12,23 +12,26 @@ import (
 	"github.com/proxyctl/proxyctl/configdump"
 )
 
-// EndpointTable writes the endpoint view of a config dump's EDS section: one row per endpoint.
-// withName prefixes endpoints with "endpoint/", as `pc all` does.
-func EndpointTable(w io.Writer, clas []*endpointv3.ClusterLoadAssignment, withName bool) error {
-	t := newTable(w, 5)
-	fmt.Fprintln(t, "NAME\tSTATUS\tLOCALITY\tCLUSTER")
-	for _, cla := range clas {
-		for _, llb := range cla.GetEndpoints() {
-			for _, ep := range llb.GetLbEndpoints() {
-				addr := strings.Join(configdump.EndpointAddresses(ep), ",")
-				if withName {
-					addr = "endpoint/" + addr
-				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", addr, ep.GetHealthStatus(), localityString(llb.GetLocality()), cla.GetClusterName())
+// EndpointRows are a cluster load assignment's rows of the endpoint table (EDS): one per
+// endpoint. withName prefixes endpoints with "endpoint/", as `pc all` does.
+func EndpointRows(cla *endpointv3.ClusterLoadAssignment, withName bool) []string {
+	var rows []string
+	for _, llb := range cla.GetEndpoints() {
+		for _, ep := range llb.GetLbEndpoints() {
+			addr := strings.Join(configdump.EndpointAddresses(ep), ",")
+			if withName {
+				addr = "endpoint/" + addr
 			}
+			rows = append(rows, strings.Join([]string{addr, ep.GetHealthStatus().String(), localityString(llb.GetLocality()), cla.GetClusterName()}, "\t"))
 		}
 	}
-	return t.Flush()
+	return rows
+}
+
+// EndpointTable writes the endpoint view of a config dump's EDS section, from rows made by
+// EndpointRows.
+func EndpointTable(w io.Writer, rows []string) error {
+	return writeTable(w, 5, "NAME\tSTATUS\tLOCALITY\tCLUSTER", rows)
 }
 
 // localityString renders region/zone/subzone, stopping at the first empty part after region.

@@ -7,15 +7,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
 
 	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/internal/parallel"
 )
 
 // Format is an output format.
@@ -47,122 +46,66 @@ func newTable(w io.Writer, padding int) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 8, padding, ' ', 0)
 }
 
-// encodeChunk is the number of resources one goroutine encodes at a time.
-const encodeChunk = 64
-
-// Resources writes msgs as a JSON array, or a YAML sequence, as istioctl prints a view's
-// resources. Resources are encoded in parallel and written in order.
-func Resources[T proto.Message](w io.Writer, d *configdump.Dump, msgs []T, f Format) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	if len(msgs) == 0 {
-		fmt.Fprintln(bw, "[]")
-		return bw.Flush()
+// writeTable writes a header and rows (cells separated by tabs) aligned as istioctl's tables.
+func writeTable(w io.Writer, padding int, header string, rows []string) error {
+	t := newTable(w, padding)
+	fmt.Fprintln(t, header)
+	for _, r := range rows {
+		fmt.Fprintln(t, r)
 	}
-	if f == JSON {
-		bw.WriteString("[\n    ")
-	}
-	err := encodeInOrder(d, msgs, f, func(i int, out []byte) error {
-		if f == YAML {
-			_, err := bw.Write(out)
-			return err
-		}
-		if i > 0 {
-			bw.WriteString(",\n    ")
-		}
-		_, err := bw.Write(out)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if f == JSON {
-		bw.WriteString("\n]\n")
-	}
-	return bw.Flush()
+	return t.Flush()
 }
 
-// encodeInOrder encodes msgs (as JSON elements of an indented array, or YAML sequence items)
-// on all cores and hands the results to emit in order.
-func encodeInOrder[T proto.Message](d *configdump.Dump, msgs []T, f Format, emit func(i int, out []byte) error) error {
-	type chunk struct {
-		outs [][]byte
-		err  error
-		done chan struct{}
-	}
-	n := (len(msgs) + encodeChunk - 1) / encodeChunk
-	chunks := make([]*chunk, n)
-	for i := range chunks {
-		chunks[i] = &chunk{done: make(chan struct{})}
-	}
-	work := make(chan int)
-	workers := min(runtime.GOMAXPROCS(0), n)
-	// slots bounds the chunks encoded but not yet written, so memory stays flat when the
-	// output is slower than the encoders.
-	slots := make(chan struct{}, 4*workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			enc := d.NewEncoder()
-			for c := range work {
-				ch := chunks[c]
-				for i := c * encodeChunk; i < min((c+1)*encodeChunk, len(msgs)); i++ {
-					out, err := encodeOne(enc, msgs[i], f)
-					if err != nil {
-						ch.err = err
-						break
-					}
-					ch.outs = append(ch.outs, out)
-				}
-				close(ch.done)
-			}
-		}()
-	}
-	go func() {
-		for c := range chunks {
-			slots <- struct{}{}
-			work <- c
-		}
-		close(work)
-	}()
-	defer wg.Wait()
-	var firstErr error
-	for c, ch := range chunks {
-		<-ch.done
-		<-slots
-		if firstErr != nil {
-			continue
-		}
-		if ch.err != nil {
-			firstErr = ch.err
-			continue
-		}
-		for k, out := range ch.outs {
-			if err := emit(c*encodeChunk+k, out); err != nil {
-				firstErr = err
-				break
-			}
-		}
-		ch.outs = nil
-	}
-	return firstErr
+// ResourceWriter writes a view's resources as a JSON array, or a YAML sequence, as istioctl
+// prints them, one encoded resource (see EncodeResource) at a time.
+type ResourceWriter struct {
+	w      *bufio.Writer
+	format Format
+	n      int
 }
 
-// encodeOne encodes one resource as an element of an indented JSON array, or as a YAML
-// sequence item.
-func encodeOne(enc *configdump.Encoder, m proto.Message, f Format) ([]byte, error) {
-	enc.Reset()
+// NewResourceWriter starts a list of resources in format (JSON or YAML).
+func NewResourceWriter(w io.Writer, f Format) *ResourceWriter {
+	return &ResourceWriter{w: bufio.NewWriterSize(w, 1<<16), format: f}
+}
+
+// Write adds one resource encoded by EncodeResource in the same format.
+func (rw *ResourceWriter) Write(encoded []byte) error {
+	switch {
+	case rw.format == YAML:
+	case rw.n == 0:
+		rw.w.WriteString("[\n    ")
+	default:
+		rw.w.WriteString(",\n    ")
+	}
+	rw.n++
+	_, err := rw.w.Write(encoded)
+	return err
+}
+
+// Close ends the list.
+func (rw *ResourceWriter) Close() error {
+	switch {
+	case rw.n == 0:
+		rw.w.WriteString("[]\n")
+	case rw.format == JSON:
+		rw.w.WriteString("\n]\n")
+	}
+	return rw.w.Flush()
+}
+
+// EncodeResource encodes one resource as an element of the JSON array, or YAML sequence, that
+// ResourceWriter writes. It may be called from several goroutines at once.
+func EncodeResource(d *configdump.Dump, m proto.Message, f Format) ([]byte, error) {
+	enc := d.NewEncoder()
 	if f == JSON {
 		enc.SetDepth(1)
-	} else {
-		enc.SetDepth(0)
 	}
 	if err := enc.Message(m); err != nil {
 		return nil, err
 	}
 	if f == JSON {
-		return bytes.Clone(enc.Bytes()), nil
+		return enc.Bytes(), nil
 	}
 	y, err := yaml.JSONToYAML(enc.Bytes())
 	if err != nil {
@@ -171,22 +114,15 @@ func encodeOne(enc *configdump.Encoder, m proto.Message, f Format) ([]byte, erro
 	return yamlItem(y), nil
 }
 
-// yamlItem turns a YAML document into an item of a YAML sequence.
-func yamlItem(doc []byte) []byte {
-	var b bytes.Buffer
-	lines := strings.SplitAfter(string(doc), "\n")
-	for i, l := range lines {
-		if l == "" {
-			continue
-		}
-		if i == 0 {
-			b.WriteString("- ")
-		} else {
-			b.WriteString("  ")
-		}
-		b.WriteString(l)
+// Resources writes already decoded resources as a JSON array or YAML sequence, encoding them
+// on all cores.
+func Resources[T proto.Message](w io.Writer, d *configdump.Dump, msgs []T, f Format) error {
+	rw := NewResourceWriter(w, f)
+	err := parallel.Ordered(len(msgs), func(i int) ([]byte, error) { return EncodeResource(d, msgs[i], f) }, rw.Write)
+	if err != nil {
+		return err
 	}
-	return b.Bytes()
+	return rw.Close()
 }
 
 // Message writes one message as indented JSON, or YAML.
@@ -225,4 +161,21 @@ func Raw(w io.Writer, data []byte, f Format) error {
 		return err
 	}
 	return nil
+}
+
+// yamlItem turns a YAML document into an item of a YAML sequence.
+func yamlItem(doc []byte) []byte {
+	var b bytes.Buffer
+	for i, l := range strings.SplitAfter(string(doc), "\n") {
+		if l == "" {
+			continue
+		}
+		if i == 0 {
+			b.WriteString("- ")
+		} else {
+			b.WriteString("  ")
+		}
+		b.WriteString(l)
+	}
+	return b.Bytes()
 }

@@ -13,10 +13,28 @@ import (
 	"github.com/proxyctl/proxyctl/configdump"
 )
 
-// ListenerTable writes the listener view's table: one row per filter chain when verbose, one
-// per listener otherwise. withName adds the NAME column `pc all` shows.
-func ListenerTable(w io.Writer, d *configdump.Dump, listeners []*listenerv3.Listener, verbose, withName bool) error {
-	t := newTable(w, 1)
+// ListenerRows are a listener's rows of the listener table: one per filter chain when verbose
+// (ordered by destination, as istioctl orders them), one for the listener otherwise. withName
+// adds the NAME column `pc all` shows.
+func ListenerRows(d *configdump.Dump, l *listenerv3.Listener, verbose, withName bool) []string {
+	prefix := fmt.Sprintf("%s\t%d", strings.Join(configdump.ListenerAddresses(l), ","), configdump.ListenerPort(l))
+	if withName {
+		prefix = "listener/" + l.GetName() + "\t" + prefix
+	}
+	if !verbose {
+		return []string{prefix + "\t" + configdump.ListenerType(l)}
+	}
+	chains := chainRows(d, l)
+	sort.Slice(chains, func(i, j int) bool { return chains[i].destination > chains[j].destination })
+	rows := make([]string, len(chains))
+	for i, c := range chains {
+		rows[i] = prefix + "\t" + c.match + "\t" + c.destination
+	}
+	return rows
+}
+
+// ListenerTable writes the listener view's table from rows made by ListenerRows.
+func ListenerTable(w io.Writer, rows []string, verbose, withName bool) error {
 	header := "ADDRESSES\tPORT"
 	if withName {
 		header = "NAME\t" + header
@@ -26,23 +44,7 @@ func ListenerTable(w io.Writer, d *configdump.Dump, listeners []*listenerv3.List
 	} else {
 		header += "\tTYPE"
 	}
-	fmt.Fprintln(t, header)
-	for _, l := range listeners {
-		prefix := fmt.Sprintf("%s\t%d", strings.Join(configdump.ListenerAddresses(l), ","), configdump.ListenerPort(l))
-		if withName {
-			prefix = "listener/" + l.GetName() + "\t" + prefix
-		}
-		if !verbose {
-			fmt.Fprintf(t, "%s\t%s\n", prefix, configdump.ListenerType(l))
-			continue
-		}
-		rows := chainRows(d, l)
-		sort.Slice(rows, func(i, j int) bool { return rows[i].destination > rows[j].destination })
-		for _, r := range rows {
-			fmt.Fprintf(t, "%s\t%s\t%s\n", prefix, r.match, r.destination)
-		}
-	}
-	return t.Flush()
+	return writeTable(w, 1, header, rows)
 }
 
 type chainRow struct {

@@ -8,38 +8,39 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 )
 
-// RouteTable writes the route view's table: one row per route when verbose, one per route
-// configuration otherwise. withName prefixes names with "route/", as `pc all` does.
-func RouteTable(w io.Writer, routes []*routev3.RouteConfiguration, verbose, withName bool) error {
-	t := newTable(w, 5)
+// RouteRows are a route configuration's rows of the route table: one per route (and per
+// virtual host without routes) when verbose, one for the configuration otherwise. withName
+// prefixes the name with "route/", as `pc all` does.
+func RouteRows(rc *routev3.RouteConfiguration, verbose, withName bool) []string {
+	name := rc.GetName()
+	if withName {
+		name = "route/" + name
+	}
+	if !verbose {
+		return []string{fmt.Sprintf("%s\t%d", name, len(rc.GetVirtualHosts()))}
+	}
+	var rows []string
+	for _, vh := range rc.GetVirtualHosts() {
+		domains := describeRouteDomains(vh.GetDomains())
+		for _, r := range vh.GetRoutes() {
+			if !isPassthrough(r) {
+				rows = append(rows, strings.Join([]string{name, vh.GetName(), domains, describeMatch(r.GetMatch()), describeManagement(r.GetMetadata())}, "\t"))
+			}
+		}
+		if len(vh.GetRoutes()) == 0 {
+			rows = append(rows, strings.Join([]string{name, vh.GetName(), domains, "/*", "404"}, "\t"))
+		}
+	}
+	return rows
+}
+
+// RouteTable writes the route view's table from rows made by RouteRows.
+func RouteTable(w io.Writer, rows []string, verbose bool) error {
+	header := "NAME\tVIRTUAL HOSTS"
 	if verbose {
-		fmt.Fprintln(t, "NAME\tVHOST NAME\tDOMAINS\tMATCH\tVIRTUAL SERVICE")
-	} else {
-		fmt.Fprintln(t, "NAME\tVIRTUAL HOSTS")
+		header = "NAME\tVHOST NAME\tDOMAINS\tMATCH\tVIRTUAL SERVICE"
 	}
-	for _, rc := range routes {
-		name := rc.GetName()
-		if withName {
-			name = "route/" + name
-		}
-		if !verbose {
-			fmt.Fprintf(t, "%s\t%d\n", name, len(rc.GetVirtualHosts()))
-			continue
-		}
-		for _, vh := range rc.GetVirtualHosts() {
-			domains := describeRouteDomains(vh.GetDomains())
-			for _, r := range vh.GetRoutes() {
-				if isPassthrough(r) {
-					continue
-				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", name, vh.GetName(), domains, describeMatch(r.GetMatch()), describeManagement(r.GetMetadata()))
-			}
-			if len(vh.GetRoutes()) == 0 {
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", name, vh.GetName(), domains, "/*", "404")
-			}
-		}
-	}
-	return t.Flush()
+	return writeTable(w, 5, header, rows)
 }
 
 // describeRouteDomains shows the two shortest useful domains of a virtual host: domains with a

@@ -13,26 +13,28 @@ import (
 
 const ipMatcherType = "type.googleapis.com/xds.type.matcher.v3.IPMatcher"
 
-// WaypointListenerTable writes the listener view of a waypoint proxy (--waypoint): one row per
+// WaypointRows are a listener's rows of the waypoint listener table (--waypoint): one per
 // filter chain and match, where matches come from the listener's filter chain matcher tree.
-func WaypointListenerTable(w io.Writer, d *configdump.Dump, listeners []*listenerv3.Listener) error {
-	t := newTable(w, 1)
-	fmt.Fprintln(t, "LISTENER\tCHAIN\tMATCH\tDESTINATION")
-	for _, l := range listeners {
-		chains := configdump.FilterChains(l)
-		lname := "envoy://" + l.GetName()
-		// Do not repeat the listener's name when its only chain bears it.
-		if l.GetInternalListener() != nil && len(chains) == 1 && chains[0].GetName() == lname {
-			lname = "internal"
-		}
-		for _, fc := range chains {
-			destination := describeTarget(d.ChainTarget(fc.GetFilters()))
-			for _, match := range chainMatches(d, fc, l) {
-				fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", lname, fc.GetName(), match, destination)
-			}
+func WaypointRows(d *configdump.Dump, l *listenerv3.Listener) []string {
+	chains := configdump.FilterChains(l)
+	lname := "envoy://" + l.GetName()
+	// Do not repeat the listener's name when its only chain bears it.
+	if l.GetInternalListener() != nil && len(chains) == 1 && chains[0].GetName() == lname {
+		lname = "internal"
+	}
+	var rows []string
+	for _, fc := range chains {
+		destination := describeTarget(d.ChainTarget(fc.GetFilters()))
+		for _, match := range chainMatches(d, fc, l) {
+			rows = append(rows, lname+"\t"+fc.GetName()+"\t"+match+"\t"+destination)
 		}
 	}
-	return t.Flush()
+	return rows
+}
+
+// WaypointListenerTable writes the waypoint listener table from rows made by WaypointRows.
+func WaypointListenerTable(w io.Writer, rows []string) error {
+	return writeTable(w, 1, "LISTENER\tCHAIN\tMATCH\tDESTINATION", rows)
 }
 
 // chainMatches describes how traffic reaches a filter chain.

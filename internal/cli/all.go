@@ -70,63 +70,62 @@ func (o *allOptions) view(d *configdump.Dump) error {
 	if o.output.format != formatter.Short {
 		return formatter.Raw(o.streams.Out, d.Source(), o.output.format)
 	}
+	// One view at a time; once printed, its section's bytes are dropped from memory.
 	sections := []struct {
-		header string
-		write  func(io.Writer) error
+		header  string
+		section configdump.Section
+		write   func(io.Writer) error
 	}{
-		{"BOOTSTRAP INFO", func(w io.Writer) error {
+		{"BOOTSTRAP INFO", configdump.BootstrapSection, func(w io.Writer) error {
 			b, err := d.Bootstrap()
 			if err != nil {
 				return err
 			}
 			return formatter.BootstrapSummary(w, configdump.BootstrapVersions(b))
 		}},
-		{"CLUSTER INFO", func(w io.Writer) error {
-			clusters, err := d.Clusters()
+		{"CLUSTER INFO", configdump.ClustersSection, func(w io.Writer) error {
+			res, err := d.ClusterResources()
 			if err != nil {
 				return err
 			}
-			configdump.SortClusters(clusters)
-			return formatter.ClusterTable(w, configdump.FilterClusters(clusters, o.clusters), true)
+			return writeList(w, d, res, formatter.Short, clusterList(o.clusters, true))
 		}},
-		{"LISTENER INFO", func(w io.Writer) error {
-			listeners, err := d.Listeners()
+		{"LISTENER INFO", configdump.ListenersSection, func(w io.Writer) error {
+			res, err := d.ListenerResources()
 			if err != nil {
 				return err
 			}
-			listeners = configdump.FilterListeners(listeners, o.listeners)
-			configdump.SortListeners(listeners)
-			return formatter.ListenerTable(w, d, listeners, o.verbose, true)
+			return writeList(w, d, res, formatter.Short, listenerList(d, o.listeners, o.verbose, true))
 		}},
-		{"ROUTE INFO", func(w io.Writer) error {
-			routes, err := d.RouteConfigs()
+		{"ROUTE INFO", configdump.RoutesSection, func(w io.Writer) error {
+			res, err := d.RouteConfigResources()
 			if err != nil {
 				return err
 			}
-			configdump.SortRouteConfigs(routes)
-			return formatter.RouteTable(w, configdump.FilterRouteConfigs(routes, o.routes), o.verbose, true)
+			return writeList(w, d, res, formatter.Short, routeList(o.routes, o.verbose, true))
 		}},
-		{"SECRET INFO", func(w io.Writer) error {
+		{"SECRET INFO", configdump.SecretsSection, func(w io.Writer) error {
 			items, err := d.SecretItems(time.Now())
 			if err != nil {
 				return err
 			}
 			return formatter.SecretTable(w, items, true)
 		}},
-		{"ENDPOINTS INFO", func(w io.Writer) error {
-			clas, err := d.LoadAssignments()
+		{"ENDPOINTS INFO", configdump.EndpointsSection, func(w io.Writer) error {
+			res, err := d.LoadAssignmentResources()
 			if err != nil {
 				return err
 			}
-			clas = configdump.FilterLoadAssignments(clas, o.endpoints)
-			configdump.SortLoadAssignments(clas)
-			return formatter.EndpointTable(w, clas, true)
+			return writeList(w, d, res, formatter.Short, endpointList(o.endpoints, true))
 		}},
 	}
 	printed := 0
 	var missing []string
 	for _, s := range sections {
 		err := formatter.AllSection(o.streams.Out, s.header, o.withHeaders, printed > 0, s.write)
+		for _, b := range d.SectionData(s.section) {
+			o.release(b)
+		}
 		switch {
 		case errors.Is(err, configdump.ErrMissingSection):
 			missing = append(missing, s.header)

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"io"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/proxyctl/proxyctl/configdump"
@@ -50,15 +53,21 @@ func addClusterFilterFlags(cmd *cobra.Command, f *configdump.ClusterFilter) {
 }
 
 func (o *clusterOptions) view(d *configdump.Dump) error {
-	clusters, err := d.Clusters()
+	res, err := d.ClusterResources()
 	if err != nil {
 		return err
 	}
-	// Sort, then filter, as istioctl does: ties would otherwise land differently.
-	configdump.SortClusters(clusters)
-	clusters = configdump.FilterClusters(clusters, o.filter)
-	if o.output.format == formatter.Short {
-		return formatter.ClusterTable(o.streams.Out, clusters, false)
+	return writeList(o.streams.Out, d, res, o.output.format, clusterList(o.filter, false))
+}
+
+// clusterList lists clusters as istioctl does: sorted, then filtered (table and JSON).
+func clusterList(f configdump.ClusterFilter, withName bool) listView[*clusterv3.Cluster, configdump.SubsetKey] {
+	return listView[*clusterv3.Cluster, configdump.SubsetKey]{
+		order:    func(c *clusterv3.Cluster) configdump.SubsetKey { return configdump.ClusterOrder(c.GetName()) },
+		less:     configdump.SubsetKey.Less,
+		sortJSON: true,
+		show:     func(c *clusterv3.Cluster) (*clusterv3.Cluster, bool) { return c, f.Match(c) },
+		rows:     func(c *clusterv3.Cluster) []string { return []string{formatter.ClusterRow(c, withName)} },
+		table:    func(w io.Writer, rows []string) error { return formatter.ClusterTable(w, rows, withName) },
 	}
-	return formatter.Resources(o.streams.Out, d, clusters, o.output.format)
 }

@@ -3,7 +3,9 @@ package cli
 import (
 	"strings"
 
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/proxyctl/proxyctl/configdump"
@@ -77,24 +79,55 @@ func completeEndpointFilter(f *configdump.EndpointFilter, port int) error {
 
 func (o *endpointOptions) view(d *configdump.Dump) error {
 	if d.Kind() == configdump.KindClusterStatus {
-		statuses, err := d.ClusterStatuses()
-		if err != nil {
-			return err
-		}
-		if o.output.format == formatter.Short {
-			return formatter.HostTable(o.streams.Out, configdump.HostEndpoints(statuses, o.filter))
-		}
-		return formatter.Resources(o.streams.Out, d, configdump.FilterClusterStatuses(statuses, o.filter), o.output.format)
+		return o.hostsView(d)
 	}
-	clas, err := d.LoadAssignments()
+	res, err := d.LoadAssignmentResources()
 	if err != nil {
 		return err
 	}
-	// istioctl filters, then sorts.
-	clas = configdump.FilterLoadAssignments(clas, o.filter)
-	configdump.SortLoadAssignments(clas)
-	if o.output.format == formatter.Short {
-		return formatter.EndpointTable(o.streams.Out, clas, false)
+	return writeList(o.streams.Out, d, res, o.output.format, endpointList(o.filter, false))
+}
+
+// endpointList lists the EDS section as istioctl does: each assignment reduced to its endpoints
+// that pass the filter (and left out if none does), then sorted by cluster.
+func endpointList(f configdump.EndpointFilter, withName bool) listView[*endpointv3.ClusterLoadAssignment, configdump.SubsetKey] {
+	return listView[*endpointv3.ClusterLoadAssignment, configdump.SubsetKey]{
+		order: func(c *endpointv3.ClusterLoadAssignment) configdump.SubsetKey {
+			return configdump.ClusterOrder(c.GetClusterName())
+		},
+		less:        configdump.SubsetKey.Less,
+		filterFirst: true,
+		sortJSON:    true,
+		show: func(c *endpointv3.ClusterLoadAssignment) (*endpointv3.ClusterLoadAssignment, bool) {
+			return configdump.FilterLoadAssignment(c, f)
+		},
+		rows:  func(c *endpointv3.ClusterLoadAssignment) []string { return formatter.EndpointRows(c, withName) },
+		table: formatter.EndpointTable,
 	}
-	return formatter.Resources(o.streams.Out, d, clas, o.output.format)
+}
+
+// hostsView prints Envoy's /clusters document: hosts with their health and outlier state,
+// ordered by address across clusters; -o json|yaml lists the clusters with a matching host.
+func (o *endpointOptions) hostsView(d *configdump.Dump) error {
+	res, err := d.ClusterStatusResources()
+	if err != nil {
+		return err
+	}
+	if o.output.format != formatter.Short {
+		return writeList(o.streams.Out, d, res, o.output.format, listView[*adminv3.ClusterStatus, struct{}]{
+			show: func(cs *adminv3.ClusterStatus) (*adminv3.ClusterStatus, bool) { return cs, o.filter.MatchClusterStatus(cs) },
+		})
+	}
+	var hosts []configdump.HostEndpoint
+	err = configdump.Each(res, nil, func(cs *adminv3.ClusterStatus) ([]configdump.HostEndpoint, error) {
+		return configdump.HostEndpoints(cs, o.filter), nil
+	}, func(h []configdump.HostEndpoint) error {
+		hosts = append(hosts, h...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	configdump.SortHostEndpoints(hosts)
+	return formatter.HostTable(o.streams.Out, hosts)
 }

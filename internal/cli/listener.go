@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"io"
 	"strings"
 
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/proxyctl/proxyctl/configdump"
@@ -78,19 +80,30 @@ func completeListenerFilter(f *configdump.ListenerFilter, port int) error {
 func (o *listenerOptions) completeFilter() error { return completeListenerFilter(&o.filter, o.port) }
 
 func (o *listenerOptions) view(d *configdump.Dump) error {
-	listeners, err := d.Listeners()
+	res, err := d.ListenerResources()
 	if err != nil {
 		return err
 	}
-	// istioctl filters, then sorts the table; its JSON keeps the dump's order.
-	listeners = configdump.FilterListeners(listeners, o.filter)
-	if o.output.format != formatter.Short {
-		return formatter.Resources(o.streams.Out, d, listeners, o.output.format)
-	}
+	v := listenerList(d, o.filter, o.verbose, false)
 	if o.waypoint {
-		configdump.SortWaypointListeners(listeners)
-		return formatter.WaypointListenerTable(o.streams.Out, d, listeners)
+		v.less = configdump.ListenerKey.WaypointLess
+		v.rows = func(l *listenerv3.Listener) []string { return formatter.WaypointRows(d, l) }
+		v.table = formatter.WaypointListenerTable
 	}
-	configdump.SortListeners(listeners)
-	return formatter.ListenerTable(o.streams.Out, d, listeners, o.verbose, false)
+	return writeList(o.streams.Out, d, res, o.output.format, v)
+}
+
+// listenerList lists listeners as istioctl does: filtered, then sorted for the table; JSON
+// keeps the dump's order.
+func listenerList(d *configdump.Dump, f configdump.ListenerFilter, verbose, withName bool) listView[*listenerv3.Listener, configdump.ListenerKey] {
+	return listView[*listenerv3.Listener, configdump.ListenerKey]{
+		order:       configdump.ListenerOrder,
+		less:        configdump.ListenerKey.Less,
+		filterFirst: true,
+		show:        func(l *listenerv3.Listener) (*listenerv3.Listener, bool) { return l, f.Match(l) },
+		rows:        func(l *listenerv3.Listener) []string { return formatter.ListenerRows(d, l, verbose, withName) },
+		table: func(w io.Writer, rows []string) error {
+			return formatter.ListenerTable(w, rows, verbose, withName)
+		},
+	}
 }

@@ -5,11 +5,13 @@ package cli
 import (
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // mapFile maps a regular file read-only into memory, so that a large dump is not copied onto
-// the Go heap (where it would also inflate the garbage collector's target). The mapping lives
-// until the process exits: decoded strings point into it.
+// the Go heap (where it would also inflate the garbage collector's target), and so that the
+// pages of what a view does not read can be dropped (see releasePages). The mapping lives until
+// the process exits: decoded strings point into it.
 func mapFile(f *os.File, size int64) ([]byte, bool) {
 	if size <= 0 || int64(int(size)) != size {
 		return nil, false
@@ -19,4 +21,19 @@ func mapFile(f *os.File, size int64) ([]byte, bool) {
 		return nil, false
 	}
 	return data, true
+}
+
+// releasePages drops the whole pages of b, part of a file mapping, from this process's memory.
+// They stay valid: the kernel reads them from the file again if they are touched.
+func releasePages(b []byte) {
+	page := uintptr(os.Getpagesize())
+	if uintptr(len(b)) < page {
+		return
+	}
+	off := (page - uintptr(unsafe.Pointer(unsafe.SliceData(b)))%page) % page
+	b = b[off:]
+	n := uintptr(len(b)) &^ (page - 1)
+	if n > 0 {
+		_ = syscall.Madvise(b[:n], syscall.MADV_DONTNEED)
+	}
 }

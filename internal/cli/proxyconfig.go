@@ -84,6 +84,8 @@ type commonOptions struct {
 	maxInput int64
 	target   string
 	live     *liveOptions
+	// release drops bytes of the loaded document from memory (see load).
+	release func([]byte)
 }
 
 func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatter.Format) *commonOptions {
@@ -145,37 +147,45 @@ func (o *commonOptions) source(ctx context.Context) (Source, error) {
 	return o.live.podSource(ctx, o.target, o.maxInput, o.streams)
 }
 
-// load fetches the document at an admin path and parses it.
-func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump, error) {
+// load fetches the document at an admin path and parses it. It also returns how to drop a
+// section's bytes from memory once a view is done with it.
+func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump, func([]byte), error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	src, err := o.source(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer src.Close()
 	data, err := src.Fetch(ctx, path)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("fetching the configuration from %s took longer than --timeout %s: %w", src, o.timeout, err)
+			return nil, nil, fmt.Errorf("fetching the configuration from %s took longer than --timeout %s: %w", src, o.timeout, err)
 		}
-		return nil, fmt.Errorf("reading the configuration from %s: %w", src, err)
+		return nil, nil, fmt.Errorf("reading the configuration from %s: %w", src, err)
 	}
-	d, err := configdump.Parse(data)
+	release := func([]byte) {}
+	if r, ok := src.(releaser); ok {
+		release = r.Release
+	}
+	// Indexing reads the whole document once; drop each chunk behind it, so that only the
+	// sections the view reads come back into memory.
+	d, err := configdump.ParseWith(data, configdump.ParseOptions{ChunkDone: release})
 	if err != nil {
-		return nil, fmt.Errorf("parsing the configuration from %s: %w", src, configdump.Locate(err, data))
+		return nil, nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
 	}
-	return d, nil
+	return d, release, nil
 }
 
 // run loads the document a view needs, runs the view, and reports the unknown types met.
 func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *configdump.Dump) error) error {
-	d, err := o.load(cmd.Context(), path)
+	d, release, err := o.load(cmd.Context(), path)
 	if err != nil {
 		return err
 	}
+	o.release = release
 	if err := view(d); err != nil {
-		return configdump.Locate(err, d.Source())
+		return err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {
 		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))

@@ -73,7 +73,7 @@ func (o *rootCAOptions) roots(ctx context.Context, target string) ([]*x509.Certi
 	}
 	d, err := configdump.Parse(data)
 	if err != nil {
-		return nil, "", fmt.Errorf("parsing the secrets of %s: %w", src, configdump.Locate(err, data))
+		return nil, "", fmt.Errorf("parsing the secrets of %s: %w", src, err)
 	}
 	roots, err := d.RootCAs()
 	if err != nil {

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"io"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/proxyctl/proxyctl/configdump"
@@ -39,14 +42,21 @@ func newRouteCommand(streams Streams, root *rootOptions) *cobra.Command {
 }
 
 func (o *routeOptions) view(d *configdump.Dump) error {
-	routes, err := d.RouteConfigs()
+	res, err := d.RouteConfigResources()
 	if err != nil {
 		return err
 	}
-	configdump.SortRouteConfigs(routes)
-	routes = configdump.FilterRouteConfigs(routes, o.filter)
-	if o.output.format == formatter.Short {
-		return formatter.RouteTable(o.streams.Out, routes, o.verbose, false)
+	return writeList(o.streams.Out, d, res, o.output.format, routeList(o.filter, o.verbose, false))
+}
+
+// routeList lists route configurations as istioctl does: sorted, then filtered.
+func routeList(f configdump.RouteFilter, verbose, withName bool) listView[*routev3.RouteConfiguration, configdump.RouteKey] {
+	return listView[*routev3.RouteConfiguration, configdump.RouteKey]{
+		order:    configdump.RouteOrder,
+		less:     configdump.RouteKey.Less,
+		sortJSON: true,
+		show:     func(r *routev3.RouteConfiguration) (*routev3.RouteConfiguration, bool) { return r, f.Match(r) },
+		rows:     func(r *routev3.RouteConfiguration) []string { return formatter.RouteRows(r, verbose, withName) },
+		table:    func(w io.Writer, rows []string) error { return formatter.RouteTable(w, rows, verbose) },
 	}
-	return formatter.Resources(o.streams.Out, d, routes, o.output.format)
 }

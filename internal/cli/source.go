@@ -41,10 +41,24 @@ var ErrTooLarge = errors.New("input too large")
 
 // fileSource reads a config dump from a file, or from stdin for "-".
 type fileSource struct {
-	path  string
-	stdin io.Reader
-	max   int64
-	data  []byte
+	path   string
+	stdin  io.Reader
+	max    int64
+	data   []byte
+	mapped bool
+}
+
+// releaser is a source whose document's memory can be given back piecewise.
+type releaser interface {
+	// Release drops bytes of the fetched document from memory (they stay readable).
+	Release(b []byte)
+}
+
+// Release drops pages of a mapped file from memory.
+func (s *fileSource) Release(b []byte) {
+	if s.mapped {
+		releasePages(b)
+	}
 }
 
 func (s *fileSource) String() string {
@@ -76,7 +90,7 @@ func (s *fileSource) Fetch(_ context.Context, _ string) ([]byte, error) {
 				return nil, fmt.Errorf("%w: %s has %d bytes, more than the limit of %d (--max-input)", ErrTooLarge, s.path, size, s.max)
 			}
 			if data, ok := mapFile(f, size); ok {
-				s.data = data
+				s.data, s.mapped = data, true
 				return data, nil
 			}
 		}

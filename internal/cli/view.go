@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"io"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/formatter"
+)
+
+// listView says how a view lists a section's resources, in istioctl's order.
+type listView[T proto.Message, K any] struct {
+	// order and less give the sort key of a resource and compare keys (nil: dump order).
+	order func(T) K
+	less  func(a, b K) bool
+	// filterFirst: istioctl filters, then sorts (else it sorts everything, then filters:
+	// with ties, the two give different orders).
+	filterFirst bool
+	// sortJSON: istioctl sorts -o json too (else JSON keeps the dump's order).
+	sortJSON bool
+	// show returns the resource as the view shows it (a filtered copy, say) and whether it
+	// passes the filters.
+	show func(T) (T, bool)
+	// rows are a resource's table rows; table writes the table.
+	rows  func(T) []string
+	table func(w io.Writer, rows []string) error
+}
+
+// entry is what a view keeps of one resource: never the decoded message, so memory stays flat.
+type entry[K any] struct {
+	index int
+	key   K
+	shown bool
+	rows  []string
+}
+
+// writeList prints a section's resources: decoded once on all cores to learn their keys,
+// filters and table rows; for -o json|yaml, the selected ones are decoded again and encoded in
+// order, streaming.
+func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res configdump.Resources[T], f formatter.Format, v listView[T, K]) error {
+	short := f == formatter.Short
+	entries := make([]entry[K], 0, res.Len())
+	err := configdump.Each(res, nil, func(m T) (entry[K], error) {
+		shown, ok := v.show(m)
+		e := entry[K]{shown: ok}
+		if v.order != nil {
+			e.key = v.order(m)
+		}
+		if short && ok {
+			e.rows = v.rows(shown)
+		}
+		return e, nil
+	}, func(e entry[K]) error {
+		e.index = len(entries)
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sorted := v.order != nil && (short || v.sortJSON)
+	if v.filterFirst {
+		entries = shownEntries(entries)
+	}
+	if sorted {
+		configdump.SortByKey(entries, func(e entry[K]) K { return e.key }, v.less)
+	}
+	entries = shownEntries(entries)
+	if short {
+		var rows []string
+		for _, e := range entries {
+			rows = append(rows, e.rows...)
+		}
+		return v.table(w, rows)
+	}
+	indexes := make([]int, len(entries))
+	for i, e := range entries {
+		indexes[i] = e.index
+	}
+	rw := formatter.NewResourceWriter(w, f)
+	err = configdump.Each(res, indexes, func(m T) ([]byte, error) {
+		shown, _ := v.show(m)
+		return formatter.EncodeResource(d, shown, f)
+	}, rw.Write)
+	if err != nil {
+		return err
+	}
+	return rw.Close()
+}
+
+func shownEntries[K any](entries []entry[K]) []entry[K] {
+	out := entries[:0]
+	for _, e := range entries {
+		if e.shown {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// always shows every resource as it is.
+func always[T any](m T) (T, bool) { return m, true }
