@@ -184,4 +184,3 @@ func firstDiff(g, w any, path string) string {
 	}
 	return ""
 }
-

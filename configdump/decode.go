@@ -34,7 +34,6 @@ func newDecoder(data []byte, base int, doc []byte, unknown *typeSet) *decoder {
 	return &decoder{scanner: scanner{data: data, base: base, doc: doc}, unknown: unknown}
 }
 
-
 func (d *decoder) messageValue(m protoreflect.Message, depth int) error {
 	if depth > maxDepth {
 		return d.errorf("nesting deeper than %d levels", maxDepth)

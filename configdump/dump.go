@@ -52,10 +52,10 @@ func (s Section) Short() string {
 
 // Dump is a parsed admin document.
 type Dump struct {
-	src      []byte
-	kind     Kind
-	spans    []sectionSpan // the config dump's sections (or the cluster statuses), undecoded
-	unknown  *typeSet
+	src     []byte
+	kind    Kind
+	spans   []sectionSpan // the config dump's sections (or the cluster statuses), undecoded
+	unknown *typeSet
 
 	mu      sync.Mutex
 	decoded map[Section]proto.Message

@@ -223,7 +223,6 @@ func (d *Dump) ChainTarget(filters []*listenerv3.Filter) ChainTarget {
 	return ChainTarget{Kind: TargetOther}
 }
 
-
 // Listeners decodes every one of the dump's listeners (see ListenerResources).
 func (d *Dump) Listeners() ([]*listenerv3.Listener, error) {
 	r, err := d.ListenerResources()

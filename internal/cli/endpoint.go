@@ -115,7 +115,9 @@ func (o *endpointOptions) hostsView(d *configdump.Dump) error {
 	}
 	if o.output.format != formatter.Short {
 		return writeList(o.streams.Out, d, res, o.output.format, listView[*adminv3.ClusterStatus, struct{}]{
-			show: func(cs *adminv3.ClusterStatus) (*adminv3.ClusterStatus, bool) { return cs, o.filter.MatchClusterStatus(cs) },
+			show: func(cs *adminv3.ClusterStatus) (*adminv3.ClusterStatus, bool) {
+				return cs, o.filter.MatchClusterStatus(cs)
+			},
 		})
 	}
 	var hosts []configdump.HostEndpoint
