@@ -27,6 +27,39 @@ import (
 type decoder struct {
 	scanner
 	unknown *typeSet
+	// proj selects the fields of the message being decoded (nil: all of them).
+	proj Projection
+}
+
+// Projection selects fields to decode, by proto name, with sub-projections for the fields of
+// message fields (nil: the whole field). The others are skipped: a view that needs a few
+// fields of large resources decodes much less, and still gets typed messages.
+type Projection map[string]Projection
+
+// Fields builds a projection from dotted paths of proto field names, such as
+// "host_statuses.address".
+func Fields(paths ...string) Projection {
+	p := Projection{}
+	for _, path := range paths {
+		p.add(strings.Split(path, "."))
+	}
+	return p
+}
+
+func (p Projection) add(parts []string) {
+	child, seen := p[parts[0]]
+	switch {
+	case len(parts) == 1:
+		p[parts[0]] = nil // the whole field, whatever was asked of its parts
+	case seen && child == nil:
+		// The whole field is selected already.
+	default:
+		if !seen {
+			child = Projection{}
+			p[parts[0]] = child
+		}
+		child.add(parts[1:])
+	}
 }
 
 // newDecoder decodes data, found at offset base of the document doc.
@@ -88,6 +121,8 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 	if err := d.expect('{'); err != nil {
 		return err
 	}
+	proj := d.proj
+	defer func() { d.proj = proj }()
 	for first := true; ; first = false {
 		more, err := d.more('}', first)
 		if err != nil {
@@ -101,13 +136,22 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 			return err
 		}
 		fd := info.byKey[key]
+		var child Projection
+		if fd != nil && proj != nil {
+			var selected bool
+			child, selected = proj[string(fd.Name())]
+			if !selected {
+				fd = nil
+			}
+		}
 		if fd == nil {
-			// Unknown fields are ignored, as istioctl does.
+			// Unknown fields are ignored, as istioctl does; so are those not selected.
 			if err := d.skipValue(); err != nil {
 				return err
 			}
 			continue
 		}
+		d.proj = child
 		if d.skipWS() == 'n' && !isValueMessage(fd) {
 			// null means the default value.
 			if _, err := d.readLiteral(); err != nil {

@@ -145,7 +145,7 @@ func section[T proto.Message](d *Dump, s Section, newT func() T) (T, error) {
 		return zero, fmt.Errorf("the config dump has no %s section (%s): %w", s.Short(), s, ErrMissingSection)
 	}
 	out := newT()
-	if err := unmarshalAnyValue(values[len(values)-1], out, d.src, d.unknown); err != nil {
+	if err := unmarshalAnyValue(values[len(values)-1], out, d.src, d.unknown, nil); err != nil {
 		return zero, fmt.Errorf("%s section: %w", s.Short(), err)
 	}
 	d.decoded[s] = out
@@ -158,15 +158,17 @@ func (d *Dump) UnmarshalAny(a *anypb.Any, m proto.Message) error {
 	if a == nil {
 		return nil
 	}
-	return unmarshalAnyValue(a.Value, m, d.src, d.unknown)
+	return unmarshalAnyValue(a.Value, m, d.src, d.unknown, nil)
 }
 
-// unmarshalAnyValue decodes an Any's value, as the decoder kept it (JSON) or binary, into m.
-func unmarshalAnyValue(value []byte, m proto.Message, src []byte, unknown *typeSet) error {
+// unmarshalAnyValue decodes an Any's value, as the decoder kept it (JSON) or binary, into m,
+// with only the fields proj selects (all when nil).
+func unmarshalAnyValue(value []byte, m proto.Message, src []byte, unknown *typeSet, proj Projection) error {
 	if !isJSONValue(value) {
 		return proto.Unmarshal(value, m)
 	}
 	dec := newDecoder(value, offsetIn(src, value), src, unknown)
+	dec.proj = proj
 	if infoFor(m.ProtoReflect().Descriptor()).wkt == wktNone {
 		return dec.messageValue(m.ProtoReflect(), 0)
 	}

@@ -463,7 +463,7 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 		return fmt.Errorf("cannot print binary payload of unknown type %s", url)
 	}
 	inner := mt.New()
-	if err := unmarshalAnyValue(value, inner.Interface(), e.src, e.unknown); err != nil {
+	if err := unmarshalAnyValue(value, inner.Interface(), e.src, e.unknown, nil); err != nil {
 		return fmt.Errorf("%s: %w", url, err)
 	}
 	info := infoFor(inner.Descriptor())

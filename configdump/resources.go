@@ -23,6 +23,14 @@ type Resources[T proto.Message] struct {
 	d    *Dump
 	list []resource
 	newT func() T
+	proj Projection
+}
+
+// Select returns the same resources, to be decoded with only the selected fields (see
+// Projection).
+func (r Resources[T]) Select(p Projection) Resources[T] {
+	r.proj = p
+	return r
 }
 
 func newResources[T proto.Message](d *Dump, list []resource, newT func() T) Resources[T] {
@@ -52,7 +60,7 @@ func Each[T proto.Message, R any](r Resources[T], indexes []int, fn func(T) (R, 
 		m := r.newT()
 		err := checkType(res.any.GetTypeUrl(), want)
 		if err == nil {
-			err = r.d.UnmarshalAny(res.any, m)
+			err = unmarshalAnyValue(res.any.GetValue(), m, r.d.src, r.d.unknown, r.proj)
 		}
 		if err != nil {
 			return zero, fmt.Errorf("%s[%d]: %w", res.field, res.index, err)

@@ -63,11 +63,13 @@ func (o *clusterOptions) view(d *configdump.Dump) error {
 // clusterList lists clusters as istioctl does: sorted, then filtered (table and JSON).
 func clusterList(f configdump.ClusterFilter, withName bool) listView[*clusterv3.Cluster, configdump.SubsetKey] {
 	return listView[*clusterv3.Cluster, configdump.SubsetKey]{
-		order:    func(c *clusterv3.Cluster) configdump.SubsetKey { return configdump.ClusterOrder(c.GetName()) },
-		less:     configdump.SubsetKey.Less,
-		sortJSON: true,
-		show:     func(c *clusterv3.Cluster) (*clusterv3.Cluster, bool) { return c, f.Match(c) },
-		rows:     func(c *clusterv3.Cluster) []string { return []string{formatter.ClusterRow(c, withName)} },
-		table:    func(w io.Writer, rows []string) error { return formatter.ClusterTable(w, rows, withName) },
+		order:     func(c *clusterv3.Cluster) configdump.SubsetKey { return configdump.ClusterOrder(c.GetName()) },
+		less:      configdump.SubsetKey.Less,
+		sortJSON:  true,
+		show:      func(c *clusterv3.Cluster) (*clusterv3.Cluster, bool) { return c, f.Match(c) },
+		rows:      func(c *clusterv3.Cluster) []string { return []string{formatter.ClusterRow(c, withName)} },
+		table:     func(w io.Writer, rows []string) error { return formatter.ClusterTable(w, rows, withName) },
+		keyFields: configdump.Fields("name"),
+		rowFields: configdump.Fields("name", "type", "metadata"),
 	}
 }

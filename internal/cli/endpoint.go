@@ -101,10 +101,19 @@ func endpointList(f configdump.EndpointFilter, withName bool) listView[*endpoint
 		show: func(c *endpointv3.ClusterLoadAssignment) (*endpointv3.ClusterLoadAssignment, bool) {
 			return configdump.FilterLoadAssignment(c, f)
 		},
-		rows:  func(c *endpointv3.ClusterLoadAssignment) []string { return formatter.EndpointRows(c, withName) },
-		table: formatter.EndpointTable,
+		rows:      func(c *endpointv3.ClusterLoadAssignment) []string { return formatter.EndpointRows(c, withName) },
+		table:     formatter.EndpointTable,
+		keyFields: edsFields,
+		rowFields: edsFields,
 	}
 }
+
+// edsFields are what the endpoint view reads of a cluster load assignment.
+var edsFields = configdump.Fields("cluster_name", "endpoints.locality", "endpoints.lb_endpoints.health_status",
+	"endpoints.lb_endpoints.endpoint.address", "endpoints.lb_endpoints.endpoint.additional_addresses")
+
+// hostFields are what the endpoint view reads of a cluster of Envoy's /clusters document.
+var hostFields = configdump.Fields("name", "host_statuses.address", "host_statuses.health_status")
 
 // hostsView prints Envoy's /clusters document: hosts with their health and outlier state,
 // ordered by address across clusters; -o json|yaml lists the clusters with a matching host.

@@ -52,11 +52,14 @@ func (o *routeOptions) view(d *configdump.Dump) error {
 // routeList lists route configurations as istioctl does: sorted, then filtered.
 func routeList(f configdump.RouteFilter, verbose, withName bool) listView[*routev3.RouteConfiguration, configdump.RouteKey] {
 	return listView[*routev3.RouteConfiguration, configdump.RouteKey]{
-		order:    configdump.RouteOrder,
-		less:     configdump.RouteKey.Less,
-		sortJSON: true,
-		show:     func(r *routev3.RouteConfiguration) (*routev3.RouteConfiguration, bool) { return r, f.Match(r) },
-		rows:     func(r *routev3.RouteConfiguration) []string { return formatter.RouteRows(r, verbose, withName) },
-		table:    func(w io.Writer, rows []string) error { return formatter.RouteTable(w, rows, verbose) },
+		order:     configdump.RouteOrder,
+		less:      configdump.RouteKey.Less,
+		sortJSON:  true,
+		show:      func(r *routev3.RouteConfiguration) (*routev3.RouteConfiguration, bool) { return r, f.Match(r) },
+		rows:      func(r *routev3.RouteConfiguration) []string { return formatter.RouteRows(r, verbose, withName) },
+		table:     func(w io.Writer, rows []string) error { return formatter.RouteTable(w, rows, verbose) },
+		keyFields: configdump.Fields("name"),
+		rowFields: configdump.Fields("name", "virtual_hosts.name", "virtual_hosts.domains", "virtual_hosts.routes.match",
+			"virtual_hosts.routes.route.cluster", "virtual_hosts.routes.metadata"),
 	}
 }

@@ -25,6 +25,9 @@ type listView[T proto.Message, K any] struct {
 	// rows are a resource's table rows; table writes the table.
 	rows  func(T) []string
 	table func(w io.Writer, rows []string) error
+	// keyFields are the fields order and show read, rowFields those rows read as well (nil:
+	// all); the others are not decoded for the table, nor for the first pass of -o json.
+	keyFields, rowFields configdump.Projection
 }
 
 // entry is what a view keeps of one resource: never the decoded message, so memory stays flat.
@@ -41,7 +44,11 @@ type entry[K any] struct {
 func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res configdump.Resources[T], f formatter.Format, v listView[T, K]) error {
 	short := f == formatter.Short
 	entries := make([]entry[K], 0, res.Len())
-	err := configdump.Each(res, nil, func(m T) (entry[K], error) {
+	first := res.Select(v.keyFields)
+	if short {
+		first = res.Select(v.rowFields)
+	}
+	err := configdump.Each(first, nil, func(m T) (entry[K], error) {
 		shown, ok := v.show(m)
 		e := entry[K]{shown: ok}
 		if v.order != nil {
