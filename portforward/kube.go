@@ -155,8 +155,12 @@ func (k *Kube) PortForwardAccess(ctx context.Context, ns, pod string) Access {
 	var r1, r2 string
 	a.Create, r1 = allowed("create")
 	a.Get, r2 = allowed("get")
-	a.Reason = r1
-	if a.Reason == "" {
+	// Only a denial explains a denial: the reason of an allowed verb reads "allowed by
+	// RoleBinding ...", which would contradict the message it ends up in.
+	if !a.Create {
+		a.Reason = r1
+	}
+	if a.Reason == "" && !a.Get {
 		a.Reason = r2
 	}
 	return a

@@ -120,6 +120,7 @@ func runMain(m *testing.M) (code int) {
 	}()
 
 	code = m.Run()
+	removeProxyctl() // proxyctl_helpers_test.go: the binary built for the tests, the sample dump
 	tearDown(code != 0)
 	return code
 }
