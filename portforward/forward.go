@@ -89,9 +89,12 @@ func forwardError(err error, what string, port int) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden") || strings.Contains(msg, "403"):
-		return fmt.Errorf("port-forward to %s refused: %w (%s); ask for RBAC access to create pods/portforward, or use --admin-url or -f", what, ErrForbidden, msg)
+		return errorf(ErrForbidden, "port-forward to %s refused (%s); ask for RBAC access to create pods/portforward, or use --admin-url or -f", what, msg)
 	case strings.Contains(msg, "not found") || strings.Contains(msg, "404"):
-		return fmt.Errorf("port-forward to %s: %w (%s)", what, ErrNotFound, msg)
+		return errorf(ErrNotFound, "port-forward to %s: %s", what, msg)
+	case strings.HasSuffix(strings.TrimSpace(msg), "unable to upgrade streaming request:"):
+		// Over WebSocket the API server drops the kubelet's reason.
+		return fmt.Errorf("the kubelet refused to port-forward to %s: %w; is the pod still Running?", what, err)
 	}
 	return fmt.Errorf("port-forward to %s port %d failed: %w", what, port, err)
 }
@@ -156,7 +159,7 @@ func (f *Forwarder) explainFailure(what string, port int) func(error) error {
 		}
 		switch {
 		case strings.Contains(msg, "connection refused") || strings.Contains(msg, "failed to connect"):
-			return fmt.Errorf("nothing is listening on port %d in %s: %w; is Envoy running there? if its admin port is another, use --proxy-admin-port", port, what, ErrNotListening)
+			return errorf(ErrNotListening, "nothing is listening on port %d in %s; is Envoy running there? if its admin port is another, use --proxy-admin-port", port, what)
 		case msg != "":
 			return fmt.Errorf("port-forward to %s: %s", what, msg)
 		case errors.Is(reqErr, io.EOF) || strings.Contains(reqErr.Error(), "EOF") || strings.Contains(reqErr.Error(), "connection reset"):

@@ -2,6 +2,7 @@ package portforward
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -49,6 +50,10 @@ func (f *KubeFlags) Client() (*Kube, string, error) {
 	f.once.Do(func() {
 		cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(f.rules, &f.overrides)
 		cfg, err := cc.ClientConfig()
+		if clientcmd.IsEmptyConfig(err) {
+			f.err = errors.New("no Kubernetes configuration found: give --kubeconfig or set $KUBECONFIG; or read a proxy with --admin-url or -f")
+			return
+		}
 		if err != nil {
 			f.err = fmt.Errorf("loading the Kubernetes configuration: %w; check --kubeconfig, $KUBECONFIG and --context", err)
 			return

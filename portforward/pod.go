@@ -45,7 +45,7 @@ func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, 
 		if access.Reason != "" {
 			reason = " (" + access.Reason + ")"
 		}
-		return nil, fmt.Errorf("you may not port-forward to %s%s: %w; ask for RBAC access to create pods/portforward there, or use --admin-url or -f", what, reason, ErrForbidden)
+		return nil, errorf(ErrForbidden, "you may not port-forward to %s%s; ask for RBAC access to create pods/portforward there, or use --admin-url or -f", what, reason)
 	}
 	// Without get, the WebSocket upgrade would be refused: go straight to SPDY.
 	fwd, err := k.Forward(ctx, pod.Namespace, pod.Name, o.AdminPort, !access.Get)

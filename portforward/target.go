@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -15,7 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// Errors wrapped by the checks made before forwarding, so callers and tests can tell them apart.
+// Kinds of failure, so callers and tests can tell them apart with errors.Is; the messages of
+// the errors that carry them are whole sentences of their own (see kindError).
 var (
 	ErrNotFound     = errors.New("not found")
 	ErrNotRunning   = errors.New("pod not running")
@@ -30,6 +32,20 @@ type Target struct {
 	Kind      string // "pod", "deployment", "statefulset", "daemonset", "replicaset" or "service"
 	Name      string
 	Namespace string // empty: the default namespace
+}
+
+// kindError is an error of a known kind whose message does not repeat the kind.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+// errorf returns an error of the given kind.
+func errorf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
 
 func (t Target) String() string {
@@ -102,8 +118,8 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 		}
 	}
 	if len(ready) == 0 {
-		return nil, "", fmt.Errorf("%s has %d pod(s) matching %s, none Running and Ready: %w; check kubectl get pods -n %s -l %s",
-			t, len(pods), selector, ErrNoReadyPod, t.Namespace, selector)
+		return nil, "", errorf(ErrNoReadyPod, "%s has %d pod(s) matching %s, none Running and Ready; check kubectl get pods -n %s -l %s",
+			t, len(pods), selector, t.Namespace, selector)
 	}
 	sort.Slice(ready, func(i, j int) bool { return ready[i].Name < ready[j].Name })
 	if len(ready) > 1 {
@@ -170,11 +186,15 @@ func podReady(p *corev1.Pod) bool {
 func apiError(err error, what, resource string) error {
 	switch {
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("%s: %w; check the name and the namespace (NAME.NAMESPACE or -n)", what, ErrNotFound)
+		return errorf(ErrNotFound, "%s not found; check the name and the namespace (NAME.NAMESPACE or -n)", what)
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("you may not read %s (%s): %w; ask for RBAC access to get/list %s, or use --admin-url or -f", what, err, ErrForbidden, resource)
+		return errorf(ErrForbidden, "you may not read %s (%s); ask for RBAC access to get/list %s, or use --admin-url or -f", what, err, resource)
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("the API server did not accept your credentials reading %s: %w; check --kubeconfig and --context", what, err)
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w; check --context and --kubeconfig, or use --admin-url or -f", urlHost(urlErr.URL), urlErr.Err)
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
 }
@@ -185,7 +205,7 @@ func apiError(err error, what, resource string) error {
 func CheckPod(pod *corev1.Pod, adminPort int, adminPortSet bool) error {
 	what := fmt.Sprintf("pod %s in namespace %s", pod.Name, pod.Namespace)
 	if pod.Status.Phase != corev1.PodRunning {
-		return fmt.Errorf("%s is %s, not Running: %w; see kubectl describe pod %s -n %s", what, phase(pod), ErrNotRunning, pod.Name, pod.Namespace)
+		return errorf(ErrNotRunning, "%s is %s, not Running; see kubectl describe pod %s -n %s", what, phase(pod), pod.Name, pod.Namespace)
 	}
 	if adminPortSet {
 		return nil
@@ -200,7 +220,15 @@ func CheckPod(pod *corev1.Pod, adminPort int, adminPortSet bool) error {
 			}
 		}
 	}
-	return fmt.Errorf("%s has no istio-proxy container and no container port %d: %w; is the sidecar injected? for another Envoy, use --proxy-admin-port", what, adminPort, ErrNoAdminPort)
+	return errorf(ErrNoAdminPort, "%s has no istio-proxy container and no container port %d; is the sidecar injected? for another Envoy, use --proxy-admin-port", what, adminPort)
+}
+
+// urlHost is the host of a URL, or the URL itself when it does not parse.
+func urlHost(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
 }
 
 func phase(p *corev1.Pod) string {

@@ -187,7 +187,7 @@ func (o *logOptions) applyPod(ctx context.Context, kube *portforward.Kube, t por
 		Note: func(s string) { fmt.Fprintf(o.streams.ErrOut, "note: %s\n", s) },
 	})
 	if err != nil {
-		return err
+		return deadline(err, "reaching "+t.String(), o.timeout)
 	}
 	return o.apply(ctx, admin, reqs, header)
 }
@@ -204,7 +204,7 @@ func (o *logOptions) apply(ctx context.Context, admin logAdmin, reqs []string, h
 	for _, r := range reqs {
 		var err error
 		if answer, err = admin.Post(ctx, r); err != nil {
-			return fmt.Errorf("setting log levels of %s: %w", admin, err)
+			return deadline(err, "setting the log levels of "+admin.String(), o.timeout)
 		}
 	}
 	_, err := fmt.Fprint(o.streams.Out, header+strings.TrimRight(string(answer), "\n")+"\n")

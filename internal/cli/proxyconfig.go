@@ -154,15 +154,13 @@ func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump
 	defer cancel()
 	src, err := o.source(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, deadline(err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
 	data, err := src.Fetch(ctx, path)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, nil, fmt.Errorf("fetching the configuration from %s took longer than --timeout %s: %w", src, o.timeout, err)
-		}
-		return nil, nil, fmt.Errorf("reading the configuration from %s: %w", src, err)
+		// Sources name themselves in their errors.
+		return nil, nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	release := func([]byte) {}
 	if r, ok := src.(releaser); ok {
@@ -175,6 +173,14 @@ func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump
 		return nil, nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
 	}
 	return d, release, nil
+}
+
+// deadline explains an error caused by --timeout running out.
+func deadline(err error, doing string, timeout time.Duration) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s took longer than --timeout %s: %w", doing, timeout, err)
+	}
+	return err
 }
 
 // run loads the document a view needs, runs the view, and reports the unknown types met.

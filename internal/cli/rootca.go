@@ -27,7 +27,12 @@ func newRootCACompareCommand(streams Streams, root *rootOptions) *cobra.Command 
 can verify each other's certificates. During a root rotation a proxy trusts several roots;
 the command says which are shared. It exits 1 when the proxies share no root.`,
 		Example: `  proxyctl proxy-config rootca-compare productpage-v1-bd9c6d8f7-abcde.default reviews-v1-5f4d584748-x2x8j.default`,
-		Args:    cobra.ExactArgs(2),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return fmt.Errorf("rootca-compare compares two pods: give POD1[.NAMESPACE] POD2[.NAMESPACE] (got %d)", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.live.complete(cmd); err != nil {
 				return err
@@ -64,12 +69,12 @@ func (o *rootCAOptions) run(ctx context.Context, a, b string) error {
 func (o *rootCAOptions) roots(ctx context.Context, target string) ([]*x509.Certificate, string, error) {
 	src, err := o.live.podSource(ctx, target, defaultMaxInput, o.streams)
 	if err != nil {
-		return nil, "", err
+		return nil, "", deadline(err, "reaching "+target, o.timeout)
 	}
 	defer src.Close()
 	data, err := src.Fetch(ctx, pathSecrets)
 	if err != nil {
-		return nil, "", fmt.Errorf("reading the secrets of %s: %w", src, err)
+		return nil, "", deadline(err, "reading the secrets of "+src.String(), o.timeout)
 	}
 	d, err := configdump.Parse(data)
 	if err != nil {

@@ -81,7 +81,11 @@ func (s *fileSource) Fetch(_ context.Context, _ string) ([]byte, error) {
 	} else {
 		f, err := os.Open(s.path)
 		if err != nil {
-			return nil, err
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("cannot open %s: %w", s.path, err)
 		}
 		defer f.Close()
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
@@ -98,7 +102,7 @@ func (s *fileSource) Fetch(_ context.Context, _ string) ([]byte, error) {
 	}
 	data, err := readAllLimited(r, size, s.max)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", s, err)
 	}
 	s.data = data
 	return data, nil
