@@ -31,6 +31,9 @@ const Redacted = "[redacted]"
 //     a TLS private key, is replaced by "[redacted]", as Envoy does.
 type Encoder struct {
 	buf []byte
+	// jsonpb prints empty objects over two lines, as golang/protobuf's jsonpb does, whose
+	// output istioctl's proxy-status diff shows.
+	jsonpb bool
 	// src is the document decoded values may point into (see decodeBytes).
 	src     []byte
 	unknown *typeSet
@@ -41,6 +44,9 @@ type Encoder struct {
 func newEncoder(src []byte, unknown *typeSet) *Encoder {
 	return &Encoder{src: src, unknown: unknown}
 }
+
+// JSONPBStyle makes the encoder print empty objects as golang/protobuf's jsonpb does.
+func (e *Encoder) JSONPBStyle() { e.jsonpb = true }
 
 // Bytes returns what has been encoded so far.
 func (e *Encoder) Bytes() []byte { return e.buf }
@@ -114,7 +120,10 @@ func (e *Encoder) object(m protoreflect.Message, info *msgInfo, redact bool, typ
 		}
 	}
 	e.depth--
-	if n > 0 {
+	if n > 0 || e.jsonpb {
+		if n == 0 {
+			e.buf = append(e.buf, '\n')
+		}
 		e.newline()
 	}
 	e.buf = append(e.buf, '}')
@@ -155,6 +164,12 @@ func (e *Encoder) listValue(list protoreflect.List, fd protoreflect.FieldDescrip
 
 func (e *Encoder) mapValue(mp protoreflect.Map, fd protoreflect.FieldDescriptor, redact bool) error {
 	if mp.Len() == 0 {
+		if e.jsonpb { // jsonpb breaks the line even in an empty object
+			e.buf = append(e.buf, '{')
+			e.newline()
+			e.buf = append(e.buf, '}')
+			return nil
+		}
 		e.buf = append(e.buf, "{}"...)
 		return nil
 	}

@@ -69,3 +69,21 @@ func (p *PodAdmin) Close() error {
 	p.AdminClient.Close()
 	return p.forward.Close()
 }
+
+// OpenPodPort port-forwards to a port of a pod after checking, as OpenPod does, that it is
+// Running and that the user may port-forward to it (but not that it runs Envoy): for istiod's
+// debug port, say.
+func (k *Kube) OpenPodPort(ctx context.Context, ns, name string, port int) (*Forwarder, error) {
+	pod, err := k.GetPod(ctx, ns, name)
+	if err != nil {
+		return nil, apiError(err, Target{Kind: "pod", Name: name, Namespace: ns}.String(), "pods")
+	}
+	if err := CheckPod(pod, port, true); err != nil {
+		return nil, err
+	}
+	access := k.PortForwardAccess(ctx, ns, name)
+	if !access.Create {
+		return nil, errorf(ErrForbidden, "you may not port-forward to pod %s in namespace %s; ask for RBAC access to create pods/portforward there, or use --istiod-url", name, ns)
+	}
+	return k.Forward(ctx, ns, name, port, !access.Get)
+}

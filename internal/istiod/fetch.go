@@ -41,10 +41,14 @@ func (t Target) String() string {
 	return "istiod " + t.Name
 }
 
-// TargetFromURL reads an --istiod-url value, http://HOST:PORT (the scheme may
-// be left out; https is accepted). The target is named HOST:PORT.
+// TargetFromURL reads an --istiod-url value, [NAME=]http://HOST:PORT (the scheme
+// may be left out; https is accepted). The target is named NAME, else HOST:PORT.
 func TargetFromURL(raw string) (Target, error) {
 	s := strings.TrimSpace(raw)
+	name := ""
+	if i := strings.IndexByte(s, '='); i > 0 && !strings.Contains(s[:i], "/") {
+		name, s = s[:i], s[i+1:]
+	}
 	if s != "" && !strings.Contains(s, "://") {
 		s = "http://" + s
 	}
@@ -53,7 +57,10 @@ func TargetFromURL(raw string) (Target, error) {
 		return Target{}, fmt.Errorf("invalid --istiod-url %q: want http://HOST:PORT, e.g. http://127.0.0.1:15014", raw)
 	}
 	base := u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
-	return Target{Name: u.Host, BaseURL: base}, nil
+	if name == "" {
+		name = u.Host
+	}
+	return Target{Name: name, BaseURL: base}, nil
 }
 
 // TargetError is the failure of one istiod replica; the others still count.

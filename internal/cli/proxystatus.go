@@ -1,0 +1,284 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/formatter"
+	"github.com/proxyctl/proxyctl/internal/istiod"
+	"github.com/proxyctl/proxyctl/portforward"
+)
+
+type proxyStatusOptions struct {
+	streams    Streams
+	root       *rootOptions
+	live       *liveOptions
+	revision   string
+	istiodPort int
+	istiodURLs []string
+	verbosity  int
+	output     outputFlag
+	failOn     []string
+	file       string
+	timeout    time.Duration
+	maxInput   int64
+
+	failOnSet istiod.FailOn
+}
+
+func newProxyStatusCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &proxyStatusOptions{
+		streams: streams, root: root, live: newLiveOptions(root), istiodPort: istiod.DefaultDebugPort,
+		output: outputFlag{format: formatter.Short}, timeout: 30 * time.Second, maxInput: defaultMaxInput,
+	}
+	cmd := &cobra.Command{
+		Use:     "proxy-status [POD[.NAMESPACE]]",
+		Aliases: []string{"ps"},
+		Short:   "Show the xDS sync state of the mesh's proxies, or diff one proxy's configuration against istiod's",
+		Long: `Without a pod, show the xDS sync state of every proxy connected to istiod, as
+istiod's replicas report it (GET /debug/syncz on each, concurrently): which istiod
+each proxy talks to, its version, and per xDS type whether what was sent is
+acknowledged (SYNCED), not yet (STALE), rejected (ERROR) or nothing was sent.
+
+With a pod, compare the clusters, listeners and routes istiod would send it with
+what its Envoy holds, and show a unified diff of each that differs. --file reads
+Envoy's side from a saved config dump instead of the pod.
+
+istiod is found as the Running pods labelled app=istiod (and istio.io/rev=REV with
+-r) in the Istio namespace (-i), reached by port-forward to --istiod-port; or given
+with --istiod-url, without Kubernetes. A replica that fails is reported on stderr
+and the others are still shown.`,
+		Example: `  # Every proxy's sync state
+  proxyctl proxy-status
+
+  # The proxies of one namespace, one column per xDS type, as JSON for a script
+  proxyctl ps -n bookinfo -v 1
+  proxyctl ps -n bookinfo -o json | jq '.[] | select(.xds[].status != "SYNCED")'
+
+  # Fail (exit 3) when a proxy is stale or has rejected a config
+  proxyctl ps --fail-on stale --fail-on error
+
+  # What differs between istiod and a proxy
+  proxyctl ps productpage-v1-6b746f74dc-9stvs.bookinfo
+
+  # Without Kubernetes: istiod's debug port and a saved dump
+  proxyctl ps productpage-v1-6b746f74dc-9stvs.bookinfo --istiod-url http://127.0.0.1:15014 --file config_dump.json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(cmd, args); err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				return o.diff(cmd.Context(), args[0])
+			}
+			return o.status(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&o.revision, "revision", "r", "", "the istiod revision (istio.io/rev label) to ask")
+	fs.IntVar(&o.istiodPort, "istiod-port", o.istiodPort, "istiod's debug port")
+	fs.StringArrayVar(&o.istiodURLs, "istiod-url", nil, "an istiod debug API, [NAME=]http://HOST:PORT, instead of finding istiod pods (repeatable; NAME is shown in the ISTIOD column, else HOST:PORT)")
+	fs.IntVarP(&o.verbosity, "verbosity", "v", 0, "1: one column per xDS type, with the age of each send")
+	fs.VarP(&o.output, "output", "o", "output format: short (a table), json or yaml")
+	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit 3 when a shown proxy has this state: stale, error or notsent (repeatable)")
+	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump instead of the pod")
+	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for the whole command")
+	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from istiod, a file or the admin API")
+	o.live.addFlags(cmd)
+	return cmd
+}
+
+func (o *proxyStatusOptions) complete(cmd *cobra.Command, args []string) error {
+	if err := o.live.complete(cmd); err != nil {
+		return err
+	}
+	set, err := istiod.ParseFailOn(o.failOn)
+	if err != nil {
+		return usageError{err}
+	}
+	o.failOnSet = set
+	switch {
+	case o.timeout <= 0:
+		return usageErrorf("--timeout must be positive, got %s", o.timeout)
+	case o.verbosity < 0:
+		return usageErrorf("--verbosity must be 0 or more, got %d", o.verbosity)
+	case o.istiodPort <= 0 || o.istiodPort > 65535:
+		return usageErrorf("--istiod-port must be between 1 and 65535, got %d", o.istiodPort)
+	case len(args) == 0 && o.file != "":
+		return usageErrorf("--file is Envoy's side of a diff: name the pod to compare too")
+	case len(args) == 1 && (len(o.failOn) > 0 || o.output.format != formatter.Short || o.verbosity > 0):
+		return usageErrorf("-o, -v and --fail-on apply to the status table, not to the diff of one pod")
+	}
+	return nil
+}
+
+// istiods finds the istiod replicas to ask and reaches them; close ends the port-forwards.
+func (o *proxyStatusOptions) istiods(ctx context.Context) (targets []istiod.Target, close func(), err error) {
+	close = func() {}
+	if len(o.istiodURLs) > 0 {
+		for _, u := range o.istiodURLs {
+			t, err := istiod.TargetFromURL(u)
+			if err != nil {
+				return nil, close, usageError{err}
+			}
+			targets = append(targets, t)
+		}
+		return targets, close, nil
+	}
+	kube, _, err := o.root.kube.Client()
+	if err != nil {
+		return nil, close, err
+	}
+	ns := o.root.istioNamespace
+	pods, err := istiod.DiscoverPods(ctx, kube, ns, o.revision)
+	if err != nil {
+		return nil, close, err
+	}
+	// Port-forward to every replica at once; one that cannot be reached is reported and left out.
+	forwards := make([]*portforward.Forwarder, len(pods))
+	errs := make([]error, len(pods))
+	var wg sync.WaitGroup
+	for i, pod := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			forwards[i], errs[i] = kube.OpenPodPort(ctx, ns, pod, o.istiodPort)
+		}()
+	}
+	wg.Wait()
+	close = func() {
+		for _, f := range forwards {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}
+	for i, pod := range pods {
+		if errs[i] != nil {
+			fmt.Fprintf(o.streams.ErrOut, "warning: istiod %s in %s: %s\n", pod, ns, oneLine(errs[i].Error()))
+			continue
+		}
+		targets = append(targets, istiod.Target{Name: pod, Namespace: ns, BaseURL: forwards[i].URL})
+	}
+	if len(targets) == 0 {
+		close()
+		return nil, func() {}, fmt.Errorf("could not reach any of the %d istiod pods in %s", len(pods), ns)
+	}
+	return targets, close, nil
+}
+
+func (o *proxyStatusOptions) fetcher() *istiod.Fetcher {
+	return &istiod.Fetcher{MaxBodyBytes: o.maxInput}
+}
+
+// status prints the sync state of every proxy.
+func (o *proxyStatusOptions) status(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	targets, closeTargets, err := o.istiods(ctx)
+	if err != nil {
+		return deadline(err, "finding istiod", o.timeout)
+	}
+	defer closeTargets()
+	res := o.fetcher().Syncz(ctx, targets, o.root.kube.NamespaceFlag())
+	if err := res.Err(); err != nil {
+		return deadline(err, "asking istiod", o.timeout)
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(o.streams.ErrOut, "warning: %s; its proxies are not shown\n", oneLine(e.Error()))
+	}
+	output := string(o.output.format)
+	if o.output.format == formatter.Short {
+		output = "table"
+	}
+	if err := formatter.WriteProxyStatus(o.streams.Out, res.Rows, formatter.ProxyStatusOptions{Output: output, Verbosity: o.verbosity}); err != nil {
+		return err
+	}
+	if failing := o.failOnSet.Failing(res.Rows); len(failing) > 0 {
+		return exitError{code: ExitFailOn, err: fmt.Errorf("%d proxies have a state --fail-on names (%s first)", len(failing), failing[0].Name)}
+	}
+	return nil
+}
+
+// diff compares what istiod would send a proxy with what its Envoy holds.
+func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	t, err := portforward.ParseTarget(arg, o.root.kube.NamespaceFlag())
+	if err != nil {
+		return usageError{err}
+	}
+	if t.Kind != "pod" {
+		return usageErrorf("proxy-status compares one pod: give POD[.NAMESPACE], not %s/%s", t.Kind, t.Name)
+	}
+	if t.Namespace == "" {
+		t.Namespace = "default"
+		if _, ns, err := o.root.kube.Client(); err == nil {
+			t.Namespace = ns
+		}
+	}
+	proxyID := t.Name + "." + t.Namespace
+	targets, closeTargets, err := o.istiods(ctx)
+	if err != nil {
+		return deadline(err, "finding istiod", o.timeout)
+	}
+	defer closeTargets()
+	fromIstiod, err := o.fetcher().ConfigDump(ctx, targets, proxyID)
+	if err != nil {
+		return deadline(err, "asking istiod for "+proxyID, o.timeout)
+	}
+	istiodDump, err := configdump.Parse(fromIstiod.Body)
+	if err != nil {
+		return fmt.Errorf("parsing the config dump %s gave for %s: %w", fromIstiod.Istiod, proxyID, err)
+	}
+	envoyDump, err := o.envoyDump(ctx, t)
+	if err != nil {
+		return err
+	}
+	_, err = formatter.ProxyDiff(o.streams.Out, istiodDump, envoyDump, localZone())
+	return err
+}
+
+// localZone is the time zone times are shown in: $TZ's when set, as at start-up.
+func localZone() *time.Location {
+	if tz, ok := os.LookupEnv("TZ"); ok {
+		if loc, err := time.LoadLocation(tz); err == nil {
+			return loc
+		}
+	}
+	return time.Local
+}
+
+// envoyDump reads Envoy's config dump from --file or from the pod.
+func (o *proxyStatusOptions) envoyDump(ctx context.Context, t portforward.Target) (*configdump.Dump, error) {
+	var src Source = &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}
+	if o.file == "" {
+		kube, _, err := o.root.kube.Client()
+		if err != nil {
+			return nil, err
+		}
+		admin, err := kube.OpenPod(ctx, t, portforward.PodOptions{
+			AdminPort: o.live.adminPort, AdminPortSet: o.live.adminPortSet, MaxBytes: o.maxInput,
+		})
+		if err != nil {
+			return nil, deadline(err, "reaching "+t.String(), o.timeout)
+		}
+		src = admin
+	}
+	defer src.Close()
+	data, err := src.Fetch(ctx, pathFullDump)
+	if err != nil {
+		return nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
+	}
+	d, err := configdump.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
+	}
+	return d, nil
+}
