@@ -1,7 +1,6 @@
 package formatter
 
 import (
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -53,9 +52,8 @@ func localityString(l *corev3.Locality) string {
 // HostTable writes the endpoint view of Envoy's /clusters document: one row per host, with
 // its health and outlier detection state.
 func HostTable(w io.Writer, hosts []configdump.HostEndpoint) error {
-	t := newTable(w, 5)
-	fmt.Fprintln(t, "ENDPOINT\tSTATUS\tOUTLIER CHECK\tCLUSTER")
-	for _, h := range hosts {
+	rows := make([]string, len(hosts))
+	for i, h := range hosts {
 		endpoint := h.Address
 		if h.Port != 0 {
 			endpoint += ":" + strconv.Itoa(int(h.Port))
@@ -64,7 +62,7 @@ func HostTable(w io.Writer, hosts []configdump.HostEndpoint) error {
 		if h.FailedOutlier {
 			outlier = "FAILED"
 		}
-		fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", endpoint, corev3.HealthStatus_name[int32(h.Status)], outlier, h.Cluster)
+		rows[i] = endpoint + "\t" + corev3.HealthStatus_name[int32(h.Status)] + "\t" + outlier + "\t" + h.Cluster
 	}
-	return t.Flush()
+	return writeTable(w, 5, "ENDPOINT\tSTATUS\tOUTLIER CHECK\tCLUSTER", rows)
 }

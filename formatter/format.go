@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
@@ -46,14 +47,65 @@ func newTable(w io.Writer, padding int) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 8, padding, ' ', 0)
 }
 
-// writeTable writes a header and rows (cells separated by tabs) aligned as istioctl's tables.
+// writeTable writes a header and rows (cells separated by tabs) aligned as istioctl's tables:
+// byte for byte what text/tabwriter writes with newTable's settings, several times faster on
+// the tables of large dumps (tens of thousands of rows).
 func writeTable(w io.Writer, padding int, header string, rows []string) error {
-	t := newTable(w, padding)
-	fmt.Fprintln(t, header)
-	for _, r := range rows {
-		fmt.Fprintln(t, r)
+	lines := append([]string{header}, rows...)
+	widths, ok := columnWidths(lines, padding)
+	if !ok {
+		// Lines with different numbers of cells, or text tabwriter treats specially.
+		t := newTable(w, padding)
+		for _, l := range lines {
+			fmt.Fprintln(t, l)
+		}
+		return t.Flush()
 	}
-	return t.Flush()
+	bw := bufio.NewWriterSize(w, 1<<16)
+	for _, l := range lines {
+		for c := range widths {
+			cell, rest, _ := strings.Cut(l, "\t")
+			bw.WriteString(cell)
+			for n := widths[c] - utf8.RuneCountInString(cell); n > 0; n-- {
+				bw.WriteByte(' ')
+			}
+			l = rest
+		}
+		bw.WriteString(l)
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
+// columnWidths returns the width of each aligned column (all cells but the last of each line)
+// when every line has the same number of cells, as tabwriter computes them: the widest cell,
+// in runes, plus padding. ok is false for tables tabwriter would lay out otherwise.
+func columnWidths(lines []string, padding int) (widths []int, ok bool) {
+	tabs := -1
+	for _, l := range lines {
+		if strings.ContainsAny(l, "\n\f\v\r") {
+			return nil, false
+		}
+		n := strings.Count(l, "\t")
+		if tabs >= 0 && n != tabs {
+			return nil, false
+		}
+		tabs = n
+	}
+	widths = make([]int, tabs)
+	for i := range widths {
+		widths[i] = padding
+	}
+	for _, l := range lines {
+		for c := 0; c < tabs; c++ {
+			cell, rest, _ := strings.Cut(l, "\t")
+			if n := utf8.RuneCountInString(cell) + padding; n > widths[c] {
+				widths[c] = n
+			}
+			l = rest
+		}
+	}
+	return widths, true
 }
 
 // ResourceWriter writes a view's resources as a JSON array, or a YAML sequence, as istioctl
