@@ -62,7 +62,14 @@ func (e *Encoder) Message(m proto.Message) error {
 	return e.message(m.ProtoReflect(), false)
 }
 
+// indentation is a newline followed by enough spaces for deep nesting.
+var indentation = "\n" + strings.Repeat(" ", 4*64)
+
 func (e *Encoder) newline() {
+	if n := 1 + 4*e.depth; n <= len(indentation) {
+		e.buf = append(e.buf, indentation[:n]...)
+		return
+	}
 	e.buf = append(e.buf, '\n')
 	for i := 0; i < e.depth; i++ {
 		e.buf = append(e.buf, "    "...)

@@ -96,11 +96,15 @@ func (o *listenerOptions) view(d *configdump.Dump) error {
 // listenerList lists listeners as istioctl does: filtered, then sorted for the table; JSON
 // keeps the dump's order.
 func listenerList(d *configdump.Dump, f configdump.ListenerFilter, verbose, withName bool) listView[*listenerv3.Listener, configdump.ListenerKey] {
+	var show func(l *listenerv3.Listener) (*listenerv3.Listener, bool)
+	if f != (configdump.ListenerFilter{}) {
+		show = func(l *listenerv3.Listener) (*listenerv3.Listener, bool) { return l, f.Match(l) }
+	}
 	return listView[*listenerv3.Listener, configdump.ListenerKey]{
 		order:       configdump.ListenerOrder,
 		less:        configdump.ListenerKey.Less,
 		filterFirst: true,
-		show:        func(l *listenerv3.Listener) (*listenerv3.Listener, bool) { return l, f.Match(l) },
+		show:        show,
 		rows:        func(l *listenerv3.Listener) []string { return formatter.ListenerRows(d, l, verbose, withName) },
 		table: func(w io.Writer, rows []string) error {
 			return formatter.ListenerTable(w, rows, verbose, withName)

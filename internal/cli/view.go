@@ -20,7 +20,7 @@ type listView[T proto.Message, K any] struct {
 	// sortJSON: istioctl sorts -o json too (else JSON keeps the dump's order).
 	sortJSON bool
 	// show returns the resource as the view shows it (a filtered copy, say) and whether it
-	// passes the filters.
+	// passes the filters; nil shows every resource as it is.
 	show func(T) (T, bool)
 	// rows are a resource's table rows; table writes the table.
 	rows  func(T) []string
@@ -43,6 +43,13 @@ type entry[K any] struct {
 // order, streaming.
 func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res configdump.Resources[T], f formatter.Format, v listView[T, K]) error {
 	short := f == formatter.Short
+	if v.show == nil {
+		v.show = always[T]
+		if !short && (v.order == nil || !v.sortJSON) {
+			// Every resource, in the dump's order: one pass.
+			return encodeList(w, d, res, nil, f, v.show)
+		}
+	}
 	entries := make([]entry[K], 0, res.Len())
 	first := res.Select(v.keyFields)
 	if short {
@@ -85,9 +92,15 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 	for i, e := range entries {
 		indexes[i] = e.index
 	}
+	return encodeList(w, d, res, indexes, f, v.show)
+}
+
+// encodeList decodes the resources at indexes (all when nil) and writes them as a JSON array or
+// YAML sequence, streaming.
+func encodeList[T proto.Message](w io.Writer, d *configdump.Dump, res configdump.Resources[T], indexes []int, f formatter.Format, show func(T) (T, bool)) error {
 	rw := formatter.NewResourceWriter(w, f)
-	err = configdump.Each(res, indexes, func(m T) ([]byte, error) {
-		shown, _ := v.show(m)
+	err := configdump.Each(res, indexes, func(m T) ([]byte, error) {
+		shown, _ := show(m)
 		return formatter.EncodeResource(d, shown, f)
 	}, rw.Write)
 	if err != nil {
