@@ -480,6 +480,13 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 	if mt == nil {
 		e.unknown.add(url)
 		if isJSONValue(value) {
+			if redact {
+				redacted, err := redactRaw(value)
+				if err != nil {
+					return err
+				}
+				value = redacted
+			}
 			return e.rawJSON(value)
 		}
 		return fmt.Errorf("cannot print binary payload of unknown type %s", url)

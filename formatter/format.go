@@ -195,24 +195,44 @@ func Message(w io.Writer, d *configdump.Dump, m proto.Message, f Format) error {
 	return err
 }
 
-// Raw writes a JSON document as it is, or converted to YAML.
-func Raw(w io.Writer, data []byte, f Format) error {
+// Raw writes a JSON document as it is but for the replacements (see configdump.Redactions),
+// or converted to YAML.
+func Raw(w io.Writer, data []byte, replace []configdump.Replacement, f Format) error {
 	if f == YAML {
-		y, err := yaml.JSONToYAML(data)
+		var b bytes.Buffer
+		if err := writeReplaced(&b, data, replace); err != nil {
+			return err
+		}
+		y, err := yaml.JSONToYAML(b.Bytes())
 		if err != nil {
 			return err
 		}
 		_, err = w.Write(y)
 		return err
 	}
-	if _, err := w.Write(data); err != nil {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	if err := writeReplaced(bw, data, replace); err != nil {
 		return err
 	}
 	if len(data) > 0 && data[len(data)-1] != '\n' {
-		_, err := w.Write([]byte{'\n'})
-		return err
+		bw.WriteByte('\n')
 	}
-	return nil
+	return bw.Flush()
+}
+
+func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement) error {
+	at := 0
+	for _, r := range replace {
+		if _, err := w.Write(data[at:r.Start]); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, r.Text); err != nil {
+			return err
+		}
+		at = r.End
+	}
+	_, err := w.Write(data[at:])
+	return err
 }
 
 // yamlItem turns a YAML document into an item of a YAML sequence.

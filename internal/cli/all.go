@@ -68,7 +68,12 @@ listeners, routes, secrets and endpoints (from the config dump's EDS section).
 
 func (o *allOptions) view(d *configdump.Dump) error {
 	if o.output.format != formatter.Short {
-		return formatter.Raw(o.streams.Out, d.Source(), o.output.format)
+		// The whole dump as it is, but never a secret in the clear.
+		redactions, err := d.Redactions()
+		if err != nil {
+			return err
+		}
+		return formatter.Raw(o.streams.Out, d.Source(), redactions, o.output.format)
 	}
 	// One view at a time; once printed, its section's bytes are dropped from memory.
 	sections := []struct {
