@@ -79,19 +79,45 @@ const indexChunk = 4 << 20
 // change while the Dump is in use: decoded strings share its memory.
 func Parse(data []byte) (*Dump, error) { return ParseWith(data, ParseOptions{}) }
 
-// ParseWith is Parse with options.
+// ParseWith is Parse with options. A YAML document is converted to JSON first.
 func ParseWith(data []byte, o ParseOptions) (*Dump, error) {
-	ix := &indexer{}
+	if LooksLikeYAML(data[:min(len(data), 4096)]) {
+		converted, err := YAMLToJSON(data)
+		if err != nil {
+			return nil, err
+		}
+		data, o.ChunkDone = converted, nil
+	}
+	ix := NewIndexer()
 	for i := 0; i < len(data); i += indexChunk {
 		chunk := data[i:min(i+indexChunk, len(data))]
-		if err := ix.feed(chunk); err != nil {
+		if err := ix.Feed(chunk); err != nil {
 			return nil, Locate(err, data)
 		}
 		if o.ChunkDone != nil {
 			o.ChunkDone(chunk)
 		}
 	}
-	kind, spans, err := ix.finish()
+	return ix.Dump(data)
+}
+
+// Indexer indexes a document fed in pieces as it arrives (from a pipe or a network), so that
+// input that is not an admin document is refused at once, before it is all read.
+type Indexer struct{ ix indexer }
+
+// NewIndexer returns an indexer at the start of a document.
+func NewIndexer() *Indexer { return &Indexer{} }
+
+// Feed indexes the next piece of the document.
+func (x *Indexer) Feed(p []byte) error { return x.ix.feed(p) }
+
+// Dump checks that the document fed is complete and returns it parsed; data is the whole
+// document, as fed.
+func (x *Indexer) Dump(data []byte) (*Dump, error) {
+	if int64(len(data)) != x.ix.off {
+		return nil, fmt.Errorf("configdump: indexed %d bytes, given %d", x.ix.off, len(data))
+	}
+	kind, spans, err := x.ix.finish()
 	if err != nil {
 		return nil, Locate(err, data)
 	}

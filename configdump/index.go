@@ -23,6 +23,7 @@ type indexer struct {
 	str       []byte // the current string, when captured
 
 	topKey     string // the last key of the top-level object
+	sawConfigs bool   // the top-level object has a "configs" key
 	configKey  string // the last key of the current config entry
 	inConfigs  bool   // inside the top-level "configs" (or "cluster_statuses") array
 	kind       Kind
@@ -30,7 +31,16 @@ type indexer struct {
 	ended      bool // the top-level value is complete
 	cur        sectionSpan
 	spans      []sectionSpan
-	firstBytes []byte // the start of the document, for messages
+	started    bool // the document's first byte, '{', was seen
+}
+
+// firstWord is the start of some text, for messages.
+func firstWord(p []byte) []byte {
+	p = p[:min(len(p), 24)]
+	if i := bytes.IndexAny(p, " \t\r\n"); i > 0 {
+		p = p[:i]
+	}
+	return p
 }
 
 // sectionSpan is one entry of "configs".
@@ -52,11 +62,26 @@ func (ix *indexer) errorf(at int64, format string, args ...any) error {
 
 // feed indexes the next chunk of the document.
 func (ix *indexer) feed(p []byte) error {
-	if len(ix.firstBytes) < 16 {
-		ix.firstBytes = append(ix.firstBytes, p[:min(len(p), 16-len(ix.firstBytes))]...)
-	}
 	base := ix.off
 	i := 0
+	if !ix.started {
+		// The document must be an object: refuse anything else from its first byte.
+		for i < len(p) && isSpace(p[i]) {
+			i++
+		}
+		if i == len(p) {
+			ix.off += int64(len(p))
+			return nil
+		}
+		switch c := p[i]; c {
+		case '{':
+			ix.started = true
+		case '[':
+			return errors.New("the document is a JSON array, not an Envoy config dump (an object with \"configs\")")
+		default:
+			return fmt.Errorf("the document is not JSON: it starts with %q", firstWord(p[i:]))
+		}
+	}
 	for i < len(p) {
 		if ix.inString {
 			n, err := ix.scanString(p[i:])
@@ -138,6 +163,7 @@ func (ix *indexer) endString() {
 	switch {
 	case ix.isKey && depth == 1:
 		ix.topKey = s
+		ix.sawConfigs = ix.sawConfigs || s == "configs"
 	case ix.isKey && depth == 3 && ix.inConfigs:
 		ix.configKey = s
 	case !ix.isKey && depth == 3 && ix.inConfigs && ix.configKey == "@type":
@@ -163,9 +189,6 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 		ix.capturing = (ix.isKey && (depth == 1 || depth == 3 && ix.inConfigs)) ||
 			(!ix.isKey && depth == 3 && ix.inConfigs && ix.configKey == "@type")
 	case '{', '[':
-		if depth == 0 && c != '{' {
-			return errors.New("the document is a JSON array, not an Envoy config dump (an object with \"configs\")")
-		}
 		if depth >= maxDepth {
 			return ix.errorf(at, "nesting deeper than %d levels", maxDepth)
 		}
@@ -231,14 +254,14 @@ func (ix *indexer) startTopValue(c byte, at int64) {
 // finish checks the document is complete and returns its kind and sections.
 func (ix *indexer) finish() (Kind, []sectionSpan, error) {
 	switch {
-	case ix.off == 0 || (len(ix.stack) == 0 && !ix.ended && len(bytes.TrimSpace(ix.firstBytes)) == 0):
+	case !ix.started:
 		return 0, nil, errors.New("the document is empty")
-	case !ix.ended && len(ix.stack) == 0:
-		return 0, nil, fmt.Errorf("the document is not JSON: it starts with %q", bytes.TrimSpace(ix.firstBytes))
 	case ix.inString:
 		return 0, nil, ix.errorf(ix.off, "the document ends inside a string: is it truncated?")
 	case !ix.ended:
 		return 0, nil, ix.errorf(ix.off, "the document ends with %d unclosed object(s) or array(s): is it truncated?", len(ix.stack))
+	case !ix.kindSet && ix.sawConfigs:
+		return 0, nil, errors.New(`the document's "configs" is not an array: an Envoy config dump lists its sections in an array`)
 	case !ix.kindSet:
 		return 0, nil, errors.New(`the document is not an Envoy config dump: it has no "configs" array (nor "cluster_statuses")`)
 	}

@@ -6,7 +6,6 @@ package portforward
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -63,17 +62,36 @@ func (c *AdminClient) Close() error {
 	return nil
 }
 
-// Fetch GETs an admin path such as "config_dump?mask=..." and returns the body.
-func (c *AdminClient) Fetch(ctx context.Context, path string) ([]byte, error) {
-	return c.do(ctx, http.MethodGet, path)
+// Open GETs an admin path such as "config_dump?mask=..." and returns the body as it arrives.
+// A failure while reading it is explained as a failed request is.
+func (c *AdminClient) Open(ctx context.Context, path string) (io.ReadCloser, error) {
+	body, err := c.open(ctx, http.MethodGet, path)
+	if err != nil {
+		return nil, err
+	}
+	return &explainedBody{ReadCloser: body, ctx: ctx, c: c, path: path}, nil
 }
 
-// Post POSTs to an admin path (Envoy changes state only on POST, e.g. /logging).
+// Post POSTs to an admin path (Envoy changes state only on POST, e.g. /logging) and returns
+// the answer, of at most MaxBytes.
 func (c *AdminClient) Post(ctx context.Context, path string) ([]byte, error) {
-	return c.do(ctx, http.MethodPost, path)
+	body, err := c.open(ctx, http.MethodPost, path)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, c.MaxBytes+1))
+	if err != nil {
+		return nil, c.explain(ctx, http.MethodPost, path, fmt.Errorf("reading the answer: %w", err))
+	}
+	if int64(len(data)) > c.MaxBytes {
+		return nil, fmt.Errorf("%s: /%s: %w: more than the limit of %d bytes (--max-input)", c.describe, pathOnly(path), ErrTooLarge, c.MaxBytes)
+	}
+	return data, nil
 }
 
-func (c *AdminClient) do(ctx context.Context, method, path string) ([]byte, error) {
+// open makes a request and checks the answer is Envoy's: 200, and not an HTML page.
+func (c *AdminClient) open(ctx context.Context, method, path string) (io.ReadCloser, error) {
 	u := c.base.String() + "/" + strings.TrimPrefix(path, "/")
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
@@ -84,21 +102,39 @@ func (c *AdminClient) do(ctx context.Context, method, path string) ([]byte, erro
 	if err != nil {
 		return nil, c.explain(ctx, method, path, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
 		return nil, fmt.Errorf("%s answered %s to %s /%s: %s", c.describe, resp.Status, method, pathOnly(path), firstLine(resp.Body))
 	}
-	body, err := readLimited(resp.Body, resp.ContentLength, c.MaxBytes)
-	if err != nil {
-		if errors.Is(err, ErrTooLarge) {
-			return nil, fmt.Errorf("%s: /%s: %w", c.describe, pathOnly(path), err)
-		}
-		return nil, c.explain(ctx, method, path, fmt.Errorf("reading the answer: %w", err))
-	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
-		return nil, fmt.Errorf("%s answered an HTML page to %s /%s, not Envoy's JSON: %s; is this Envoy's admin port?", c.describe, method, pathOnly(path), firstLine(bytes.NewReader(body)))
+		defer resp.Body.Close()
+		return nil, fmt.Errorf("%s answered an HTML page to %s /%s, not Envoy's JSON: %s; is this Envoy's admin port?", c.describe, method, pathOnly(path), firstLine(resp.Body))
 	}
-	return body, nil
+	if resp.ContentLength > c.MaxBytes {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: /%s: %w: %d bytes announced, more than the limit of %d (--max-input)", c.describe, pathOnly(path), ErrTooLarge, resp.ContentLength, c.MaxBytes)
+	}
+	return resp.Body, nil
+}
+
+// explainedBody explains the errors of reading an answer.
+type explainedBody struct {
+	io.ReadCloser
+	ctx  context.Context
+	c    *AdminClient
+	path string
+}
+
+func (b *explainedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		err = b.c.explain(b.ctx, http.MethodGet, b.path, err)
+	default:
+		err = b.c.explain(b.ctx, http.MethodGet, b.path, fmt.Errorf("reading the answer: %w", err))
+	}
+	return n, err
 }
 
 // explain turns a transport failure into a message naming the cause.
@@ -114,6 +150,14 @@ func (c *AdminClient) explain(ctx context.Context, method, path string, err erro
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return fmt.Errorf("nothing answers at %s: %w; is Envoy running, and is that its admin address?", c.base.Host, err)
+	}
+	// The URL is already named; keep only the cause.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("the connection closed before the answer was complete: %w", err)
 	}
 	return fmt.Errorf("%s %s /%s: %w", c.describe, method, pathOnly(path), err)
 }
@@ -135,25 +179,4 @@ func firstLine(r io.Reader) string {
 		}
 	}
 	return "(empty body)"
-}
-
-// readLimited reads r to the end, failing once more than max bytes arrive.
-func readLimited(r io.Reader, size, max int64) ([]byte, error) {
-	capacity := int64(64 << 10)
-	if size > 0 && size <= max {
-		capacity = size + 1
-	}
-	if size > max {
-		return nil, fmt.Errorf("%w: %d bytes announced, more than the limit of %d (--max-input)", ErrTooLarge, size, max)
-	}
-	var buf bytes.Buffer
-	buf.Grow(int(capacity))
-	n, err := buf.ReadFrom(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > max {
-		return nil, fmt.Errorf("%w: more than the limit of %d bytes (--max-input)", ErrTooLarge, max)
-	}
-	return buf.Bytes(), nil
 }

@@ -157,20 +157,10 @@ func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump
 		return nil, nil, deadline(err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
-	data, err := src.Fetch(ctx, path)
+	d, release, err := loadDocument(ctx, src, path, o.maxInput)
 	if err != nil {
 		// Sources name themselves in their errors.
 		return nil, nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
-	}
-	release := func([]byte) {}
-	if r, ok := src.(releaser); ok {
-		release = r.Release
-	}
-	// Indexing reads the whole document once; drop each chunk behind it, so that only the
-	// sections the view reads come back into memory.
-	d, err := configdump.ParseWith(data, configdump.ParseOptions{ChunkDone: release})
-	if err != nil {
-		return nil, nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
 	}
 	return d, release, nil
 }

@@ -272,13 +272,9 @@ func (o *proxyStatusOptions) envoyDump(ctx context.Context, t portforward.Target
 		src = admin
 	}
 	defer src.Close()
-	data, err := src.Fetch(ctx, pathFullDump)
+	d, _, err := loadDocument(ctx, src, pathFullDump, o.maxInput)
 	if err != nil {
 		return nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
-	}
-	d, err := configdump.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
 	}
 	return d, nil
 }

@@ -15,7 +15,9 @@ import (
 // private key provider of a type this binary does not know.
 func secretsDump(t *testing.T) (path string, secrets []string) {
 	t.Helper()
-	secret := func(n int) string { return fmt.Sprintf("-----BEGIN PRIVATE KEY-----SECRET-%02d-----END PRIVATE KEY-----", n) }
+	secret := func(n int) string {
+		return fmt.Sprintf("-----BEGIN PRIVATE KEY-----SECRET-%02d-----END PRIVATE KEY-----", n)
+	}
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	for i := 1; i <= 9; i++ {
 		secrets = append(secrets, secret(i))

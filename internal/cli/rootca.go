@@ -72,13 +72,9 @@ func (o *rootCAOptions) roots(ctx context.Context, target string) ([]*x509.Certi
 		return nil, "", deadline(err, "reaching "+target, o.timeout)
 	}
 	defer src.Close()
-	data, err := src.Fetch(ctx, pathSecrets)
+	d, _, err := loadDocument(ctx, src, pathSecrets, defaultMaxInput)
 	if err != nil {
 		return nil, "", deadline(err, "reading the secrets of "+src.String(), o.timeout)
-	}
-	d, err := configdump.Parse(data)
-	if err != nil {
-		return nil, "", fmt.Errorf("parsing the secrets of %s: %w", src, err)
 	}
 	roots, err := d.RootCAs()
 	if err != nil {

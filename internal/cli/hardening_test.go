@@ -1,0 +1,314 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/proxyctl/proxyctl/internal/gendump"
+	"github.com/proxyctl/proxyctl/internal/istiod/istiodtest"
+)
+
+// TestBadInput feeds broken and hostile documents to every kind of source: each gives one clear
+// line on stderr and exit 1, never a panic.
+func TestBadInput(t *testing.T) {
+	sample, err := os.ReadFile(sampleDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep := `{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", "static_clusters": ` +
+		strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}]}`
+	deepInSection := `{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", "static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "x", "metadata": {"filter_metadata": {"x": ` +
+		strings.Repeat(`{"a": `, 10000) + "1" + strings.Repeat("}", 10000) + `}}}}]}]}`
+	garbage := make([]byte, 4096)
+	for i := range garbage {
+		garbage[i] = byte(i*7 + i/13)
+	}
+	cases := []struct {
+		name  string
+		input []byte
+		want  string
+	}{
+		{"empty file", nil, "the document is empty"},
+		{"only spaces", []byte("  \n\t "), "the document is empty"},
+		{"not JSON", []byte("hello world"), `the document is not JSON: it starts with "hello"`},
+		{"a JSON array", []byte(`[{"configs": []}]`), "the document is a JSON array"},
+		{"an empty object", []byte(`{}`), `it has no "configs" array`},
+		{"configs not an array", []byte(`{"configs": {"@type": "x"}}`), `"configs" is not an array`},
+		{"configs a string", []byte(`{"configs": "all of them"}`), `"configs" is not an array`},
+		{"truncated dump", sample[:len(sample)/2], "is it truncated?"},
+		{"truncated in a string", []byte(`{"configs": [{"@type": "type.googleapis.com/envoy.adm`), "ends inside a string"},
+		{"binary garbage", garbage, "the document is not JSON"},
+		{"NUL bytes", make([]byte, 1000), "the document is not JSON"},
+		{"10 000-deep nested value", []byte(deep), "nesting deeper than 1000 levels"},
+		{"10 000-deep value in a resource", []byte(deepInSection), "nesting deeper than 1000 levels"},
+		{"trailing data", append(append([]byte{}, sample...), []byte(`{"more": 1}`)...), "unexpected data after the top-level value"},
+		{"wrong @type", []byte(`{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+			"static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "name": "x"}}]}]}`),
+			"has @type type.googleapis.com/envoy.config.route.v3.RouteConfiguration, want envoy.config.cluster.v3.Cluster"},
+		{"a value of the wrong kind", []byte(`{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+			"static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": ["x"]}}]}]}`), "field name: want a string"},
+		{"invalid YAML", []byte("configs:\n  - '@type': [unclosed\n"), "looks like YAML but is not"},
+	}
+	dir := t.TempDir()
+	for i, tc := range cases {
+		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")
+		if err := os.WriteFile(path, tc.input, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(tc.input) }))
+		defer admin.Close()
+		for _, src := range []struct {
+			name  string
+			stdin string
+			args  []string
+		}{
+			{"file", "", []string{"-f", path}},
+			{"stdin", string(tc.input), []string{"-f", "-"}},
+			{"admin URL", "", []string{"--admin-url", admin.URL}},
+		} {
+			t.Run(tc.name+"/"+src.name, func(t *testing.T) {
+				code, out, errOut := run(t, src.stdin, append([]string{"pc", "cluster"}, src.args...)...)
+				if code != ExitRuntime || out != "" || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+					t.Errorf("case %d: exit %d, stdout %.100q, stderr %q; want exit 1 and %q", i, code, out, errOut, tc.want)
+				}
+			})
+		}
+	}
+}
+
+// TestYAMLDump reads a dump written as YAML (as pc all -o yaml prints it) like the JSON one.
+func TestYAMLDump(t *testing.T) {
+	code, yamlDump, errOut := run(t, "", "pc", "all", "-f", sampleDump, "-o", "yaml")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	path := filepath.Join(t.TempDir(), "dump.yaml")
+	if err := os.WriteFile(path, []byte("# saved with proxyctl\n"+yamlDump), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, view := range []string{"cluster", "listener", "route", "secret", "all"} {
+		_, want, _ := run(t, "", "pc", view, "-f", sampleDump, "-o", "json")
+		for _, args := range [][]string{{"-f", path}, {"-f", "-"}} {
+			code, got, errOut := run(t, yamlDump, append([]string{"pc", view, "-o", "json"}, args...)...)
+			if view == "all" {
+				// The whole dump, printed as read: the same document, its keys in YAML's order.
+				want, got = normalizeJSON(t, want), normalizeJSON(t, got)
+			}
+			if code != 0 || got != want {
+				t.Errorf("%s %v: exit %d %s\n%.300s", view, args, code, errOut, got)
+			}
+		}
+	}
+}
+
+// endless is a reader that never ends: a start, then the same bytes forever. It counts what
+// was read from it.
+type endless struct {
+	start, repeat []byte
+	read          atomic.Int64
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if off := e.read.Load(); off < int64(len(e.start)) {
+			c := copy(p[n:], e.start[off:])
+			n += c
+			e.read.Add(int64(c))
+			continue
+		}
+		c := copy(p[n:], e.repeat)
+		n += c
+		e.read.Add(int64(c))
+	}
+	return n, nil
+}
+
+// TestHugeStream: a 2 GB stream (endless here) ends in a clear error with bounded memory: garbage
+// at its first bytes, a document that does not end at the size limit, spooled to disk past 2 MB.
+func TestHugeStream(t *testing.T) {
+	garbage := &endless{repeat: bytes.Repeat([]byte{0}, 4096)}
+	start := time.Now()
+	code, _, errOut := runWithStdin(t, garbage, "pc", "cluster", "-f", "-")
+	if code != ExitRuntime || !strings.Contains(errOut, "the document is not JSON") || garbage.read.Load() > 4<<20 {
+		t.Errorf("garbage: exit %d, %s, read %d bytes", code, errOut, garbage.read.Load())
+	}
+	endlessString := &endless{
+		start:  []byte(`{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", "version_info": "`),
+		repeat: bytes.Repeat([]byte("a"), 1<<16),
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	code, _, errOut = runWithStdin(t, endlessString, "pc", "cluster", "-f", "-", "--max-input", "200000000")
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 50<<20 {
+		t.Errorf("endless: allocated %d MB for a 200 MB stream; it should go to disk", alloc>>20)
+	}
+	if code != ExitRuntime || !strings.Contains(errOut, "more than the limit of 200000000 bytes (--max-input)") {
+		t.Errorf("endless: exit %d, %s", code, errOut)
+	}
+	if n := endlessString.read.Load(); n > 200000000+2<<20 {
+		t.Errorf("read %d bytes past the limit", n)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+// normalizeJSON re-encodes a JSON document with sorted keys and no spaces.
+func normalizeJSON(t *testing.T, doc string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		t.Fatalf("%v: %.200s", err, doc)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestLargeStream: a document bigger than what is kept in memory, read from a pipe or an admin
+// API, prints what the same document read from a file prints.
+func TestLargeStream(t *testing.T) {
+	var doc bytes.Buffer
+	if err := gendump.Write(&doc, gendump.Options{Services: 600, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Len() < 3*spoolInMemory {
+		t.Fatalf("the generated dump has %d bytes; want more than %d", doc.Len(), 3*spoolInMemory)
+	}
+	path := filepath.Join(t.TempDir(), "dump.json")
+	if err := os.WriteFile(path, doc.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(doc.Bytes()) }))
+	defer admin.Close()
+	for _, view := range [][]string{{"cluster"}, {"listener", "-o", "json"}, {"route", "--name", "9080"}, {"all"}} {
+		_, want, _ := run(t, "", append([]string{"pc", "-f", path}, view...)...)
+		if want == "" {
+			t.Fatalf("%v: no output from the file", view)
+		}
+		for _, src := range []struct {
+			name  string
+			stdin io.Reader
+			args  []string
+		}{
+			// A reader that is not an *os.File is read as a stream, as a pipe is.
+			{"stdin", io.MultiReader(bytes.NewReader(doc.Bytes())), []string{"-f", "-"}},
+			{"admin URL", nil, []string{"--admin-url", admin.URL}},
+		} {
+			code, got, errOut := runWithStdin(t, src.stdin, append(append([]string{"pc"}, src.args...), view...)...)
+			if code != 0 || got != want {
+				t.Errorf("%v from %s: exit %d, %s; output differs from the file's", view, src.name, code, errOut)
+			}
+		}
+	}
+}
+
+func runWithStdin(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Run(args, Streams{In: stdin, Out: &out, ErrOut: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+// TestLiveFailures: admin APIs and istiod that fail in every way a network can end within
+// --timeout, with a clear error, a non-zero exit and no goroutine left behind.
+func TestLiveFailures(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	sample, err := os.ReadFile(sampleDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := []struct {
+		name string
+		h    http.HandlerFunc
+		want string
+	}{
+		{"stalls mid-body", func(w http.ResponseWriter, r *http.Request) {
+			w.Write(sample[:len(sample)/2])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}, "took longer than --timeout 1s"},
+		{"closes before answering", func(http.ResponseWriter, *http.Request) {
+			panic(http.ErrAbortHandler)
+		}, "GET /config_dump: the connection closed before the answer was complete: EOF"},
+		{"closes early", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "1000000")
+			w.Write(sample[:1000])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}, "the connection closed before the answer was complete: unexpected EOF"},
+		{"closes early, chunked", func(w http.ResponseWriter, _ *http.Request) {
+			w.Write(sample[:1000])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}, "GET /config_dump"},
+		{"answers 500", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "envoy is overloaded\nmore details", http.StatusInternalServerError)
+		}, "answered 500 Internal Server Error to GET /config_dump: envoy is overloaded"},
+		{"answers HTML", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write([]byte("<!DOCTYPE html><html><title>Sign in</title></html>"))
+		}, "answered an HTML page"},
+		{"answers HTML without saying so", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write([]byte("<!DOCTYPE html><html><title>Sign in</title></html>"))
+		}, "the document is not JSON"},
+		{"sends 100 MB of garbage", func(w http.ResponseWriter, _ *http.Request) {
+			junk := bytes.Repeat([]byte("\x00\xff garbage "), 1<<16)
+			for sent := 0; sent < 100<<20; sent += len(junk) {
+				if _, err := w.Write(junk); err != nil {
+					return
+				}
+			}
+		}, "the document is not JSON"},
+		{"sends a never-ending document", func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"configs": [`))
+			for r.Context().Err() == nil {
+				if _, err := w.Write([]byte(`{"@type": "type.googleapis.com/google.protobuf.Empty"},`)); err != nil {
+					return
+				}
+			}
+		}, "took longer than --timeout 1s"},
+	}
+	for _, tc := range handlers {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.h)
+			start := time.Now()
+			code, out, errOut := run(t, "", "pc", "cluster", "--admin-url", srv.URL, "--timeout", "1s")
+			srv.Close()
+			if code != ExitRuntime || out != "" || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("exit %d, stdout %.100q, stderr %q; want exit 1 and %q", code, out, errOut, tc.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s", d)
+			}
+		})
+	}
+	t.Run("istiod hangs", func(t *testing.T) {
+		hang := istiodtest.NewServer(t, istiodtest.Options{Delay: time.Hour})
+		start := time.Now()
+		code, out, errOut := run(t, "", "ps", "--istiod-url", hang.URL, "--timeout", "1s")
+		if code != ExitRuntime || out != "" || !strings.Contains(errOut, "no answer in time") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %s", d)
+		}
+	})
+}
