@@ -567,6 +567,12 @@ func parseDuration(s string) (int64, int32, bool) {
 	return secs, nanos, true
 }
 
+// The range of google.protobuf.Timestamp: years 1 to 9999.
+const (
+	minTimestamp = -62135596800
+	maxTimestamp = 253402300799
+)
+
 func (d *decoder) timestampValue(m protoreflect.Message) error {
 	start := d.pos
 	s, err := d.readString()
@@ -574,7 +580,7 @@ func (d *decoder) timestampValue(m protoreflect.Message) error {
 		return err
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	if err != nil || t.Unix() < minTimestamp || t.Unix() > maxTimestamp {
 		d.pos = start
 		d.skipWS()
 		return d.errorf("invalid timestamp %q", s)

@@ -418,7 +418,7 @@ func appendNanos(out []byte, nanos int64) []byte {
 func (e *Encoder) timestamp(m protoreflect.Message) error {
 	fds := m.Descriptor().Fields()
 	secs, nanos := m.Get(fds.ByNumber(1)).Int(), m.Get(fds.ByNumber(2)).Int()
-	if secs < -62135596800 || secs > 253402300799 || nanos < 0 || nanos >= 1e9 {
+	if secs < minTimestamp || secs > maxTimestamp || nanos < 0 || nanos >= 1e9 {
 		return fmt.Errorf("invalid timestamp %ds %dns", secs, nanos)
 	}
 	t := time.Unix(secs, 0).UTC()

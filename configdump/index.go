@@ -9,18 +9,23 @@ import (
 
 // An indexer finds the sections of an admin document in one pass over its bytes, fed in
 // chunks, without keeping them: it records where each entry of "configs" starts and ends, and
-// its "@type" (or, in a /clusters document, each entry of "cluster_statuses"). It checks the structure (strings, nesting), not the values, which are checked
-// when a section is decoded: a view only pays for the sections it reads.
+// its "@type" (or, in a /clusters document, each entry of "cluster_statuses"). It checks that
+// the document is JSON (its grammar, escapes, numbers and literals) but not what the values
+// mean, which is checked when a section is decoded: a view only pays for the sections it reads.
 type indexer struct {
 	off   int64  // bytes fed so far
 	stack []byte // open containers: '{' or '['
+	state state  // what may come next, outside strings
 
 	inString  bool
-	escape    bool // the previous byte in the string was a backslash
-	keyNext   bool // in an object, the next string is a key
 	isKey     bool // the current string is a key
+	escape    bool // the previous byte in the string was a backslash
+	hexLeft   int  // hex digits still due in a \u escape
 	capturing bool
 	str       []byte // the current string, when captured
+
+	word   []byte // the number or literal being read, outside strings
+	wordAt int64
 
 	topKey     string // the last key of the top-level object
 	sawConfigs bool   // the top-level object has a "configs" key
@@ -28,10 +33,41 @@ type indexer struct {
 	inConfigs  bool   // inside the top-level "configs" (or "cluster_statuses") array
 	kind       Kind
 	kindSet    bool
-	ended      bool // the top-level value is complete
 	cur        sectionSpan
 	spans      []sectionSpan
 	started    bool // the document's first byte, '{', was seen
+}
+
+// state is what the JSON grammar allows next.
+type state uint8
+
+const (
+	stKeyOrClose   state = iota // after '{'
+	stKey                       // after ',' in an object
+	stColon                     // after a key
+	stValue                     // after ':', or ',' in an array
+	stValueOrClose              // after '['
+	stAfterValue                // ',' or the container's end
+	stEnd                       // after the top-level value
+)
+
+func (st state) want(top byte) string {
+	switch st {
+	case stKeyOrClose:
+		return "a key or '}'"
+	case stKey:
+		return "a key"
+	case stColon:
+		return "':'"
+	case stValue:
+		return "a value"
+	case stValueOrClose:
+		return "a value or ']'"
+	}
+	if top == '[' {
+		return "',' or ']'"
+	}
+	return "',' or '}'"
 }
 
 // firstWord is the start of some text, for messages.
@@ -49,12 +85,25 @@ type sectionSpan struct {
 	start, end int64
 }
 
-var structural = func() (t [256]bool) {
+// Byte classes outside strings.
+const (
+	clWord byte = iota // part of a number or literal
+	clSpace
+	clStructural
+)
+
+var class = func() (t [256]byte) {
+	for _, c := range []byte(" \t\r\n") {
+		t[c] = clSpace
+	}
 	for _, c := range []byte(`"{}[],:`) {
-		t[c] = true
+		t[c] = clStructural
 	}
 	return
 }()
+
+// maxWord bounds a number or literal; JSON numbers in Envoy's documents are far shorter.
+const maxWord = 1 << 10
 
 func (ix *indexer) errorf(at int64, format string, args ...any) error {
 	return &SyntaxError{Offset: int(at), Msg: fmt.Sprintf(format, args...)}
@@ -75,7 +124,7 @@ func (ix *indexer) feed(p []byte) error {
 		}
 		switch c := p[i]; c {
 		case '{':
-			ix.started = true
+			ix.started, ix.state = true, stValue
 		case '[':
 			return errors.New("the document is a JSON array, not an Envoy config dump (an object with \"configs\")")
 		default:
@@ -84,40 +133,149 @@ func (ix *indexer) feed(p []byte) error {
 	}
 	for i < len(p) {
 		if ix.inString {
-			n, err := ix.scanString(p[i:])
+			n, err := ix.scanString(p[i:], base+int64(i))
 			if err != nil {
-				return ix.errorf(base+int64(i), "%v", err)
+				return err
 			}
 			i += n
 			continue
 		}
-		// Outside strings: skip to the next structural byte.
-		for i < len(p) && !structural[p[i]] {
-			if ix.ended && !isSpace(p[i]) {
-				return ix.errorf(base+int64(i), "unexpected data after the top-level value")
+		switch class[p[i]] {
+		case clSpace:
+			if ix.word != nil {
+				if err := ix.endWord(); err != nil {
+					return err
+				}
+			}
+			for i++; i < len(p) && isSpace(p[i]); i++ {
+			}
+		case clStructural:
+			if ix.word != nil {
+				if err := ix.endWord(); err != nil {
+					return err
+				}
+			}
+			if err := ix.structuralByte(p[i], base+int64(i)); err != nil {
+				return err
 			}
 			i++
+		default:
+			start := i
+			for i < len(p) && class[p[i]] == clWord {
+				i++
+			}
+			if ix.word == nil {
+				if ix.state == stEnd {
+					return ix.errorf(base+int64(start), "unexpected data after the top-level value")
+				}
+				if ix.state != stValue && ix.state != stValueOrClose {
+					return ix.errorf(base+int64(start), "unexpected %q, want %s", firstWord(p[start:i]), ix.want())
+				}
+				ix.word, ix.wordAt = make([]byte, 0, 16), base+int64(start)
+			}
+			if len(ix.word)+i-start > maxWord {
+				return ix.errorf(ix.wordAt, "a number or literal longer than %d bytes", maxWord)
+			}
+			ix.word = append(ix.word, p[start:i]...)
 		}
-		if i == len(p) {
-			break
-		}
-		if err := ix.structuralByte(p[i], base+int64(i)); err != nil {
-			return err
-		}
-		i++
 	}
 	ix.off += int64(len(p))
 	return nil
 }
 
+func (ix *indexer) want() string {
+	top := byte(0)
+	if len(ix.stack) > 0 {
+		top = ix.stack[len(ix.stack)-1]
+	}
+	return ix.state.want(top)
+}
+
+// endWord checks a number or literal that just ended.
+func (ix *indexer) endWord() error {
+	w := ix.word
+	ix.word = nil
+	switch string(w) {
+	case "true", "false", "null":
+	default:
+		if !validNumber(w) {
+			return ix.errorf(ix.wordAt, "unexpected %q, want a value", firstWord(w))
+		}
+	}
+	ix.afterValue()
+	return nil
+}
+
+// validNumber reports whether b is a JSON number.
+func validNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
-// scanString consumes string bytes up to and including the closing quote, or the whole input.
-func (ix *indexer) scanString(p []byte) (int, error) {
+func isHex(c byte) bool { return c-'0' < 10 || (c|0x20)-'a' < 6 }
+
+// scanString consumes string bytes up to and including the closing quote, or the whole input;
+// at is the offset of p in the document.
+func (ix *indexer) scanString(p []byte, at int64) (int, error) {
 	i := 0
 	for i < len(p) {
+		if ix.hexLeft > 0 {
+			if !isHex(p[i]) {
+				return 0, ix.errorf(at+int64(i), "invalid \\u escape in a string")
+			}
+			ix.hexLeft--
+			if ix.capturing {
+				ix.str = append(ix.str, p[i])
+			}
+			i++
+			continue
+		}
 		if ix.escape {
+			switch p[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				ix.hexLeft = 4
+			default:
+				return 0, ix.errorf(at+int64(i)-1, "invalid escape %s in a string", describeEscape(p[i]))
+			}
 			ix.escape = false
+			if ix.capturing {
+				ix.str = append(ix.str, p[i])
+			}
 			i++
 			continue
 		}
@@ -153,47 +311,69 @@ func (ix *indexer) scanString(p []byte) (int, error) {
 
 // endString records keys and the "@type" of config entries.
 func (ix *indexer) endString() {
+	wasKey := ix.isKey
+	if wasKey {
+		ix.state = stColon
+	} else {
+		ix.afterValue()
+	}
 	if !ix.capturing {
 		return
 	}
 	ix.capturing = false
 	s := string(ix.str)
 	ix.str = ix.str[:0]
+	if strings.Contains(s, `\`) {
+		if u, err := unescape([]byte(s)); err == nil {
+			s = string(u)
+		}
+	}
 	depth := len(ix.stack)
 	switch {
-	case ix.isKey && depth == 1:
+	case wasKey && depth == 1:
 		ix.topKey = s
 		ix.sawConfigs = ix.sawConfigs || s == "configs"
-	case ix.isKey && depth == 3 && ix.inConfigs:
+	case wasKey && depth == 3 && ix.inConfigs:
 		ix.configKey = s
-	case !ix.isKey && depth == 3 && ix.inConfigs && ix.configKey == "@type":
-		if strings.Contains(s, `\`) {
-			if u, err := unescape([]byte(s)); err == nil {
-				s = string(u)
-			}
-		}
+	case !wasKey && depth == 3 && ix.inConfigs && ix.configKey == "@type":
 		ix.cur.typeURL = s
 	}
 }
 
+// afterValue moves past a complete value.
+func (ix *indexer) afterValue() {
+	if len(ix.stack) == 0 {
+		ix.state = stEnd
+	} else {
+		ix.state = stAfterValue
+	}
+}
+
 func (ix *indexer) structuralByte(c byte, at int64) error {
-	if ix.ended {
+	if ix.state == stEnd {
 		return ix.errorf(at, "unexpected data after the top-level value")
 	}
 	depth := len(ix.stack)
+	unexpected := func() error { return ix.errorf(at, "unexpected %s, want %s", describeByte(c), ix.want()) }
 	switch c {
 	case '"':
+		switch ix.state {
+		case stKey, stKeyOrClose:
+			ix.isKey = true
+		case stValue, stValueOrClose:
+			ix.isKey = false
+		default:
+			return unexpected()
+		}
 		ix.inString = true
-		ix.isKey = ix.keyNext
-		ix.keyNext = false
 		ix.capturing = (ix.isKey && (depth == 1 || depth == 3 && ix.inConfigs)) ||
 			(!ix.isKey && depth == 3 && ix.inConfigs && ix.configKey == "@type")
 	case '{', '[':
+		if ix.state != stValue && ix.state != stValueOrClose {
+			return unexpected()
+		}
 		if depth >= maxDepth {
 			return ix.errorf(at, "nesting deeper than %d levels", maxDepth)
-		}
-		if depth == 1 && ix.keyNext {
-			return ix.errorf(at, "unexpected %q, want a key", c)
 		}
 		if depth == 1 {
 			ix.startTopValue(c, at)
@@ -206,33 +386,43 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 			ix.configKey = ""
 		}
 		ix.stack = append(ix.stack, c)
-		ix.keyNext = c == '{'
+		ix.state = stKeyOrClose
+		if c == '[' {
+			ix.state = stValueOrClose
+		}
 	case '}', ']':
 		open := byte('{')
 		if c == ']' {
 			open = '['
 		}
 		if depth == 0 || ix.stack[depth-1] != open {
-			return ix.errorf(at, "unexpected %q", c)
+			return unexpected()
+		}
+		if ix.state != stAfterValue && !(c == '}' && ix.state == stKeyOrClose) && !(c == ']' && ix.state == stValueOrClose) {
+			return unexpected()
 		}
 		ix.stack = ix.stack[:depth-1]
-		ix.keyNext = false
+		ix.afterValue()
 		switch {
 		case depth == 3 && ix.inConfigs:
 			ix.cur.end = at + 1
 			ix.spans = append(ix.spans, ix.cur)
 		case depth == 2 && ix.inConfigs:
 			ix.inConfigs = false
-		case depth == 1:
-			ix.ended = true
 		}
 	case ',':
-		if depth == 0 {
-			return ix.errorf(at, "unexpected ','")
+		if ix.state != stAfterValue {
+			return unexpected()
 		}
-		ix.keyNext = ix.stack[depth-1] == '{'
+		ix.state = stValue
+		if ix.stack[depth-1] == '{' {
+			ix.state = stKey
+		}
 	case ':':
-		ix.keyNext = false
+		if ix.state != stColon {
+			return unexpected()
+		}
+		ix.state = stValue
 	}
 	return nil
 }
@@ -258,7 +448,7 @@ func (ix *indexer) finish() (Kind, []sectionSpan, error) {
 		return 0, nil, errors.New("the document is empty")
 	case ix.inString:
 		return 0, nil, ix.errorf(ix.off, "the document ends inside a string: is it truncated?")
-	case !ix.ended:
+	case ix.state != stEnd:
 		return 0, nil, ix.errorf(ix.off, "the document ends with %d unclosed object(s) or array(s): is it truncated?", len(ix.stack))
 	case !ix.kindSet && ix.sawConfigs:
 		return 0, nil, errors.New(`the document's "configs" is not an array: an Envoy config dump lists its sections in an array`)

@@ -163,6 +163,19 @@ func (s *scanner) readRawString() ([]byte, bool, error) {
 			return raw, escaped, nil
 		case c == '\\':
 			escaped = true
+			if i+1 < len(data) {
+				switch data[i+1] {
+				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				case 'u':
+					if _, ok := hex4(data[i+2:]); !ok {
+						s.pos = i
+						return nil, false, s.errorf("invalid \\u escape in a string")
+					}
+				default:
+					s.pos = i
+					return nil, false, s.errorf("invalid escape %s in a string", describeEscape(data[i+1]))
+				}
+			}
 			i += 2
 		case c < 0x20:
 			s.pos = i
@@ -270,6 +283,14 @@ func unescape(raw []byte) ([]byte, error) {
 		i += 2
 	}
 	return out, nil
+}
+
+// describeEscape names the escape of c, for messages.
+func describeEscape(c byte) string {
+	if c > ' ' && c < 0x7f {
+		return `\` + string(rune(c))
+	}
+	return fmt.Sprintf(`\ followed by byte 0x%02x`, c)
 }
 
 func hex4(b []byte) (rune, bool) {

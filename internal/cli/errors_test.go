@@ -31,7 +31,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"bad output format", "", []string{"pc", "cluster", "-f", sampleDump, "-o", "xml"}, ExitUsage, `unknown output format "xml": use one of short, json, yaml`},
 		{"missing file", "", []string{"pc", "cluster", "-f", filepath.Join(dir, "nope.json")}, ExitRuntime, "nope.json: no such file or directory"},
-		{"invalid JSON", "", []string{"pc", "cluster", "-f", invalid}, ExitRuntime, "invalid JSON at line 3, column 71: unexpected '}', want a string"},
+		{"invalid JSON", "", []string{"pc", "cluster", "-f", invalid}, ExitRuntime, "invalid JSON at line 3, column 71: unexpected '}', want a key"},
 		{"missing section", "", []string{"pc", "cluster", "-f", noClusters}, ExitRuntime, "the config dump has no clusters section (envoy.admin.v3.ClustersConfigDump)"},
 		{"missing EDS section", "", []string{"pc", "endpoint", "-f", noClusters}, ExitRuntime, "has no endpoints section"},
 		{"wrong resource type", "", []string{"pc", "cluster", "-f", wrongType}, ExitRuntime, "static_clusters[0]: has @type type.googleapis.com/envoy.config.listener.v3.Listener, want envoy.config.cluster.v3.Cluster"},

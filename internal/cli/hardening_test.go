@@ -59,6 +59,12 @@ func TestBadInput(t *testing.T) {
 			"has @type type.googleapis.com/envoy.config.route.v3.RouteConfiguration, want envoy.config.cluster.v3.Cluster"},
 		{"a value of the wrong kind", []byte(`{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
 			"static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": ["x"]}}]}]}`), "field name: want a string"},
+		{"a key without its colon", []byte(`{"configs" []}`), `unexpected '[', want ':'`},
+		{"two values without a comma", []byte(`{"configs": [] "more": 1}`), `unexpected '"', want ',' or '}'`},
+		{"a trailing comma", []byte(`{"configs": [{"@type": "x"},]}`), `unexpected ']', want a value`},
+		{"a misspelt literal", []byte(`{"configs": [], "x": nul}`), `unexpected "nul", want a value`},
+		{"a bad number", []byte(`{"configs": [], "x": 01}`), `unexpected "01", want a value`},
+		{"a bad escape", []byte(`{"configs": [{"@type": "x", "y": "\0"}]}`), `invalid escape \0 in a string`},
 		{"invalid YAML", []byte("configs:\n  - '@type': [unclosed\n"), "looks like YAML but is not"},
 	}
 	dir := t.TempDir()
