@@ -142,6 +142,11 @@ func (c *AdminClient) explain(ctx context.Context, method, path string, err erro
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// The URL is already named; keep only the cause.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
 	if c.onFailure != nil {
 		if why := c.onFailure(err); why != nil {
 			return why
@@ -150,11 +155,6 @@ func (c *AdminClient) explain(ctx context.Context, method, path string, err erro
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return fmt.Errorf("nothing answers at %s: %w; is Envoy running, and is that its admin address?", c.base.Host, err)
-	}
-	// The URL is already named; keep only the cause.
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		err = fmt.Errorf("the connection closed before the answer was complete: %w", err)

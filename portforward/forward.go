@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/klog/v2"
+	streamhttp "k8s.io/streaming/pkg/httpstream"
 )
 
 // Forwarder is a running port-forward to one port of a pod, listening on 127.0.0.1.
@@ -38,20 +38,23 @@ func (k *Kube) Forward(ctx context.Context, ns, pod string, port int, spdyOnly b
 	if err != nil {
 		return nil, err
 	}
-	spdyDialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	var dialer httpstream.Dialer = spdyDialer
+	// The ForStreaming variants: client-go 0.36 reports a refused WebSocket upgrade with
+	// k8s.io/streaming's UpgradeFailureError, which apimachinery's IsUpgradeFailure does not
+	// recognise, so that the fallback to SPDY would never happen.
+	spdyDialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	var dialer streamhttp.Dialer = spdyDialer
 	if !spdyOnly {
-		wsDialer, err := portforward.NewSPDYOverWebsocketDialer(u, k.config)
+		wsDialer, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, k.config)
 		if err != nil {
 			return nil, err
 		}
-		dialer = portforward.NewFallbackDialer(wsDialer, spdyDialer, func(err error) bool {
-			return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+		dialer = portforward.NewFallbackDialerForStreaming(wsDialer, spdyDialer, func(err error) bool {
+			return streamhttp.IsUpgradeFailure(err) || streamhttp.IsHTTPSProxyError(err)
 		})
 	}
 	f := &Forwarder{stop: make(chan struct{}), done: make(chan error, 1)}
 	ready := make(chan struct{})
-	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, f.stop, ready, io.Discard, io.Discard)
+	pf, err := portforward.NewOnAddressesForStreaming(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, f.stop, ready, io.Discard, io.Discard)
 	if err != nil {
 		return nil, err
 	}
@@ -162,8 +165,10 @@ func (f *Forwarder) explainFailure(what string, port int) func(error) error {
 			return errorf(ErrNotListening, "nothing is listening on port %d in %s; is Envoy running there? if its admin port is another, use --proxy-admin-port", port, what)
 		case msg != "":
 			return fmt.Errorf("port-forward to %s: %s", what, msg)
+		case errors.Is(reqErr, io.ErrUnexpectedEOF):
+			return nil // cut in the middle of an answer: the admin client says so
 		case errors.Is(reqErr, io.EOF) || strings.Contains(reqErr.Error(), "EOF") || strings.Contains(reqErr.Error(), "connection reset"):
-			return fmt.Errorf("the port-forward to %s closed the connection to port %d: %w; is Envoy's admin API listening there? (--proxy-admin-port)", what, port, reqErr)
+			return fmt.Errorf("the port-forward to %s closed the connection to port %d before any answer: %w; is Envoy's admin API listening there? (--proxy-admin-port)", what, port, reqErr)
 		}
 		return nil
 	}

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 
 	"github.com/proxyctl/proxyctl/internal/gendump"
 	"github.com/proxyctl/proxyctl/internal/istiod/istiodtest"
+	"github.com/proxyctl/proxyctl/internal/kubetest"
 )
 
 // TestBadInput feeds broken and hostile documents to every kind of source: each gives one clear
@@ -232,49 +236,52 @@ func runWithStdin(t *testing.T, stdin io.Reader, args ...string) (int, string, s
 	return code, out.String(), errOut.String()
 }
 
-// TestLiveFailures: admin APIs and istiod that fail in every way a network can end within
-// --timeout, with a clear error, a non-zero exit and no goroutine left behind.
-func TestLiveFailures(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+// failingAdmin is an Envoy admin API that fails in one of the ways a network can.
+type failingAdmin struct {
+	name string
+	h    http.HandlerFunc
+	want string // in the error, whether the admin API is reached directly or through a pod
+	// wantPod, when set, is in the error instead of want through a port-forward.
+	wantPod string
+}
+
+func failingAdmins(t *testing.T) []failingAdmin {
 	sample, err := os.ReadFile(sampleDump)
 	if err != nil {
 		t.Fatal(err)
 	}
-	handlers := []struct {
-		name string
-		h    http.HandlerFunc
-		want string
-	}{
+	return []failingAdmin{
 		{"stalls mid-body", func(w http.ResponseWriter, r *http.Request) {
 			w.Write(sample[:len(sample)/2])
 			w.(http.Flusher).Flush()
 			<-r.Context().Done()
-		}, "took longer than --timeout 1s"},
+		}, "took longer than --timeout 1s", ""},
 		{"closes before answering", func(http.ResponseWriter, *http.Request) {
 			panic(http.ErrAbortHandler)
-		}, "GET /config_dump: the connection closed before the answer was complete: EOF"},
+		}, "GET /config_dump: the connection closed before the answer was complete: EOF",
+			"the port-forward to pod web-1 in namespace shop closed the connection to port 15000 before any answer: EOF; is Envoy's admin API listening there?"},
 		{"closes early", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Length", "1000000")
 			w.Write(sample[:1000])
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)
-		}, "the connection closed before the answer was complete: unexpected EOF"},
+		}, "the connection closed before the answer was complete: unexpected EOF", ""},
 		{"closes early, chunked", func(w http.ResponseWriter, _ *http.Request) {
 			w.Write(sample[:1000])
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)
-		}, "GET /config_dump"},
+		}, "GET /config_dump", ""},
 		{"answers 500", func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "envoy is overloaded\nmore details", http.StatusInternalServerError)
-		}, "answered 500 Internal Server Error to GET /config_dump: envoy is overloaded"},
+		}, "answered 500 Internal Server Error to GET /config_dump: envoy is overloaded", ""},
 		{"answers HTML", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Write([]byte("<!DOCTYPE html><html><title>Sign in</title></html>"))
-		}, "answered an HTML page"},
+		}, "answered an HTML page", ""},
 		{"answers HTML without saying so", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/octet-stream")
 			w.Write([]byte("<!DOCTYPE html><html><title>Sign in</title></html>"))
-		}, "the document is not JSON"},
+		}, "the document is not JSON", ""},
 		{"sends 100 MB of garbage", func(w http.ResponseWriter, _ *http.Request) {
 			junk := bytes.Repeat([]byte("\x00\xff garbage "), 1<<16)
 			for sent := 0; sent < 100<<20; sent += len(junk) {
@@ -282,7 +289,7 @@ func TestLiveFailures(t *testing.T) {
 					return
 				}
 			}
-		}, "the document is not JSON"},
+		}, "the document is not JSON", ""},
 		{"sends a never-ending document", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"configs": [`))
 			for r.Context().Err() == nil {
@@ -290,8 +297,15 @@ func TestLiveFailures(t *testing.T) {
 					return
 				}
 			}
-		}, "took longer than --timeout 1s"},
+		}, "took longer than --timeout 1s", ""},
 	}
+}
+
+// TestLiveFailures: admin APIs and istiod that fail in every way a network can end within
+// --timeout, with a clear error, a non-zero exit and no goroutine left behind.
+func TestLiveFailures(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	handlers := failingAdmins(t)
 	for _, tc := range handlers {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(tc.h)
@@ -317,4 +331,157 @@ func TestLiveFailures(t *testing.T) {
 			t.Errorf("took %s", d)
 		}
 	})
+}
+
+// TestInterrupt: Ctrl-C during a fetch ends proxyctl at once with "interrupted" and exit 130.
+func TestInterrupt(t *testing.T) {
+	arrived := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	type result struct {
+		code        int
+		out, errOut string
+	}
+	done := make(chan result)
+	go func() {
+		code, out, errOut := runWithStdin(t, nil, "pc", "cluster", "--admin-url", srv.URL, "--timeout", "1m")
+		done <- result{code, out, errOut}
+	}()
+	<-arrived
+	// Run listens for SIGINT until it returns, so the signal cannot reach the test binary.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.code != ExitInterrupted || r.out != "" || r.errOut != "error: interrupted\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q; want exit 130 and error: interrupted", r.code, r.out, r.errOut)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10s after Ctrl-C")
+	}
+}
+
+// TestLiveFailuresThroughPortForward: the same failures, reached through a real port-forward
+// (the kubelet's SPDY server behind a stand-in API server): each ends within --timeout with a
+// clear error, and leaves no goroutine and no listening port behind.
+func TestLiveFailuresThroughPortForward(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	// The check for listening ports sees a listener of this process.
+	before := listeningSockets(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := newSockets(before, listeningSockets(t)); len(left) != 1 {
+		t.Fatalf("a new listener on %s shows as %v", ln.Addr(), left)
+	}
+	ln.Close()
+	for _, tc := range failingAdmins(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			admin := httptest.NewServer(tc.h)
+			defer admin.Close()
+			api := kubetest.NewServer(t, kubetest.Pod{Name: "web-1", Namespace: "shop",
+				Forward: map[int32]string{15000: strings.TrimPrefix(admin.URL, "http://")}})
+			before := listeningSockets(t)
+			start := time.Now()
+			code, out, errOut := run(t, "", "pc", "cluster", "web-1.shop", "--kubeconfig", api.Kubeconfig, "--timeout", "1s")
+			want := tc.want
+			if tc.wantPod != "" {
+				want = tc.wantPod
+			}
+			if code != ExitRuntime || out != "" || !strings.Contains(errOut, want) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("exit %d, stdout %.100q, stderr %q; want exit 1 and %q", code, out, errOut, want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s", d)
+			}
+			if !slices.Contains(api.Requests(), "POST /api/v1/namespaces/shop/pods/web-1/portforward") {
+				t.Errorf("no port-forward was made: %v", api.Requests())
+			}
+			if left := newSockets(before, listeningSockets(t)); len(left) > 0 {
+				t.Errorf("still listening on %v", left)
+			}
+		})
+	}
+	t.Run("istiod hangs", func(t *testing.T) {
+		hang := istiodtest.NewServer(t, istiodtest.Options{Delay: time.Hour})
+		api := kubetest.NewServer(t, kubetest.Pod{Name: "istiod-1", Namespace: "istio-system", Labels: map[string]string{"app": "istiod"},
+			Forward: map[int32]string{15014: strings.TrimPrefix(hang.URL, "http://")}})
+		before := listeningSockets(t)
+		start := time.Now()
+		code, out, errOut := run(t, "", "ps", "--kubeconfig", api.Kubeconfig, "--timeout", "1s")
+		if code != ExitRuntime || out != "" || !strings.Contains(errOut, "no answer in time") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %s", d)
+		}
+		if !slices.Contains(api.Requests(), "POST /api/v1/namespaces/istio-system/pods/istiod-1/portforward") {
+			t.Errorf("no port-forward was made: %v", api.Requests())
+		}
+		if left := newSockets(before, listeningSockets(t)); len(left) > 0 {
+			t.Errorf("still listening on %v", left)
+		}
+	})
+	t.Run("nothing listens on the admin port", func(t *testing.T) {
+		api := kubetest.NewServer(t, kubetest.Pod{Name: "web-1", Namespace: "shop"})
+		before := listeningSockets(t)
+		code, _, errOut := run(t, "", "pc", "cluster", "web-1.shop", "--kubeconfig", api.Kubeconfig, "--timeout", "5s")
+		want := "nothing is listening on port 15000 in pod web-1 in namespace shop"
+		if code != ExitRuntime || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d, stderr %q; want %q", code, errOut, want)
+		}
+		if left := newSockets(before, listeningSockets(t)); len(left) > 0 {
+			t.Errorf("still listening on %v", left)
+		}
+	})
+}
+
+// listeningSockets returns the local addresses of the TCP sockets this process listens on,
+// from /proc: the sockets of the network namespace that are listening, joined with the
+// process's file descriptors.
+func listeningSockets(t *testing.T) []string {
+	t.Helper()
+	byInode := map[string]string{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			t.Skipf("cannot read %s: %v", table, err)
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && f[3] == "0A" { // TCP_LISTEN
+				byInode[f[9]] = f[1]
+			}
+		}
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot read /proc/self/fd: %v", err)
+	}
+	var out []string
+	for _, fd := range fds {
+		link, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err != nil || !strings.HasPrefix(link, "socket:[") {
+			continue
+		}
+		if addr, ok := byInode[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")]; ok {
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+func newSockets(before, after []string) []string {
+	var out []string
+	for _, a := range after {
+		if !slices.Contains(before, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

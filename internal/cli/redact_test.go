@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/proxyctl/proxyctl/internal/istiod/istiodtest"
 )
 
 // secretsDump is a config dump holding secret material in the clear, in every place Envoy's
@@ -80,8 +82,21 @@ func TestNoSecretInOutput(t *testing.T) {
 			})
 		}
 	}
+	// proxy-status diffs print both sides whole: istiod's holds the secrets here.
+	dump, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := istiodtest.NewServer(t, istiodtest.Options{ConfigDumps: map[string][]byte{"web.shop": dump}})
+	code, out, errOut := run(t, "", "ps", "web.shop", "--file", sampleDump, "--istiod-url", srv.URL)
+	if code != 0 || !strings.Contains(out, "Clusters Don't Match") || !strings.Contains(out, `"inlineBytes": "`+redactedB64+`"`) {
+		t.Errorf("ps diff: exit %d, %s\n%s", code, errOut, out)
+	}
+	if l := leaks(out); len(l) > 0 {
+		t.Errorf("ps diff: secret material printed: %v", l)
+	}
 	// What is not secret is still there.
-	_, out, _ := run(t, "", "pc", "secret", "-f", path, "-o", "json")
+	_, out, _ = run(t, "", "pc", "secret", "-f", path, "-o", "json")
 	if !strings.Contains(out, base64.StdEncoding.EncodeToString([]byte("not a secret either"))) || !strings.Contains(out, `"slot": 3`) {
 		t.Errorf("non-secret values are gone:\n%s", out)
 	}

@@ -22,6 +22,8 @@ const (
 	ExitRuntime = 1
 	ExitUsage   = 2
 	ExitFailOn  = 3
+	// ExitInterrupted is the shell's code for a command ended by Ctrl-C (128 + SIGINT).
+	ExitInterrupted = 130
 )
 
 // Streams are the standard streams a command reads and writes.
@@ -109,6 +111,11 @@ func Run(args []string, streams Streams) int {
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C or SIGTERM: whatever failed, it failed because it was stopped.
+		fmt.Fprintln(streams.ErrOut, "error: interrupted")
+		return ExitInterrupted
+	}
 	return reportError(err, streams.ErrOut)
 }
 
