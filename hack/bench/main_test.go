@@ -82,6 +82,12 @@ func TestHarness(t *testing.T) {
 		t.Errorf("markdown report:\n%s", data)
 	}
 
+	// Prose around the report's markers is kept when the report is written again.
+	text := "# Performance\n\nProse.\n\n" + string(data) + "\nMore prose.\n"
+	if err := os.WriteFile(md, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	// Without -strict a missed target is reported but does not fail, and
 	// the dumps are reused.
 	out.Reset()
@@ -94,6 +100,14 @@ func TestHarness(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "\n1MB "); n != 3 {
 		t.Errorf("-run selected %d rows, want 3:\n%s", n, out.String())
+	}
+	data, err = os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(data), "# Performance\n\nProse.\n\n"+mdStart) || !strings.HasSuffix(string(data), mdEnd+"\n\nMore prose.\n") ||
+		strings.Count(string(data), mdStart) != 1 || strings.Contains(string(data), "| 1MB | pc route | ") {
+		t.Errorf("the report was not replaced in place:\n%s", data)
 	}
 }
 
