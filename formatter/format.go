@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
-	"sigs.k8s.io/yaml"
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/internal/parallel"
@@ -159,7 +158,7 @@ func EncodeResource(d *configdump.Dump, m proto.Message, f Format) ([]byte, erro
 	if f == JSON {
 		return enc.Bytes(), nil
 	}
-	y, err := yaml.JSONToYAML(enc.Bytes())
+	y, err := jsonToYAML(enc.Bytes())
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +184,7 @@ func Message(w io.Writer, d *configdump.Dump, m proto.Message, f Format) error {
 	}
 	out := append(enc.Bytes(), '\n')
 	if f == YAML {
-		y, err := yaml.JSONToYAML(out)
+		y, err := jsonToYAML(out)
 		if err != nil {
 			return err
 		}
@@ -199,16 +198,7 @@ func Message(w io.Writer, d *configdump.Dump, m proto.Message, f Format) error {
 // or converted to YAML.
 func Raw(w io.Writer, data []byte, replace []configdump.Replacement, f Format) error {
 	if f == YAML {
-		var b bytes.Buffer
-		if err := writeReplaced(&b, data, replace); err != nil {
-			return err
-		}
-		y, err := yaml.JSONToYAML(b.Bytes())
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(y)
-		return err
+		return writeYAML(w, data, replace)
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	if err := writeReplaced(bw, data, replace); err != nil {
