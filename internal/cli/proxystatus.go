@@ -201,7 +201,11 @@ func (o *proxyStatusOptions) status(ctx context.Context) error {
 		return err
 	}
 	if failing := o.failOnSet.Failing(res.Rows); len(failing) > 0 {
-		return exitError{code: ExitFailOn, err: fmt.Errorf("%d proxies have a state --fail-on names (%s first)", len(failing), failing[0].Name)}
+		what := fmt.Sprintf("%d proxies have", len(failing))
+		if len(failing) == 1 {
+			what = "1 proxy has"
+		}
+		return exitError{code: ExitFailOn, err: fmt.Errorf("%s a state --fail-on names (%s first)", what, failing[0].Name)}
 	}
 	return nil
 }
