@@ -106,11 +106,6 @@ func SortByKey[T, K any](items []T, key func(T) K, less func(a, b K) bool) {
 	}
 }
 
-// SortClusters orders clusters as istioctl does.
-func SortClusters(cs []*clusterv3.Cluster) {
-	SortByKey(cs, func(c *clusterv3.Cluster) SubsetKey { return ClusterOrder(c.GetName()) }, SubsetKey.Less)
-}
-
 // ClusterFilter selects clusters by parts of their Istio name, as istioctl's flags do.
 type ClusterFilter struct {
 	FQDN      string
@@ -133,24 +128,4 @@ func (f ClusterFilter) Match(c *clusterv3.Cluster) bool {
 		return false
 	}
 	return true
-}
-
-// FilterClusters returns the clusters that match f, in order.
-func FilterClusters(cs []*clusterv3.Cluster, f ClusterFilter) []*clusterv3.Cluster {
-	out := cs[:0:0]
-	for _, c := range cs {
-		if f.Match(c) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// Clusters decodes every one of the dump's clusters (see ClusterResources).
-func (d *Dump) Clusters() ([]*clusterv3.Cluster, error) {
-	r, err := d.ClusterResources()
-	if err != nil {
-		return nil, err
-	}
-	return r.Decode()
 }

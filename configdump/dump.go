@@ -139,9 +139,6 @@ func (d *Dump) Source() []byte { return d.src }
 // UnknownTypes lists the type URLs met so far that this binary does not know.
 func (d *Dump) UnknownTypes() []string { return d.unknown.list() }
 
-// HasSection reports whether the config dump holds section s.
-func (d *Dump) HasSection(s Section) bool { return len(d.sectionValues(s)) > 0 }
-
 // sectionValues returns the JSON of each config of section s (v2 sections count as their v3
 // successors).
 func (d *Dump) sectionValues(s Section) [][]byte {

@@ -46,15 +46,6 @@ func (d *Dump) ClusterStatusResources() (Resources[*adminv3.ClusterStatus], erro
 	return newResources(d, res, func() *adminv3.ClusterStatus { return &adminv3.ClusterStatus{} }), nil
 }
 
-// ClusterStatuses decodes every cluster of a /clusters?format=json document.
-func (d *Dump) ClusterStatuses() ([]*adminv3.ClusterStatus, error) {
-	r, err := d.ClusterStatusResources()
-	if err != nil {
-		return nil, err
-	}
-	return r.Decode()
-}
-
 // EndpointFilter selects endpoints as istioctl's --address, --port, --cluster and --status do.
 type EndpointFilter struct {
 	Address string
@@ -160,11 +151,6 @@ func countEndpoints(cla *endpointv3.ClusterLoadAssignment) int {
 	return n
 }
 
-// SortLoadAssignments orders assignments by cluster name as istioctl orders clusters.
-func SortLoadAssignments(clas []*endpointv3.ClusterLoadAssignment) {
-	SortByKey(clas, func(c *endpointv3.ClusterLoadAssignment) SubsetKey { return ClusterOrder(c.GetClusterName()) }, SubsetKey.Less)
-}
-
 // HostEndpoint is one host of a /clusters document with its cluster, as the endpoint view
 // lists them.
 type HostEndpoint struct {
@@ -238,13 +224,4 @@ func (f EndpointFilter) MatchClusterStatus(cs *adminv3.ClusterStatus) bool {
 		}
 	}
 	return false
-}
-
-// LoadAssignments decodes every one of the dump's cluster load assignments (see LoadAssignmentResources).
-func (d *Dump) LoadAssignments() ([]*endpointv3.ClusterLoadAssignment, error) {
-	r, err := d.LoadAssignmentResources()
-	if err != nil {
-		return nil, err
-	}
-	return r.Decode()
 }

@@ -88,8 +88,6 @@ func (s *scanner) skipWS() byte {
 	return 0
 }
 
-func (s *scanner) atEnd() bool { return s.skipWS() == 0 && s.pos >= len(s.data) }
-
 // expect consumes byte c after optional whitespace.
 func (s *scanner) expect(c byte) error {
 	if got := s.skipWS(); got != c || s.pos >= len(s.data) {

@@ -127,17 +127,6 @@ func (f ListenerFilter) Match(l *listenerv3.Listener) bool {
 	return f.Type == "" || strings.EqualFold(ListenerType(l), f.Type)
 }
 
-// FilterListeners returns the listeners that match f, in order.
-func FilterListeners(ls []*listenerv3.Listener, f ListenerFilter) []*listenerv3.Listener {
-	out := ls[:0:0]
-	for _, l := range ls {
-		if f.Match(l) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // ListenerKey is the key istioctl's table orders listeners by: port, address, then type.
 type ListenerKey struct {
 	port uint32
@@ -171,11 +160,6 @@ func (a ListenerKey) WaypointLess(b ListenerKey) bool {
 		return a.name < b.name
 	}
 	return a.Less(b)
-}
-
-// SortListeners orders listeners as istioctl's table does: by port, address, then type.
-func SortListeners(ls []*listenerv3.Listener) {
-	SortByKey(ls, ListenerOrder, ListenerKey.Less)
 }
 
 // TargetKind says where a filter chain sends traffic.
@@ -221,13 +205,4 @@ func (d *Dump) ChainTarget(filters []*listenerv3.Filter) ChainTarget {
 		}
 	}
 	return ChainTarget{Kind: TargetOther}
-}
-
-// Listeners decodes every one of the dump's listeners (see ListenerResources).
-func (d *Dump) Listeners() ([]*listenerv3.Listener, error) {
-	r, err := d.ListenerResources()
-	if err != nil {
-		return nil, err
-	}
-	return r.Decode()
 }

@@ -37,17 +37,6 @@ func (f RouteFilter) Match(r *routev3.RouteConfiguration) bool {
 	return f.Name == "" || f.Name == r.GetName()
 }
 
-// FilterRouteConfigs returns the route configurations that match f, in order.
-func FilterRouteConfigs(rs []*routev3.RouteConfiguration, f RouteFilter) []*routev3.RouteConfiguration {
-	out := rs[:0:0]
-	for _, r := range rs {
-		if f.Match(r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // RouteKey is the key istioctl orders route configurations by.
 type RouteKey struct {
 	n  int
@@ -63,17 +52,3 @@ func RouteOrder(r *routev3.RouteConfiguration) RouteKey {
 // Less orders route configurations as istioctl does: names that are port numbers in numeric
 // order; istioctl's comparison leaves every other name where the sort puts it.
 func (a RouteKey) Less(b RouteKey) bool { return a.ok && b.ok && a.n < b.n }
-
-// SortRouteConfigs orders route configurations as istioctl does.
-func SortRouteConfigs(rs []*routev3.RouteConfiguration) {
-	SortByKey(rs, RouteOrder, RouteKey.Less)
-}
-
-// RouteConfigs decodes every one of the dump's route configurations (see RouteConfigResources).
-func (d *Dump) RouteConfigs() ([]*routev3.RouteConfiguration, error) {
-	r, err := d.RouteConfigResources()
-	if err != nil {
-		return nil, err
-	}
-	return r.Decode()
-}

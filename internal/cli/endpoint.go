@@ -130,7 +130,7 @@ func (o *endpointOptions) hostsView(d *configdump.Dump) error {
 		})
 	}
 	var hosts []configdump.HostEndpoint
-	err = configdump.Each(res, nil, func(cs *adminv3.ClusterStatus) ([]configdump.HostEndpoint, error) {
+	err = configdump.Each(res.Select(hostFields), nil, func(cs *adminv3.ClusterStatus) ([]configdump.HostEndpoint, error) {
 		return configdump.HostEndpoints(cs, o.filter), nil
 	}, func(h []configdump.HostEndpoint) error {
 		hosts = append(hosts, h...)

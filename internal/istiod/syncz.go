@@ -204,12 +204,6 @@ func (p ProxyStatus) Lookup(typeURL string) (TypeStatus, bool) {
 	return TypeStatus{TypeURL: typeURL, Status: StatusIgnored}, false
 }
 
-// StatusOf returns the status of typeURL, IGNORED when it is not watched.
-func (p ProxyStatus) StatusOf(typeURL string) Status {
-	t, _ := p.Lookup(typeURL)
-	return t.Status
-}
-
 // NamespaceOf returns the namespace part of a proxy id <pod>.<namespace>:
 // what follows the last dot (namespaces have none), or "" without a dot.
 func NamespaceOf(proxyID string) string {
