@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -71,21 +72,9 @@ func checkStreamedParse(t *testing.T, data []byte, n int, whole *Dump, wholeErr 
 	if (err == nil) != (wholeErr == nil) {
 		t.Fatalf("streamed in pieces of %d: error %v; whole: error %v", n, err, wholeErr)
 	}
-	if err == nil && (streamed.kind != whole.kind || !equalSpans(streamed.spans, whole.spans)) {
+	if err == nil && (streamed.kind != whole.kind || !slices.Equal(streamed.spans, whole.spans)) {
 		t.Fatalf("streamed in pieces of %d: %+v; whole: %+v", n, streamed.spans, whole.spans)
 	}
-}
-
-func equalSpans(a, b []sectionSpan) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func decodeAll[T proto.Message](t *testing.T, d *Dump, resources func() (Resources[T], error)) {

@@ -3,6 +3,7 @@ package formatter
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,7 +120,7 @@ func splitLines(text string) []string {
 
 // unifiedDiff returns the unified diff of two rendered sections, or "" when they are equal.
 func unifiedDiff(a, b rendered, from, to string) string {
-	if equalLines(a.lines, b.lines) {
+	if slices.Equal(a.lines, b.lines) {
 		return ""
 	}
 	var codes []difflib.OpCode
@@ -157,18 +158,6 @@ func unifiedDiff(a, b rendered, from, to string) string {
 	return out.String()
 }
 
-func equalLines(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // sectionOpCodes diffs two large sections resource by resource: resources are ordered by name
 // on both sides, so they pair up in one merge; equal pairs are equal, others are diffed on
 // their own lines, and unpaired ones are deleted or inserted. The cost is linear in the size
@@ -187,7 +176,7 @@ func sectionOpCodes(a, b rendered) []difflib.OpCode {
 	}
 	diffRange := func(i1, i2, j1, j2 int) {
 		switch {
-		case equalLines(a.lines[i1:i2], b.lines[j1:j2]):
+		case slices.Equal(a.lines[i1:i2], b.lines[j1:j2]):
 			add(difflib.OpCode{Tag: 'e', I1: i1, I2: i2, J1: j1, J2: j2})
 		case i1 == i2:
 			add(difflib.OpCode{Tag: 'i', I1: i1, I2: i2, J1: j1, J2: j2})

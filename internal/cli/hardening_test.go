@@ -396,15 +396,7 @@ func TestLiveFailuresThroughPortForward(t *testing.T) {
 			if code != ExitRuntime || out != "" || !strings.Contains(errOut, want) || strings.Count(errOut, "\n") != 1 {
 				t.Errorf("exit %d, stdout %.100q, stderr %q; want exit 1 and %q", code, out, errOut, want)
 			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("took %s", d)
-			}
-			if !slices.Contains(api.Requests(), "POST /api/v1/namespaces/shop/pods/web-1/portforward") {
-				t.Errorf("no port-forward was made: %v", api.Requests())
-			}
-			if left := newSockets(before, listeningSockets(t)); len(left) > 0 {
-				t.Errorf("still listening on %v", left)
-			}
+			checkForwardEnded(t, api, "shop/pods/web-1", start, before)
 		})
 	}
 	t.Run("istiod hangs", func(t *testing.T) {
@@ -417,15 +409,7 @@ func TestLiveFailuresThroughPortForward(t *testing.T) {
 		if code != ExitRuntime || out != "" || !strings.Contains(errOut, "no answer in time") {
 			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("took %s", d)
-		}
-		if !slices.Contains(api.Requests(), "POST /api/v1/namespaces/istio-system/pods/istiod-1/portforward") {
-			t.Errorf("no port-forward was made: %v", api.Requests())
-		}
-		if left := newSockets(before, listeningSockets(t)); len(left) > 0 {
-			t.Errorf("still listening on %v", left)
-		}
+		checkForwardEnded(t, api, "istio-system/pods/istiod-1", start, before)
 	})
 	t.Run("nothing listens on the admin port", func(t *testing.T) {
 		api := kubetest.NewServer(t, kubetest.Pod{Name: "web-1", Namespace: "shop"})
@@ -439,6 +423,21 @@ func TestLiveFailuresThroughPortForward(t *testing.T) {
 			t.Errorf("still listening on %v", left)
 		}
 	})
+}
+
+// checkForwardEnded checks that a command which failed through a port-forward to pod
+// (NS/pods/NAME) made one, ended within 5s of start, and left no listener beyond before.
+func checkForwardEnded(t *testing.T, api *kubetest.Server, pod string, start time.Time, before []string) {
+	t.Helper()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+	if !slices.Contains(api.Requests(), "POST /api/v1/namespaces/"+pod+"/portforward") {
+		t.Errorf("no port-forward was made: %v", api.Requests())
+	}
+	if left := newSockets(before, listeningSockets(t)); len(left) > 0 {
+		t.Errorf("still listening on %v", left)
+	}
 }
 
 // listeningSockets returns the local addresses of the TCP sockets this process listens on,
