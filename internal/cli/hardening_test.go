@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -174,6 +175,27 @@ func TestHugeStream(t *testing.T) {
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("took %s", d)
+	}
+}
+
+// TestSlowPipe: a document that arrives a byte at a time, as from a slow pipe, is recognised
+// as JSON or YAML all the same.
+func TestSlowPipe(t *testing.T) {
+	sample, err := os.ReadFile(sampleDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, yamlDump, _ := run(t, "", "pc", "all", "-f", sampleDump, "-o", "yaml")
+	_, want, _ := run(t, "", "pc", "cluster", "-f", sampleDump)
+	for name, doc := range map[string]string{"JSON": string(sample), "YAML": "# a comment\n" + yamlDump} {
+		code, got, errOut := runWithStdin(t, iotest.OneByteReader(strings.NewReader(doc)), "pc", "cluster", "-f", "-")
+		if code != 0 || got != want {
+			t.Errorf("%s a byte at a time: exit %d, %s\n%.300s", name, code, errOut, got)
+		}
+	}
+	code, _, errOut := runWithStdin(t, iotest.OneByteReader(strings.NewReader("hello world")), "pc", "cluster", "-f", "-")
+	if code != ExitRuntime || !strings.Contains(errOut, `the document is not JSON: it starts with "hello"`) {
+		t.Errorf("not a dump, a byte at a time: exit %d, %s", code, errOut)
 	}
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -134,38 +135,62 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 	sp := &spool{max: max}
 	ix := configdump.NewIndexer()
 	buf := make([]byte, 1<<20)
-	yaml := false
+	// The first bytes tell JSON (a '{', or a '[' refused at once) from YAML, read whole and
+	// converted; a pipe may deliver them a few at a time.
+	const sniff = 4096
+	kind := "" // "json" or "yaml" once known
+	feed := func(p []byte) error {
+		if err := ix.Feed(p); err != nil {
+			if data, _, derr := sp.bytes(); derr == nil {
+				err = configdump.Locate(err, data)
+			}
+			return fmt.Errorf("parsing the configuration from %s: %w", src, err)
+		}
+		return nil
+	}
 	for {
 		n, err := body.Read(buf)
+		eof := errors.Is(err, io.EOF)
+		if err != nil && !eof {
+			return nil, nil, err // the source names itself in its read errors
+		}
 		if n > 0 {
 			if err := sp.write(buf[:n]); err != nil {
 				return nil, nil, fmt.Errorf("reading the configuration from %s: %w", src, err)
 			}
-			if sp.n == int64(n) && configdump.LooksLikeYAML(buf[:n]) {
-				yaml = true // converted once it is all read
+		}
+		switch {
+		case kind == "json" && n > 0:
+			if err := feed(buf[:n]); err != nil {
+				return nil, nil, err
 			}
-			if yaml {
-				continue
-			}
-			if err := ix.Feed(buf[:n]); err != nil {
-				if data, _, derr := sp.bytes(); derr == nil {
-					err = configdump.Locate(err, data)
+		case kind == "":
+			head := sp.mem // the first bytes are always in memory
+			start := bytes.TrimLeft(head, " \t\r\n")
+			switch {
+			case len(start) > 0 && (start[0] == '{' || start[0] == '['):
+				kind = "json"
+			case len(head) >= sniff || eof:
+				kind = "json" // the indexer explains what it is not
+				if configdump.LooksLikeYAML(head[:min(len(head), sniff)]) {
+					kind = "yaml"
 				}
-				return nil, nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
+			}
+			if kind == "json" {
+				if err := feed(head); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
-		if errors.Is(err, io.EOF) {
+		if eof {
 			break
-		}
-		if err != nil {
-			return nil, nil, err // the source names itself in its read errors
 		}
 	}
 	data, release, err := sp.bytes()
 	if err != nil {
 		return nil, nil, err
 	}
-	if yaml {
+	if kind == "yaml" {
 		d, err := configdump.Parse(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
@@ -229,6 +254,7 @@ func (s *spool) bytes() ([]byte, func([]byte), error) {
 	if s.file == nil {
 		return s.mem, func([]byte) {}, nil
 	}
+	defer s.file.Close() // a mapping outlives its file descriptor
 	if data, ok := mapFile(s.file, s.n); ok {
 		return data, releasePages, nil
 	}
