@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/duration"
-	"sigs.k8s.io/yaml"
 
 	"github.com/proxyctl/proxyctl/internal/istiod"
 )
@@ -185,7 +184,11 @@ func WriteProxyStatusJSON(w io.Writer, rows []istiod.ProxyStatus) error {
 
 // WriteProxyStatusYAML writes the same data as WriteProxyStatusJSON in YAML.
 func WriteProxyStatusYAML(w io.Writer, rows []istiod.ProxyStatus) error {
-	b, err := yaml.Marshal(ProxyStatusRows(rows))
+	j, err := json.Marshal(ProxyStatusRows(rows))
+	if err != nil {
+		return fmt.Errorf("encode proxy-status as yaml: %w", err)
+	}
+	b, err := jsonToYAML(j)
 	if err != nil {
 		return fmt.Errorf("encode proxy-status as yaml: %w", err)
 	}
