@@ -340,6 +340,9 @@ func TestLiveFailures(t *testing.T) {
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("took %s", d)
 			}
+			if left := spoolFiles(t); len(left) > 0 {
+				t.Errorf("left open: %v", left)
+			}
 		})
 	}
 	t.Run("istiod hangs", func(t *testing.T) {
@@ -492,6 +495,24 @@ func listeningSockets(t *testing.T) []string {
 		}
 		if addr, ok := byInode[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")]; ok {
 			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// spoolFiles returns the temporary files proxyctl spools large streamed documents to that this
+// process still holds open.
+func spoolFiles(t *testing.T) []string {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot read /proc/self/fd: %v", err)
+	}
+	var out []string
+	for _, fd := range fds {
+		link, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.Contains(filepath.Base(link), "proxyctl-") {
+			out = append(out, link)
 		}
 	}
 	return out

@@ -133,6 +133,7 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 	}
 	defer body.Close()
 	sp := &spool{max: max}
+	defer sp.close() // on an early return; once mapped, the file is closed already
 	ix := configdump.NewIndexer()
 	buf := make([]byte, 1<<20)
 	// The first bytes tell JSON (a '{', or a '[' refused at once) from YAML, read whole and
@@ -249,12 +250,21 @@ func (s *spool) write(p []byte) error {
 	return nil
 }
 
-// bytes returns the document kept so far, and how to drop its pages from memory.
+// close closes the temporary file, if any (its data is then gone).
+func (s *spool) close() {
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+}
+
+// bytes returns the document kept so far, and how to drop its pages from memory. It is called
+// once: the temporary file is closed after it (a mapping outlives its file descriptor).
 func (s *spool) bytes() ([]byte, func([]byte), error) {
 	if s.file == nil {
 		return s.mem, func([]byte) {}, nil
 	}
-	defer s.file.Close() // a mapping outlives its file descriptor
+	defer s.close()
 	if data, ok := mapFile(s.file, s.n); ok {
 		return data, releasePages, nil
 	}
