@@ -64,9 +64,11 @@ func yamlValue(v any) any {
 // a large document takes memory in proportion to its largest small part, not to its size.
 var yamlSplitAbove = 256 << 10 // a variable for the tests
 
-// writeYAML writes a JSON document as YAML, as jsonToYAML would, with the replacements applied
-// first (see configdump.Redactions). Large objects and arrays are split into their members,
-// which are converted on all cores and written in order.
+// writeYAML writes a JSON document as YAML, with the replacements applied first (see
+// configdump.Redactions). Large objects and arrays are split into their members, which are
+// converted on all cores and written in order: the output is jsonToYAML's when nothing is
+// split, and otherwise the same value (yaml.v2 folds long strings at a column counted from the
+// start of each part, and indents a block scalar in a list by the part's own indentation).
 func writeYAML(w io.Writer, doc []byte, replace []configdump.Replacement) error {
 	doc = bytes.TrimSpace(doc)
 	var plan []yamlPart
@@ -132,13 +134,19 @@ func planYAML(plan *[]yamlPart, v []byte, at int, first, rest string) error {
 			p = first
 		}
 		val := v[m.start:m.end]
-		if !splitYAML(val) {
+		var k []byte
+		if splitYAML(val) {
+			var err error
+			if k, err = yamlv2.Marshal(map[string]any{m.key: nil}); err != nil { // "key: null\n", the key quoted as needed
+				return err
+			}
+			if bytes.Count(k, []byte("\n")) != 1 || bytes.HasPrefix(k, []byte("? ")) {
+				k = nil // a key written on several lines ("? key" form): convert the member whole
+			}
+		}
+		if k == nil {
 			*plan = append(*plan, yamlPart{start: at + m.start, end: at + m.end, first: p, rest: rest, key: m.key, hasKey: true})
 			continue
-		}
-		k, err := yamlv2.Marshal(map[string]any{m.key: nil}) // "key: null\n", the key quoted as needed
-		if err != nil {
-			return err
 		}
 		*plan = append(*plan, yamlPart{text: p + strings.TrimSuffix(string(k), " null\n") + "\n"})
 		nested := rest + "  "

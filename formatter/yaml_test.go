@@ -25,6 +25,9 @@ var yamlCases = map[string]string{
 	"numbers":  `{"a": 9007199254740993, "b": -1, "c": 1.5, "d": 1e400, "e": 18446744073709551615, "f": 0.000001, "g": -0.0, "h": 1E2}`,
 	"literals": `{"a": true, "b": false, "c": null, "d": [null, true]}`,
 	"array":    `[{"b": 1, "a": 2}, [], "x", 3]`,
+	// Keys yaml.v2 writes in the explicit "? key" form (over 128 bytes, or with a line break),
+	// nested, with values large enough to be split.
+	"odd keys": `{"outer": {"` + string(bytes.Repeat([]byte("k"), 200)) + `": {"a": [1, 2], "b": {"c": 3}}, "multi\nline": [{"d": 4}, {"e": 5}], "short": {"f": 6}}}`,
 }
 
 // TestJSONToYAML: the fast conversion prints what sigs.k8s.io/yaml prints (istioctl's output).
