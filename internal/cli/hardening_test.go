@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -526,4 +527,95 @@ func newSockets(before, after []string) []string {
 		}
 	}
 	return out
+}
+
+// TestLoadDocumentRelease: dropping the pages of a loaded document from memory never changes
+// it, whether the document is a mapped file, a YAML file converted to JSON or a stream.
+func TestLoadDocumentRelease(t *testing.T) {
+	code, yamlDump, errOut := run(t, "", "pc", "all", "-f", sampleDump, "-o", "yaml")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	yamlPath := filepath.Join(t.TempDir(), "dump.yaml")
+	if err := os.WriteFile(yamlPath, []byte(yamlDump), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jsonDump, err := os.ReadFile(sampleDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := []struct {
+		name string
+		src  Source
+	}{
+		{"json file", &fileSource{path: sampleDump, max: defaultMaxInput}},
+		{"yaml file", &fileSource{path: yamlPath, max: defaultMaxInput}},
+		{"json stream", &fileSource{path: "-", stdin: strings.NewReader(string(jsonDump)), max: defaultMaxInput}},
+		{"yaml stream", &fileSource{path: "-", stdin: strings.NewReader(yamlDump), max: defaultMaxInput}},
+	}
+	for _, tc := range sources {
+		d, release, err := loadDocument(context.Background(), tc.src, pathFullDump, defaultMaxInput)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if len(d.Source()) < 4*os.Getpagesize() {
+			t.Fatalf("%s: %d bytes, too small to have whole pages to drop", tc.name, len(d.Source()))
+		}
+		before := bytes.Clone(d.Source())
+		release(d.Source())
+		if !bytes.Equal(before, d.Source()) {
+			t.Errorf("%s: releasing the document's pages changed it", tc.name)
+		}
+	}
+}
+
+// TestFileKinds: -f reads a FIFO (opened once: a writer must not see its reader go away) and a
+// stdin redirected from a file past bytes another reader took, as it reads a plain file.
+func TestFileKinds(t *testing.T) {
+	_, want, _ := run(t, "", "pc", "cluster", "-f", sampleDump)
+	dump, err := os.ReadFile(sampleDump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+
+	fifo := filepath.Join(dir, "dump.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFO here: %v", err)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.Write(dump)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		wrote <- err
+	}()
+	code, got, errOut := run(t, "", "pc", "cluster", "-f", fifo)
+	if code != 0 || got != want {
+		t.Errorf("fifo: exit %d %s\n%.300s", code, errOut, got)
+	}
+	if err := <-wrote; err != nil {
+		t.Errorf("the FIFO's writer: %v", err)
+	}
+
+	shared := filepath.Join(dir, "shared")
+	if err := os.WriteFile(shared, append([]byte("a line another reader takes\n"), dump...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(int64(len("a line another reader takes\n")), io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	var out, stderr bytes.Buffer
+	if code := Run([]string{"pc", "cluster", "-f", "-"}, Streams{In: f, Out: &out, ErrOut: &stderr}); code != 0 || out.String() != want {
+		t.Errorf("stdin past an offset: exit %d %s\n%.300s", code, stderr.String(), out.String())
+	}
 }

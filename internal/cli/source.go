@@ -83,17 +83,28 @@ func (s *fileSource) Open(context.Context, string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// Map maps the file, or stdin when it is redirected from a file.
+// Map maps the file, or stdin when it is redirected from a file. Anything else (a pipe, a
+// FIFO, a device) is streamed, and opened only once, by Open.
 func (s *fileSource) Map() ([]byte, bool, error) {
-	f, ok := s.stdin.(*os.File)
-	if s.path != "-" {
+	var f *os.File
+	if s.path == "-" {
+		var ok bool
+		if f, ok = s.stdin.(*os.File); !ok {
+			return nil, false, nil
+		}
+		// Bytes an earlier reader of a shared stdin took are not part of the document.
+		if off, err := f.Seek(0, io.SeekCurrent); err != nil || off != 0 {
+			return nil, false, nil
+		}
+	} else {
+		if fi, err := os.Stat(s.path); err != nil || !fi.Mode().IsRegular() {
+			return nil, false, nil // Open reports the error, or streams it
+		}
 		var err error
 		if f, err = os.Open(s.path); err != nil {
 			return nil, false, nil // Open reports it
 		}
 		defer f.Close()
-	} else if !ok {
-		return nil, false, nil
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
@@ -123,6 +134,10 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 			d, err := configdump.ParseWith(data, configdump.ParseOptions{ChunkDone: releasePages})
 			if err != nil {
 				return nil, nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
+			}
+			if src := d.Source(); len(src) == 0 || len(data) == 0 || &src[0] != &data[0] {
+				// A YAML file, converted to JSON on the heap: its pages are not the file's.
+				return d, func([]byte) {}, nil
 			}
 			return d, releasePages, nil
 		}
