@@ -108,6 +108,12 @@ func wrapArgValidators(cmd *cobra.Command) {
 func Run(args []string, streams Streams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, the default handling again: a second Ctrl-C ends proxyctl at
+	// once, even while it waits on something that cannot be cancelled (a pipe that sends nothing).
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
