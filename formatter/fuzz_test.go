@@ -92,3 +92,42 @@ func FuzzProxyStatus(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWriteYAML converts arbitrary JSON to YAML as -o yaml does, split into parts of every
+// size: unsplit, the output is sigs.k8s.io/yaml's (istioctl's) byte for byte; split, it reads
+// back as the same value.
+func FuzzWriteYAML(f *testing.F) {
+	for _, doc := range yamlCases {
+		f.Add([]byte(doc), uint16(1))
+		f.Add([]byte(doc), uint16(64))
+	}
+	for _, doc := range testutil.FuzzSeeds(f)[:8] {
+		f.Add(doc, uint16(256))
+	}
+	defer func() { yamlSplitAbove = 256 << 10 }()
+	f.Fuzz(func(t *testing.T, doc []byte, split uint16) {
+		if !json.Valid(doc) {
+			return
+		}
+		want, err := yaml.JSONToYAML(doc)
+		if err != nil {
+			return
+		}
+		yamlSplitAbove = 1 << 30
+		var whole bytes.Buffer
+		if err := writeYAML(&whole, doc, nil); err != nil {
+			t.Fatalf("unsplit: %v", err)
+		}
+		if !bytes.Equal(whole.Bytes(), want) {
+			t.Fatalf("unsplit output differs from JSONToYAML's:\n%s\nwant:\n%s", whole.Bytes(), want)
+		}
+		yamlSplitAbove = int(split)%1024 + 1
+		var parts bytes.Buffer
+		if err := writeYAML(&parts, doc, nil); err != nil {
+			t.Fatalf("split above %d: %v", yamlSplitAbove, err)
+		}
+		if !sameYAMLValue(t, parts.Bytes(), want) {
+			t.Fatalf("split above %d, the YAML reads back as another value:\n%s\nwant:\n%s", yamlSplitAbove, parts.Bytes(), want)
+		}
+	})
+}
