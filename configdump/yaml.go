@@ -21,7 +21,7 @@ func LooksLikeYAML(start []byte) bool {
 			start = bytes.TrimLeft(start[i+1:], " \t\r\n")
 			continue
 		}
-		return false
+		return true // comments up to the end of what was seen: JSON has none
 	}
 	return yamlStart.Match(start)
 }
