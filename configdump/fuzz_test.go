@@ -15,6 +15,7 @@ import (
 
 // FuzzParse feeds arbitrary documents to the parser and to every decoder behind it. Beyond not
 // panicking, it checks that
+//   - a JSON document it accepts is valid JSON for encoding/json too;
 //   - indexing the document in pieces, as a stream is indexed, agrees with indexing it whole;
 //   - every section and resource that decodes encodes to valid JSON, and that JSON decodes and
 //     encodes again to the same bytes (the codec is a fixpoint after one round);
@@ -28,6 +29,9 @@ func FuzzParse(f *testing.F) {
 		checkStreamedParse(t, data, int(piece%8192)+1, d, err)
 		if err != nil {
 			return
+		}
+		if !LooksLikeYAML(data[:min(len(data), 4096)]) && !json.Valid(data) {
+			t.Fatalf("accepted a document encoding/json finds invalid:\n%.2000q", data)
 		}
 		for _, sp := range d.spans {
 			if mt := resolveType(sp.typeURL); mt != nil {

@@ -2,6 +2,7 @@ package configdump
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -244,6 +245,27 @@ func validNumber(b []byte) bool {
 	return i == len(b)
 }
 
+// controlByte returns the index of the first byte of b below 0x20 (which JSON strings must
+// escape), or -1. It tests eight bytes at a time: strings are most of a dump.
+func controlByte(b []byte) int {
+	const highs, limit = 0x8080808080808080, 0x2020202020202020
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// A byte below 0x20 borrows in x-limit without its high bit set in x; bytes of 0x80
+		// and up never match, and a borrow only reaches bytes above one that matched.
+		if (x-limit)&^x&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] < 0x20 {
+			return i
+		}
+	}
+	return -1
+}
+
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
 func isHex(c byte) bool { return c-'0' < 10 || (c|0x20)-'a' < 6 }
@@ -286,6 +308,9 @@ func (ix *indexer) scanString(p []byte, at int64) (int, error) {
 		}
 		if b := bytes.IndexByte(p[i:stop], '\\'); b >= 0 {
 			stop = i + b
+		}
+		if c := controlByte(p[i:stop]); c >= 0 {
+			return 0, ix.errorf(at+int64(i+c), "control character U+%04X in a string; JSON escapes it", p[i+c])
 		}
 		if ix.capturing {
 			ix.str = append(ix.str, p[i:stop]...)

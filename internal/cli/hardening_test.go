@@ -71,6 +71,8 @@ func TestBadInput(t *testing.T) {
 		{"a misspelt literal", []byte(`{"configs": [], "x": nul}`), `unexpected "nul", want a value`},
 		{"a bad number", []byte(`{"configs": [], "x": 01}`), `unexpected "01", want a value`},
 		{"a bad escape", []byte(`{"configs": [{"@type": "x", "y": "\0"}]}`), `invalid escape \0 in a string`},
+		{"a raw line break in a string", []byte("{\"configs\": [{\"@type\": \"x\", \"y\": \"two\nlines\"}]}"), "line 1, column 38: control character U+000A in a string"},
+		{"a raw control byte in a long string", []byte("{\"configs\": [], \"y\": \"" + strings.Repeat("é", 20) + "\x01\"}"), "control character U+0001 in a string"},
 		{"invalid YAML", []byte("configs:\n  - '@type': [unclosed\n"), "looks like YAML but is not"},
 	}
 	dir := t.TempDir()
