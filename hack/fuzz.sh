@@ -19,7 +19,13 @@ minimize=${FUZZMINIMIZETIME:-5s}
 failed=()
 ran=0
 for pkg in $(go list ./...); do
-	targets=$(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
+	# A package whose tests do not build fails the run rather than being skipped.
+	if ! list=$(go test -list '^Fuzz' "$pkg"); then
+		echo "$pkg: cannot list its fuzz targets" >&2
+		failed+=("$pkg")
+		continue
+	fi
+	targets=$(grep '^Fuzz' <<<"$list" || true)
 	for target in $targets; do
 		if [[ -n $filter && $target != *"$filter"* ]]; then
 			continue
