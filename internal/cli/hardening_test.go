@@ -486,18 +486,29 @@ func listeningSockets(t *testing.T) []string {
 			}
 		}
 	}
+	var out []string
+	for _, link := range openFiles(t) {
+		if inode, ok := strings.CutPrefix(link, "socket:["); ok {
+			if addr, ok := byInode[strings.TrimSuffix(inode, "]")]; ok {
+				out = append(out, addr)
+			}
+		}
+	}
+	return out
+}
+
+// openFiles returns what this process's file descriptors point to, as /proc shows it
+// ("socket:[123]", "/tmp/x (deleted)").
+func openFiles(t *testing.T) []string {
+	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skipf("cannot read /proc/self/fd: %v", err)
 	}
 	var out []string
 	for _, fd := range fds {
-		link, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		if err != nil || !strings.HasPrefix(link, "socket:[") {
-			continue
-		}
-		if addr, ok := byInode[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")]; ok {
-			out = append(out, addr)
+		if link, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil {
+			out = append(out, link)
 		}
 	}
 	return out
@@ -507,14 +518,9 @@ func listeningSockets(t *testing.T) []string {
 // process still holds open.
 func spoolFiles(t *testing.T) []string {
 	t.Helper()
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot read /proc/self/fd: %v", err)
-	}
 	var out []string
-	for _, fd := range fds {
-		link, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		if err == nil && strings.Contains(filepath.Base(link), "proxyctl-") {
+	for _, link := range openFiles(t) {
+		if strings.Contains(filepath.Base(link), "proxyctl-") {
 			out = append(out, link)
 		}
 	}
