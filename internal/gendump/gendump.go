@@ -117,23 +117,29 @@ func adsSource(j *jw, k string) {
 	j.end()
 }
 
-// sdsSecretConfig writes one SdsSecretConfig served by the istio-agent.
-func sdsSecretConfig(j *jw, name string) {
-	j.obj()
-	j.ks("name", name)
-	j.ko("sds_config")
-	j.ko("api_config_source")
+// grpcConfigSource writes an ApiConfigSource under key that reaches a gRPC xDS server through
+// the static cluster named cluster.
+func grpcConfigSource(j *jw, key, cluster string) {
+	j.ko(key)
 	j.ks("api_type", "GRPC")
 	j.ka("grpc_services")
 	j.obj()
 	j.ko("envoy_grpc")
-	j.ks("cluster_name", "sds-grpc")
+	j.ks("cluster_name", cluster)
 	j.end()
 	j.end()
 	j.end()
 	j.kb("set_node_on_first_message_only", true)
 	j.ks("transport_api_version", "V3")
 	j.end()
+}
+
+// sdsSecretConfig writes one SdsSecretConfig served by the istio-agent.
+func sdsSecretConfig(j *jw, name string) {
+	j.obj()
+	j.ks("name", name)
+	j.ko("sds_config")
+	grpcConfigSource(j, "api_config_source", "sds-grpc")
 	j.ks("initial_fetch_timeout", "0s")
 	j.ks("resource_api_version", "V3")
 	j.end()

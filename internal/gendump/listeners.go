@@ -181,23 +181,22 @@ func (m *mesh) listenersDump(j *jw) error {
 	dyn("virtualOutbound", func() {
 		socketAddress(j, "address", "0.0.0.0", 15001)
 		j.ka("filter_chains")
-		j.obj()
-		j.ko("filter_chain_match")
-		j.kn("destination_port", 15001)
-		j.end()
-		j.ka("filters")
-		typedFilter(j, "istio.stats", "stats.PluginConfig")
-		tcpProxyFilter(j, "BlackHoleCluster", "BlackHoleCluster")
-		j.end()
-		j.ks("name", "virtualOutbound-blackhole")
-		j.end()
-		j.obj()
-		j.ka("filters")
-		typedFilter(j, "istio.stats", "stats.PluginConfig")
-		tcpProxyFilter(j, "PassthroughCluster", "PassthroughCluster")
-		j.end()
-		j.ks("name", "virtualOutbound-catchall-tcp")
-		j.end()
+		chain := func(name, cluster string, port int64) {
+			j.obj()
+			if port != 0 {
+				j.ko("filter_chain_match")
+				j.kn("destination_port", port)
+				j.end()
+			}
+			j.ka("filters")
+			typedFilter(j, "istio.stats", "stats.PluginConfig")
+			tcpProxyFilter(j, cluster, cluster)
+			j.end()
+			j.ks("name", name)
+			j.end()
+		}
+		chain("virtualOutbound-blackhole", "BlackHoleCluster", 15001)
+		chain("virtualOutbound-catchall-tcp", "PassthroughCluster", 0)
 		j.end()
 		j.kb("use_original_dst", true)
 		j.ks("traffic_direction", "OUTBOUND")
@@ -583,17 +582,9 @@ func downstreamTLS(j *jw, http bool) {
 	j.end()
 }
 
-func (m *mesh) inboundHCM(j *jw, p svcPort, cluster string) {
-	j.obj()
-	j.ks("name", "envoy.filters.network.http_connection_manager")
-	j.ko("typed_config")
-	j.ktype("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager")
-	if p.num == 0 {
-		j.ks("stat_prefix", cluster)
-	} else {
-		j.ks("stat_prefix", "inbound_0.0.0.0_"+strconv.Itoa(p.num))
-	}
-	j.ko("route_config")
+// inboundRoutes writes the members of the route configuration of an inbound HTTP port, whose
+// one route goes to cluster: inline in the inbound listener, and in the RDS section.
+func (m *mesh) inboundRoutes(j *jw, p svcPort, cluster string) {
 	j.ks("name", cluster)
 	j.ka("virtual_hosts")
 	j.obj()
@@ -618,6 +609,20 @@ func (m *mesh) inboundHCM(j *jw, p svcPort, cluster string) {
 	j.end()
 	j.end()
 	j.kb("validate_clusters", false)
+}
+
+func (m *mesh) inboundHCM(j *jw, p svcPort, cluster string) {
+	j.obj()
+	j.ks("name", "envoy.filters.network.http_connection_manager")
+	j.ko("typed_config")
+	j.ktype("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager")
+	if p.num == 0 {
+		j.ks("stat_prefix", cluster)
+	} else {
+		j.ks("stat_prefix", "inbound_0.0.0.0_"+strconv.Itoa(p.num))
+	}
+	j.ko("route_config")
+	m.inboundRoutes(j, p, cluster)
 	j.end()
 	j.ka("http_filters")
 	j.obj()
