@@ -7,8 +7,7 @@ func (m *mesh) adminClusters(j *jw) error {
 	j.obj()
 	j.ka("cluster_statuses")
 	var buf []int
-	n := 0
-	err := m.forEachOutbound(func(c outboundCluster) error {
+	err := m.forEachOutbound(j, func(c outboundCluster) {
 		name := c.name()
 		j.obj()
 		j.ks("name", name)
@@ -34,11 +33,6 @@ func (m *mesh) adminClusters(j *jw) error {
 			j.ks("eds_service_name", name)
 		}
 		j.end()
-		n++
-		if n%256 == 0 {
-			return j.failed()
-		}
-		return nil
 	})
 	if err != nil {
 		return err

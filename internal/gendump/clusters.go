@@ -111,16 +111,25 @@ type outboundCluster struct {
 
 func (c outboundCluster) name() string { return clusterName("outbound", c.p.num, c.subset, c.s.host) }
 
-// forEachOutbound calls f for every outbound cluster, in dump order.
-func (m *mesh) forEachOutbound(f func(c outboundCluster) error) error {
+// forEachOutbound calls f for every outbound cluster, in dump order, and stops at the first
+// failed write to j (checked every 256 clusters: a mesh has tens of thousands).
+func (m *mesh) forEachOutbound(j *jw, f func(c outboundCluster)) error {
+	n := 0
+	each := func(c outboundCluster) error {
+		f(c)
+		if n++; n%256 == 0 {
+			return j.failed()
+		}
+		return nil
+	}
 	for i := range m.services {
 		s := &m.services[i]
 		for _, p := range s.ports {
-			if err := f(outboundCluster{s, p, ""}); err != nil {
+			if err := each(outboundCluster{s, p, ""}); err != nil {
 				return err
 			}
 			for _, sub := range s.subsets {
-				if err := f(outboundCluster{s, p, sub}); err != nil {
+				if err := each(outboundCluster{s, p, sub}); err != nil {
 					return err
 				}
 			}
@@ -174,12 +183,8 @@ func (m *mesh) clustersDump(j *jw) error {
 	for _, p := range m.inbound {
 		dyn(func() { m.inboundCluster(j, p) })
 	}
-	err := m.forEachOutbound(func(c outboundCluster) error {
+	err := m.forEachOutbound(j, func(c outboundCluster) {
 		dyn(func() { m.outboundCluster(j, c) })
-		if n%256 == 0 {
-			return j.failed()
-		}
-		return nil
 	})
 	if err != nil {
 		return err

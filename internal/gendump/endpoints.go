@@ -69,9 +69,9 @@ func (m *mesh) endpointsDump(j *jw) error {
 		j.end()
 		j.end()
 	}
-	err := m.forEachOutbound(func(c outboundCluster) error {
+	err := m.forEachOutbound(j, func(c outboundCluster) {
 		if !c.s.external {
-			return nil
+			return
 		}
 		j.obj()
 		j.ko("endpoint_config")
@@ -97,7 +97,6 @@ func (m *mesh) endpointsDump(j *jw) error {
 		overprovisioning(j)
 		j.end()
 		j.end()
-		return nil
 	})
 	if err != nil {
 		return err
@@ -106,10 +105,9 @@ func (m *mesh) endpointsDump(j *jw) error {
 
 	j.ka("dynamic_endpoint_configs")
 	var buf []int
-	n := 0
-	err = m.forEachOutbound(func(c outboundCluster) error {
+	err = m.forEachOutbound(j, func(c outboundCluster) {
 		if c.s.external {
-			return nil
+			return
 		}
 		j.obj()
 		j.ko("endpoint_config")
@@ -160,11 +158,6 @@ func (m *mesh) endpointsDump(j *jw) error {
 		overprovisioning(j)
 		j.end()
 		j.end()
-		n++
-		if n%256 == 0 {
-			return j.failed()
-		}
-		return nil
 	})
 	if err != nil {
 		return err
