@@ -44,6 +44,9 @@ func (f *KubeFlags) AddFlags(fs *pflag.FlagSet) {
 // NamespaceFlag returns -n/--namespace as given on the command line ("" when not given).
 func (f *KubeFlags) NamespaceFlag() string { return f.overrides.Context.Namespace }
 
+// ErrNoKubeconfig is wrapped by Client's error when there is no Kubernetes configuration at all.
+var ErrNoKubeconfig = errors.New("no Kubernetes configuration found")
+
 // Client builds the Kubernetes client and the default namespace (-n, else the kubeconfig's,
 // else "default").
 func (f *KubeFlags) Client() (*Kube, string, error) {
@@ -51,7 +54,7 @@ func (f *KubeFlags) Client() (*Kube, string, error) {
 		cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(f.rules, &f.overrides)
 		cfg, err := cc.ClientConfig()
 		if clientcmd.IsEmptyConfig(err) {
-			f.err = errors.New("no Kubernetes configuration found: give --kubeconfig or set $KUBECONFIG; or read a proxy with --admin-url or -f")
+			f.err = fmt.Errorf("%w: give --kubeconfig or set $KUBECONFIG; or read a proxy with --admin-url or -f", ErrNoKubeconfig)
 			return
 		}
 		if err != nil {

@@ -56,6 +56,12 @@ func (l *liveOptions) podSource(ctx context.Context, arg string, max int64, stre
 	if err != nil {
 		return nil, err
 	}
+	return l.openPod(ctx, kube, t, max, streams)
+}
+
+// openPod port-forwards to the admin port of the proxy in the pod t; notes (which of several
+// pods was picked) go to stderr.
+func (l *liveOptions) openPod(ctx context.Context, kube *portforward.Kube, t portforward.Target, max int64, streams Streams) (*portforward.PodAdmin, error) {
 	return kube.OpenPod(ctx, t, portforward.PodOptions{
 		AdminPort:    l.adminPort,
 		AdminPortSet: l.adminPortSet,
@@ -64,7 +70,8 @@ func (l *liveOptions) podSource(ctx context.Context, arg string, max int64, stre
 	})
 }
 
-func newAdminURLSource(url string, max int64) (Source, error) {
+// newAdminURLSource is the admin API at --admin-url.
+func newAdminURLSource(url string, max int64) (*portforward.AdminClient, error) {
 	c, err := portforward.NewAdminClient(url, max)
 	if err != nil {
 		return nil, usageError{err}

@@ -25,6 +25,8 @@ type logOptions struct {
 	reset    bool
 	timeout  time.Duration
 	target   string
+	// reqs are the /logging calls --level or --reset ask for (see requests).
+	reqs []string
 }
 
 func newLogCommand(streams Streams, root *rootOptions) *cobra.Command {
@@ -79,9 +81,11 @@ func (o *logOptions) complete(cmd *cobra.Command, args []string) error {
 	if o.timeout <= 0 {
 		return usageErrorf("--timeout must be positive, got %s", o.timeout)
 	}
-	if _, err := o.requests(); err != nil {
+	reqs, err := o.requests()
+	if err != nil {
 		return err
 	}
+	o.reqs = reqs
 	return o.live.complete(cmd)
 }
 
@@ -129,27 +133,23 @@ type logAdmin interface {
 }
 
 func (o *logOptions) run(ctx context.Context) error {
-	reqs, _ := o.requests()
 	if o.adminURL != "" {
-		admin, err := portforward.NewAdminClient(o.adminURL, defaultMaxInput)
+		admin, err := newAdminURLSource(o.adminURL, defaultMaxInput)
 		if err != nil {
-			return usageError{err}
+			return err
 		}
-		return o.apply(ctx, admin, reqs, "")
+		return o.apply(ctx, admin, o.reqs, "")
 	}
 	if o.target != "" {
 		kube, t, err := o.live.target(o.target)
 		if err != nil {
 			return err
 		}
-		return o.applyPod(ctx, kube, t, reqs, "")
+		return o.applyPod(ctx, kube, t, o.reqs, "")
 	}
 	kube, ns, err := o.live.root.kube.Client()
 	if err != nil {
 		return err
-	}
-	if f := o.live.root.kube.NamespaceFlag(); f != "" {
-		ns = f
 	}
 	pods, err := kube.ListPods(ctx, ns, o.selector)
 	if err != nil {
@@ -168,7 +168,7 @@ func (o *logOptions) run(ctx context.Context) error {
 	failed := 0
 	for _, name := range names {
 		t := portforward.Target{Kind: "pod", Name: name, Namespace: ns}
-		if err := o.applyPod(ctx, kube, t, reqs, name+"."+ns+":\n"); err != nil {
+		if err := o.applyPod(ctx, kube, t, o.reqs, name+"."+ns+":\n"); err != nil {
 			fmt.Fprintf(o.streams.ErrOut, "error: %s\n", oneLine(err.Error()))
 			failed++
 		}
@@ -182,14 +182,11 @@ func (o *logOptions) run(ctx context.Context) error {
 func (o *logOptions) applyPod(ctx context.Context, kube *portforward.Kube, t portforward.Target, reqs []string, header string) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	admin, err := kube.OpenPod(ctx, t, portforward.PodOptions{
-		AdminPort: o.live.adminPort, AdminPortSet: o.live.adminPortSet, MaxBytes: defaultMaxInput,
-		Note: func(s string) { fmt.Fprintf(o.streams.ErrOut, "note: %s\n", s) },
-	})
+	admin, err := o.live.openPod(ctx, kube, t, defaultMaxInput, o.streams)
 	if err != nil {
 		return deadline(err, "reaching "+t.String(), o.timeout)
 	}
-	return o.apply(ctx, admin, reqs, header)
+	return o.apply(ctx, admin, o.reqs, header)
 }
 
 // apply makes the /logging calls and prints the levels Envoy answers with.

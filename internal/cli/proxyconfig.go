@@ -142,7 +142,11 @@ func (o *commonOptions) source(ctx context.Context) (Source, error) {
 	case o.file != "":
 		return &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}, nil
 	case o.adminURL != "":
-		return newAdminURLSource(o.adminURL, o.maxInput)
+		admin, err := newAdminURLSource(o.adminURL, o.maxInput)
+		if err != nil {
+			return nil, err // not a nil *AdminClient in a non-nil Source
+		}
+		return admin, nil
 	}
 	return o.live.podSource(ctx, o.target, o.maxInput, o.streams)
 }

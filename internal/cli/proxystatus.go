@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -222,10 +223,16 @@ func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
 		return usageErrorf("proxy-status compares one pod: give POD[.NAMESPACE], not %s/%s", t.Kind, t.Name)
 	}
 	if t.Namespace == "" {
-		t.Namespace = "default"
-		if _, ns, err := o.root.kube.Client(); err == nil {
-			t.Namespace = ns
+		// The kubeconfig's namespace; "default" when there is none (--istiod-url and --file
+		// need no Kubernetes), but a broken one is reported.
+		_, ns, err := o.root.kube.Client()
+		switch {
+		case errors.Is(err, portforward.ErrNoKubeconfig):
+			ns = "default"
+		case err != nil:
+			return err
 		}
+		t.Namespace = ns
 	}
 	proxyID := t.Name + "." + t.Namespace
 	targets, closeTargets, err := o.istiods(ctx)
@@ -267,9 +274,7 @@ func (o *proxyStatusOptions) envoyDump(ctx context.Context, t portforward.Target
 		if err != nil {
 			return nil, err
 		}
-		admin, err := kube.OpenPod(ctx, t, portforward.PodOptions{
-			AdminPort: o.live.adminPort, AdminPortSet: o.live.adminPortSet, MaxBytes: o.maxInput,
-		})
+		admin, err := o.live.openPod(ctx, kube, t, o.maxInput, o.streams)
 		if err != nil {
 			return nil, deadline(err, "reaching "+t.String(), o.timeout)
 		}

@@ -129,6 +129,22 @@ func TestProxyStatusDiff(t *testing.T) {
 	if code != ExitRuntime || !strings.Contains(errOut, "nosuch.default") {
 		t.Errorf("unknown proxy: exit %d: %s", code, errOut)
 	}
+
+	// A pod without a namespace: "default" when there is no Kubernetes configuration at all;
+	// a broken configuration is reported, not taken for "default".
+	dir := t.TempDir()
+	t.Setenv("KUBECONFIG", filepath.Join(dir, "none"))
+	if code, _, errOut := run(t, "", "ps", "productpage-v1", "--istiod-url", srv.URL, "--file", sampleDump); code != 0 {
+		t.Errorf("no kubeconfig: exit %d: %s", code, errOut)
+	}
+	broken := filepath.Join(dir, "broken")
+	if err := os.WriteFile(broken, []byte("apiVersion: v1\nkind: Config\ncurrent-context: gone\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", broken)
+	if code, _, errOut := run(t, "", "ps", "productpage-v1", "--istiod-url", srv.URL, "--file", sampleDump); code != ExitRuntime || !strings.Contains(errOut, "loading the Kubernetes configuration") {
+		t.Errorf("broken kubeconfig: exit %d: %s", code, errOut)
+	}
 }
 
 // TestProxyStatusDiffReference reproduces the reference diff on the shared compare dumps.
