@@ -113,9 +113,6 @@ func NewKube(cfg *rest.Config) (*Kube, error) {
 	return k, nil
 }
 
-// Config is the client's REST configuration.
-func (k *Kube) Config() *rest.Config { return k.config }
-
 // GetPod reads a pod.
 func (k *Kube) GetPod(ctx context.Context, ns, name string) (*corev1.Pod, error) {
 	pod := &corev1.Pod{}

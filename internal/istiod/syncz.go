@@ -400,6 +400,3 @@ func (f FailOn) Failing(rows []ProxyStatus) []ProxyStatus {
 	return out
 }
 
-// Matches reports whether any row has a watched type in the set: the
-// predicate for exit code 3.
-func (f FailOn) Matches(rows []ProxyStatus) bool { return len(f.Failing(rows)) > 0 }

@@ -367,8 +367,8 @@ func TestFailOn(t *testing.T) {
 			if !reflect.DeepEqual(gotNames, tt.want) {
 				t.Errorf("failing = %v, want %v", gotNames, tt.want)
 			}
-			if f.Matches(shown) != (len(tt.want) > 0) {
-				t.Errorf("Matches = %v, want %v", f.Matches(shown), len(tt.want) > 0)
+			if matched := len(f.Failing(shown)) > 0; matched != (len(tt.want) > 0) {
+				t.Errorf("any failing = %v, want %v", matched, len(tt.want) > 0)
 			}
 		})
 	}
