@@ -399,4 +399,3 @@ func (f FailOn) Failing(rows []ProxyStatus) []ProxyStatus {
 	}
 	return out
 }
-
