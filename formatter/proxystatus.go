@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/duration"
@@ -47,15 +46,11 @@ func WriteProxyStatus(w io.Writer, rows []istiod.ProxyStatus, opts ProxyStatusOp
 	}
 }
 
-// newProxyStatusTabWriter aligns columns the way istioctl proxy-status does.
-func newProxyStatusTabWriter(w io.Writer) *tabwriter.Writer {
-	return tabwriter.NewWriter(w, 0, 8, 5, ' ', 0)
-}
 
 // WriteProxyStatusTable writes the default table:
 // NAME CLUSTER ISTIOD VERSION SUBSCRIBED TYPES.
 func WriteProxyStatusTable(w io.Writer, rows []istiod.ProxyStatus) error {
-	tw := newProxyStatusTabWriter(w)
+	tw := newTable(w, 5)
 	fmt.Fprintln(tw, "NAME\tCLUSTER\tISTIOD\tVERSION\tSUBSCRIBED TYPES")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Cluster, r.Istiod, r.Version(), subscribedTypes(r))
@@ -80,7 +75,7 @@ func subscribedTypes(r istiod.ProxyStatus) string {
 // reported a send time, its age at now ("SYNCED (5m1s)").
 func WriteProxyStatusVerboseTable(w io.Writer, rows []istiod.ProxyStatus, now time.Time) error {
 	cols := istiod.VerboseColumns(rows)
-	tw := newProxyStatusTabWriter(w)
+	tw := newTable(w, 5)
 	header := []string{"NAME", "CLUSTER"}
 	for _, c := range cols {
 		header = append(header, istiod.ShortTypeName(c))

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/proxyctl/proxyctl/configdump"
 )
@@ -20,7 +19,7 @@ func SecretTable(w io.Writer, items []configdump.SecretItem, withName bool) erro
 	for _, it := range items {
 		trustDomains = trustDomains || it.FromTrustBundle
 	}
-	t := tabwriter.NewWriter(w, 0, 5, 5, ' ', 0)
+	t := newTable(w, 5)
 	columns := []string{"RESOURCE NAME", "TYPE", "STATUS", "VALID CERT", "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE"}
 	if trustDomains {
 		columns = append(columns, "TRUST DOMAIN")
