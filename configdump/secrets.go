@@ -64,13 +64,30 @@ func (d *Dump) SecretItems(now time.Time) ([]SecretItem, error) {
 	return items, nil
 }
 
+// spiffeTrustDomains returns the trust domains of a SPIFFE certificate validator, and none for
+// no custom validator or another kind; a SPIFFE validator that does not decode is an error.
+func (d *Dump) spiffeTrustDomains(vc *tlsv3.CertificateValidationContext) ([]*tlsv3.SPIFFECertValidatorConfig_TrustDomain, error) {
+	spiffe := &tlsv3.SPIFFECertValidatorConfig{}
+	tc := vc.GetCustomValidatorConfig().GetTypedConfig()
+	if tc == nil || canonicalName(tc.GetTypeUrl()) != spiffe.ProtoReflect().Descriptor().FullName() {
+		return nil, nil
+	}
+	if err := d.UnmarshalAny(tc, spiffe); err != nil {
+		return nil, fmt.Errorf("SPIFFE certificate validator: %w", err)
+	}
+	return spiffe.GetTrustDomains(), nil
+}
+
 func (d *Dump) secretItems(name, state string, s *tlsv3.Secret, now time.Time) ([]SecretItem, error) {
 	vc := s.GetValidationContext()
-	if cv := vc.GetCustomValidatorConfig(); cv.GetTypedConfig() != nil && len(inlineData(vc.GetTrustedCa())) == 0 {
-		spiffe := &tlsv3.SPIFFECertValidatorConfig{}
-		if err := d.UnmarshalAny(cv.GetTypedConfig(), spiffe); err == nil && len(spiffe.GetTrustDomains()) > 0 {
+	if len(inlineData(vc.GetTrustedCa())) == 0 {
+		domains, err := d.spiffeTrustDomains(vc)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", name, err)
+		}
+		if len(domains) > 0 {
 			var items []SecretItem
-			for _, td := range spiffe.GetTrustDomains() {
+			for _, td := range domains {
 				it := newSecretItem(name, state, inlineData(td.GetTrustBundle()), now)
 				it.TrustDomain, it.FromTrustBundle = td.GetName(), true
 				items = append(items, it)
@@ -137,11 +154,12 @@ func (d *Dump) RootCAs() ([]*x509.Certificate, error) {
 		}
 		vc := secret.GetValidationContext()
 		bundles := [][]byte{inlineData(vc.GetTrustedCa())}
-		spiffe := &tlsv3.SPIFFECertValidatorConfig{}
-		if tc := vc.GetCustomValidatorConfig().GetTypedConfig(); tc != nil && d.UnmarshalAny(tc, spiffe) == nil {
-			for _, td := range spiffe.GetTrustDomains() {
-				bundles = append(bundles, inlineData(td.GetTrustBundle()))
-			}
+		domains, err := d.spiffeTrustDomains(vc)
+		if err != nil {
+			return nil, fmt.Errorf("secret ROOTCA: %w", err)
+		}
+		for _, td := range domains {
+			bundles = append(bundles, inlineData(td.GetTrustBundle()))
 		}
 		var certs []*x509.Certificate
 		for _, b := range bundles {

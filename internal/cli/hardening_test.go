@@ -627,3 +627,19 @@ func TestFileKinds(t *testing.T) {
 		t.Errorf("stdin past an offset: exit %d %s\n%.300s", code, stderr.String(), out.String())
 	}
 }
+
+// TestSPIFFEValidator: a SPIFFE validator's trust domains are rows of pc secret; one that does
+// not decode is an error naming the secret, not an empty row.
+func TestSPIFFEValidator(t *testing.T) {
+	dump := func(domains string) string {
+		return `{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.SecretsConfigDump", "dynamic_active_secrets": [{"name": "ROOTCA", "secret": {"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", "name": "ROOTCA", "validation_context": {"custom_validator_config": {"name": "envoy.tls.cert_validator.spiffe", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig", "trust_domains": ` + domains + `}}}}}]}]}`
+	}
+	code, out, errOut := run(t, dump(`[{"name": "cluster.local", "trust_bundle": {"inline_string": "x"}}]`), "pc", "secret", "-f", "-")
+	if code != 0 || !strings.Contains(out, "cluster.local") {
+		t.Errorf("valid validator: exit %d %s\n%s", code, errOut, out)
+	}
+	code, out, errOut = run(t, dump(`"not a list"`), "pc", "secret", "-f", "-")
+	if code != ExitRuntime || out != "" || !strings.Contains(errOut, "secret ROOTCA: SPIFFE certificate validator:") {
+		t.Errorf("broken validator: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
