@@ -46,7 +46,6 @@ func WriteProxyStatus(w io.Writer, rows []istiod.ProxyStatus, opts ProxyStatusOp
 	}
 }
 
-
 // WriteProxyStatusTable writes the default table:
 // NAME CLUSTER ISTIOD VERSION SUBSCRIBED TYPES.
 func WriteProxyStatusTable(w io.Writer, rows []istiod.ProxyStatus) error {
