@@ -1,0 +1,182 @@
+package traffic
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/proxyctl/proxyctl/configdump"
+)
+
+// Config is what explain reads of a proxy's configuration, resource by resource, so that a
+// large dump is decoded only where the request goes.
+type Config interface {
+	// NodeID is the bootstrap's node id, "" when the dump has no bootstrap.
+	NodeID() string
+	// Listeners returns every listener with only ListenerFields decoded.
+	Listeners() ([]*listenerv3.Listener, error)
+	// Listener decodes the i-th listener of Listeners whole.
+	Listener(i int) (*listenerv3.Listener, error)
+	// RouteConfig returns the route configuration of that name, nil when there is none.
+	RouteConfig(name string) (*routev3.RouteConfiguration, error)
+	// Cluster returns the cluster of that name, nil when there is none.
+	Cluster(name string) (*clusterv3.Cluster, error)
+	// LoadAssignment returns the EDS assignment of that service name: nil when there is none,
+	// ErrNoEDS when the dump has no EDS section.
+	LoadAssignment(name string) (*endpointv3.ClusterLoadAssignment, error)
+	// ClusterStatus returns the /clusters status of a cluster: nil when there is none,
+	// ErrNoEDS when there is no /clusters document.
+	ClusterStatus(name string) (*adminv3.ClusterStatus, error)
+	// Domains lists every virtual host's domains, route configuration by route configuration
+	// (for finding a destination address when none is given).
+	Domains() ([][]string, error)
+	Unmarshal(a *anypb.Any, m proto.Message) error
+}
+
+// ErrNoEDS is returned for endpoints a configuration does not carry.
+var ErrNoEDS = errors.New("no endpoints in the configuration")
+
+// DumpConfig reads a parsed config dump, and optionally Envoy's /clusters?format=json
+// document for the hosts' health.
+type DumpConfig struct {
+	Dump   *configdump.Dump
+	Status *configdump.Dump
+
+	listeners configdump.Resources[*listenerv3.Listener]
+}
+
+var _ Config = (*DumpConfig)(nil)
+
+func (c *DumpConfig) NodeID() string {
+	b, err := c.Dump.Bootstrap()
+	if err != nil {
+		return ""
+	}
+	return b.GetBootstrap().GetNode().GetId()
+}
+
+func (c *DumpConfig) Listeners() ([]*listenerv3.Listener, error) {
+	res, err := c.Dump.ListenerResources()
+	if err != nil {
+		return nil, err
+	}
+	c.listeners = res
+	return res.Select(configdump.Fields(ListenerFields...)).Decode()
+}
+
+func (c *DumpConfig) Listener(i int) (*listenerv3.Listener, error) {
+	var out *listenerv3.Listener
+	err := configdump.Each(c.listeners, []int{i}, func(l *listenerv3.Listener) (*listenerv3.Listener, error) { return l, nil },
+		func(l *listenerv3.Listener) error { out = l; return nil })
+	return out, err
+}
+
+// byName finds the resource whose key field equals name, decoding only that field of each,
+// then the one found whole.
+func byName[T proto.Message](res configdump.Resources[T], field, name string, key func(T) string) (T, error) {
+	var zero T
+	found := -1
+	n := 0
+	err := configdump.Each(res.Select(configdump.Fields(field)), nil, func(m T) (bool, error) { return key(m) == name, nil },
+		func(ok bool) error {
+			if ok && found < 0 {
+				found = n
+			}
+			n++
+			return nil
+		})
+	if err != nil || found < 0 {
+		return zero, err
+	}
+	var out T
+	err = configdump.Each(res, []int{found}, func(m T) (T, error) { return m, nil }, func(m T) error { out = m; return nil })
+	return out, err
+}
+
+func (c *DumpConfig) RouteConfig(name string) (*routev3.RouteConfiguration, error) {
+	res, err := c.Dump.RouteConfigResources()
+	if err != nil {
+		if errors.Is(err, configdump.ErrMissingSection) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return byName(res, "name", name, (*routev3.RouteConfiguration).GetName)
+}
+
+func (c *DumpConfig) Cluster(name string) (*clusterv3.Cluster, error) {
+	res, err := c.Dump.ClusterResources()
+	if err != nil {
+		if errors.Is(err, configdump.ErrMissingSection) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return byName(res, "name", name, (*clusterv3.Cluster).GetName)
+}
+
+func (c *DumpConfig) LoadAssignment(name string) (*endpointv3.ClusterLoadAssignment, error) {
+	res, err := c.Dump.LoadAssignmentResources()
+	if err != nil {
+		if errors.Is(err, configdump.ErrMissingSection) {
+			return nil, ErrNoEDS
+		}
+		return nil, err
+	}
+	return byName(res, "cluster_name", name, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+}
+
+func (c *DumpConfig) ClusterStatus(name string) (*adminv3.ClusterStatus, error) {
+	if c.Status == nil {
+		return nil, ErrNoEDS
+	}
+	res, err := c.Status.ClusterStatusResources()
+	if err != nil {
+		return nil, err
+	}
+	return byName(res, "name", name, (*adminv3.ClusterStatus).GetName)
+}
+
+func (c *DumpConfig) Domains() ([][]string, error) {
+	res, err := c.Dump.RouteConfigResources()
+	if err != nil {
+		if errors.Is(err, configdump.ErrMissingSection) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out [][]string
+	err = configdump.Each(res.Select(configdump.Fields("virtual_hosts.domains")), nil,
+		func(rc *routev3.RouteConfiguration) ([][]string, error) {
+			var d [][]string
+			for _, vh := range rc.GetVirtualHosts() {
+				d = append(d, vh.GetDomains())
+			}
+			return d, nil
+		}, func(d [][]string) error { out = append(out, d...); return nil })
+	return out, err
+}
+
+func (c *DumpConfig) Unmarshal(a *anypb.Any, m proto.Message) error { return c.Dump.UnmarshalAny(a, m) }
+
+// NodeIP is the IP address in an Istio node id (TYPE~IP~POD.NS~DOMAIN), "" when there is none.
+func NodeIP(id string) string {
+	parts := strings.Split(id, "~")
+	if len(parts) < 2 {
+		return ""
+	}
+	if _, ok := ParseIP(parts[1]); !ok {
+		return ""
+	}
+	return parts[1]
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,502 @@
+package traffic
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+)
+
+// The steps of an explanation, in order.
+const (
+	TraceRequest         = "REQUEST"
+	TraceListener        = "LISTENER"
+	TraceListenerFilters = "LISTENER FILTERS"
+	TraceFilterChain     = "FILTER CHAIN"
+	TraceNetworkFilter   = "NETWORK FILTER"
+	TraceRouteConfig     = "ROUTE CONFIG"
+	TraceVirtualHost     = "VIRTUAL HOST"
+	TraceRoute           = "ROUTE"
+	TraceCluster         = "CLUSTER"
+	TraceEndpoints       = "ENDPOINTS"
+)
+
+// ExplainRequest is a request to explain: a connection, and the HTTP request on it.
+type ExplainRequest struct {
+	Connection
+	// ModeGiven, AddressGiven: the caller chose them; otherwise Explain does, and says how.
+	ModeGiven    bool
+	AddressGiven bool
+	// Listener, when set, starts at the listener of that name (an internal listener, say,
+	// which no address reaches).
+	Listener string
+	Host     string
+	Path     string
+	Method   string
+	Headers  []RequestHeader
+	// Random, when set, picks among weighted clusters as Envoy's random number would.
+	Random *uint64
+}
+
+// RequestHeader is one request header.
+type RequestHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// NormalisedRequest is the request as explained, defaults applied.
+type NormalisedRequest struct {
+	Mode        string          `json:"mode"`
+	Address     string          `json:"address"`
+	Port        uint32          `json:"port"`
+	SourceIP    string          `json:"source_ip"`
+	SourcePort  uint32          `json:"source_port"`
+	Protocol    string          `json:"protocol"`
+	TLS         string          `json:"tls"`
+	SNI         string          `json:"sni"`
+	ALPN        []string        `json:"alpn"`
+	Host        string          `json:"host"`
+	Path        string          `json:"path"`
+	Method      string          `json:"method"`
+	Headers     []RequestHeader `json:"headers"`
+	RandomValue *uint64         `json:"random_value"`
+	Listener    string          `json:"listener,omitempty"`
+	// Assumed says what was not given and how it was chosen.
+	Assumed []string `json:"assumed"`
+}
+
+// TraceStep is one line of the trace.
+type TraceStep struct {
+	Step string `json:"step"`
+	// Name is what the step matched, "" when nothing.
+	Name string `json:"name"`
+	// Rule is why it matched, or why nothing did.
+	Rule  string `json:"rule"`
+	Error string `json:"error,omitempty"`
+	// Notes are facts about the step (TLS, filters passed, assumptions).
+	Notes []string `json:"notes,omitempty"`
+	// Rejected are the candidates considered and why each lost.
+	Rejected []Rejected `json:"rejected,omitempty"`
+}
+
+// Explanation is where a request goes, step by step. The string fields are "" for a step not
+// reached; the indexes are nil then.
+type Explanation struct {
+	Request          NormalisedRequest `json:"request"`
+	Listener         string            `json:"listener"`
+	FilterChain      string            `json:"filter_chain"`
+	FilterChainIndex *int              `json:"filter_chain_index"`
+	RouteConfig      string            `json:"route_config"`
+	VirtualHost      string            `json:"virtual_host"`
+	Route            string            `json:"route"`
+	RouteIndex       *int              `json:"route_index"`
+	Cluster          string            `json:"cluster"`
+	Error            string            `json:"error"`
+	// Message says, in a sentence, why the request stops when Error is set.
+	Message   string         `json:"message"`
+	Steps     []TraceStep    `json:"steps"`
+	Endpoints []EndpointInfo `json:"endpoints"`
+}
+
+func (e *Explanation) add(s TraceStep) *TraceStep {
+	e.Steps = append(e.Steps, s)
+	return &e.Steps[len(e.Steps)-1]
+}
+
+func (e *Explanation) fail(s *TraceStep, code, why string) *Explanation {
+	s.Error = code
+	e.Error, e.Message = code, why
+	return e
+}
+
+// Explain follows a request through cfg: listener, listener filters, filter chain, network
+// filter, route configuration, virtual host, route, cluster and endpoints. Only what the
+// request reaches is decoded. An error is returned for a configuration that cannot be read;
+// a request that stops somewhere is an Explanation with Error set.
+func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
+	e := &Explanation{Endpoints: []EndpointInfo{}}
+	ls, err := cfg.Listeners()
+	if err != nil {
+		return nil, err
+	}
+	nodeID := cfg.NodeID()
+	var assumed []string
+	if !req.ModeGiven && req.Listener == "" {
+		req.Mode, assumed = defaultMode(nodeID, ls), append(assumed, modeReason(nodeID, ls))
+	}
+	if !req.AddressGiven {
+		a, why, err := resolveAddress(cfg, ls, req, nodeID)
+		if err != nil {
+			return nil, err
+		}
+		req.Destination = a
+		assumed = append(assumed, why)
+	}
+	if req.Protocol.IsHTTP() && req.Host == "" && req.Destination.IsValid() {
+		req.Host = req.Destination.String()
+		if req.Destination.Is6() {
+			req.Host = "[" + req.Host + "]"
+		}
+		if p := req.DestinationPort; !(p == 80 && req.TLS == Plaintext) && !(p == 443 && req.TLS != Plaintext) {
+			req.Host = Endpoint(req.Destination, p)
+		}
+		assumed = append(assumed, "host not given: "+req.Host+", as curl sends it")
+	}
+	if !req.Source.IsValid() {
+		assumed = append(assumed, "source address not given: an external client no source range matches")
+	}
+	e.Request = normalise(req, assumed)
+	e.add(TraceStep{Step: TraceRequest, Name: describeRequest(req), Rule: strings.Join(assumed, "; ")})
+
+	// Listener.
+	var lm ListenerMatch
+	if req.Listener != "" {
+		lm = ListenerMatch{Index: -1, Err: "no_listener", Rule: fmt.Sprintf("--listener %s: the dump has no listener of that name", req.Listener)}
+		for i, l := range ls {
+			if l.GetName() == req.Listener {
+				lm = ListenerMatch{Index: i, Name: req.Listener, Rule: "--listener names it"}
+				break
+			}
+		}
+	} else {
+		lm = SelectListener(ls, req.Connection)
+	}
+	ls_ := e.add(TraceStep{Step: TraceListener, Name: lm.Name, Rule: lm.Rule, Rejected: lm.Rejected})
+	if lm.Err != "" {
+		return e.fail(ls_, lm.Err, lm.Rule), nil
+	}
+	e.Listener = lm.Name
+	l, err := cfg.Listener(lm.Index)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", lm.Name, err)
+	}
+	if l.GetInternalListener() != nil && req.Listener == "" {
+		ls_.Notes = append(ls_.Notes, "an internal listener: only a cluster with an envoy_internal_address reaches it")
+	}
+
+	// Listener filters.
+	in := Inspect(l, req.Connection)
+	if len(in.Filters) > 0 {
+		names := make([]string, 0, len(in.Filters))
+		for _, f := range in.Filters {
+			names = append(names, shortFilter(f.Name))
+		}
+		e.add(TraceStep{Step: TraceListenerFilters, Name: strings.Join(names, ", "),
+			Rule:     fmt.Sprintf("transport %s, SNI %s, ALPN %s", in.Transport, orNone(in.SNI), orNone(strings.Join(in.ALPN, ","))),
+			Rejected: in.Filters})
+	}
+
+	// Filter chain and its TLS.
+	cm := SelectFilterChain(l, req.Connection, in, cfg.Unmarshal)
+	fcs := e.add(TraceStep{Step: TraceFilterChain, Name: chainLabel(cm), Rule: cm.Rule, Rejected: cm.Rejected})
+	if cm.Err != "" {
+		return e.fail(fcs, cm.Err, cm.Rule), nil
+	}
+	fc := cm.Chain(l)
+	idx := cm.Index
+	e.FilterChain, e.FilterChainIndex = cm.Name, &idx
+	if fcm := fc.GetFilterChainMatch(); fcm != nil && cm.By == "filter_chain_match" {
+		fcs.Notes = append(fcs.Notes, "match: "+DescribeMatch(fcm))
+	}
+	tlsc := CheckTLS(fc, req.Connection, cfg.Unmarshal)
+	fcs.Notes = append(fcs.Notes, "TLS: "+tlsc.Rule)
+	if tlsc.Err != "" {
+		return e.fail(fcs, tlsc.Err, tlsc.Rule), nil
+	}
+
+	// Network filter.
+	nm := NetworkFilters(fc, req.Connection, tlsc, cfg.Unmarshal, req.Random)
+	ns := e.add(TraceStep{Step: TraceNetworkFilter, Name: nm.Filter, Rule: nm.Rule})
+	if len(nm.Passed) > 0 {
+		ns.Notes = append(ns.Notes, "before it (not evaluated here): "+strings.Join(nm.Passed, ", "))
+	}
+	if nm.Err != "" {
+		return e.fail(ns, nm.Err, nm.Rule), nil
+	}
+	switch nm.Kind {
+	case "tcp":
+		if nm.Cluster == "" {
+			return e, nil
+		}
+		return e, clusterStep(e, cfg, nm.Cluster, req)
+	case "http":
+	default:
+		return e, nil
+	}
+
+	// Route configuration.
+	var rc *routev3.RouteConfiguration
+	switch {
+	case nm.InlineRoutes != nil:
+		rc = nm.InlineRoutes
+		e.add(TraceStep{Step: TraceRouteConfig, Name: rc.GetName(), Rule: "inline in the HTTP connection manager"})
+	case nm.RouteConfigName != "":
+		rc, err = cfg.RouteConfig(nm.RouteConfigName)
+		if err != nil {
+			return nil, fmt.Errorf("route configuration %s: %w", nm.RouteConfigName, err)
+		}
+		e.RouteConfig = nm.RouteConfigName
+		rs := e.add(TraceStep{Step: TraceRouteConfig, Name: nm.RouteConfigName, Rule: "named by the HTTP connection manager's RDS"})
+		if rc == nil {
+			why := fmt.Sprintf("route configuration %s is not in the dump (Envoy answers 404, NR)", nm.RouteConfigName)
+			rs.Rule = why
+			return e.fail(rs, "no_route", why), nil
+		}
+	default:
+		return e, nil
+	}
+	cluster, err := routeStep(e, rc, nm, tlsc, req, cfg.Unmarshal)
+	if err != nil || cluster == "" || e.Error != "" {
+		return e, err
+	}
+	return e, clusterStep(e, cfg, cluster, req)
+}
+
+func chainLabel(cm ChainMatch) string {
+	switch {
+	case cm.Index == NoChain:
+		return ""
+	case cm.Name != "":
+		return cm.Name
+	case cm.Index == DefaultChain:
+		return "(default_filter_chain)"
+	}
+	return "#" + strconv.Itoa(cm.Index)
+}
+
+func shortFilter(name string) string {
+	return strings.TrimPrefix(name, "envoy.filters.listener.")
+}
+
+// clusterStep looks the cluster up and lists its endpoints.
+func clusterStep(e *Explanation, cfg Config, name string, req ExplainRequest) error {
+	e.Cluster = name
+	cl, err := cfg.Cluster(name)
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", name, err)
+	}
+	cs := e.add(TraceStep{Step: TraceCluster, Name: name})
+	if cl == nil {
+		cs.Rule = "not in the dump: Envoy answers 503 (NC, no cluster found)"
+		return nil
+	}
+	typ := ClusterType(cl)
+	cs.Rule = "type " + typ
+	var eps []EndpointInfo
+	source := ""
+	status, err := cfg.ClusterStatus(name)
+	switch {
+	case err == nil && status != nil:
+		eps, source = HostEndpoints(status), "/clusters (live health)"
+	case err != nil && !errors.Is(err, ErrNoEDS):
+		return fmt.Errorf("cluster %s status: %w", name, err)
+	}
+	if source == "" {
+		switch {
+		case typ == "EDS":
+			eds := EDSName(cl)
+			cla, err := cfg.LoadAssignment(eds)
+			switch {
+			case errors.Is(err, ErrNoEDS):
+				source = "none: the dump has no EDS section (fetch config_dump?include_eds=true)"
+			case err != nil:
+				return fmt.Errorf("endpoints of %s: %w", eds, err)
+			case cla == nil:
+				source = "EDS has no assignment for " + eds
+			default:
+				eps, source = AssignmentEndpoints(cla), "EDS "+eds
+			}
+		case typ == "ORIGINAL_DST":
+			eps = []EndpointInfo{{Address: Endpoint(req.Destination, req.DestinationPort), Health: "UNKNOWN", Weight: 1}}
+			source = "the connection's original destination"
+		case cl.GetLoadAssignment() != nil:
+			eps, source = AssignmentEndpoints(cl.GetLoadAssignment()), "the cluster's load_assignment"
+		default:
+			source = "none in the cluster"
+		}
+	}
+	e.Endpoints = eps
+	healthy, degraded := countHealthy(eps)
+	rule := fmt.Sprintf("%d endpoint(s), %d healthy", len(eps), healthy)
+	if degraded > 0 {
+		rule += fmt.Sprintf(", %d degraded", degraded)
+	}
+	es := e.add(TraceStep{Step: TraceEndpoints, Name: rule, Rule: "from " + source})
+	for _, ep := range eps {
+		es.Notes = append(es.Notes, describeEndpoint(ep))
+	}
+	return nil
+}
+
+func describeEndpoint(ep EndpointInfo) string {
+	s := ep.Address + " " + ep.Health
+	if ep.Locality != "" {
+		s += " locality " + ep.Locality
+	}
+	s += fmt.Sprintf(" priority %d weight %d", ep.Priority, ep.Weight)
+	if ep.FailedOutlierCheck {
+		s += " (ejected by outlier detection)"
+	}
+	if ep.FailedActiveHealthCheck {
+		s += " (failed active health check)"
+	}
+	return s
+}
+
+// defaultMode is the mode a dump's node id implies: an Istio sidecar's (sidecar~...) is
+// outbound, any other proxy's gateway; without a node id, outbound when a listener has
+// use_original_dst.
+func defaultMode(nodeID string, ls []*listenerv3.Listener) Mode {
+	switch {
+	case strings.HasPrefix(nodeID, "sidecar~"):
+		return ModeOutbound
+	case nodeID != "":
+		return ModeGateway
+	case virtualOutbound(ls) >= 0:
+		return ModeOutbound
+	}
+	return ModeGateway
+}
+
+func modeReason(nodeID string, ls []*listenerv3.Listener) string {
+	switch {
+	case strings.HasPrefix(nodeID, "sidecar~"):
+		return "mode outbound: the node id " + nodeID + " is a sidecar's"
+	case nodeID != "":
+		return "mode gateway: the node id " + nodeID + " is not a sidecar's"
+	case virtualOutbound(ls) >= 0:
+		return "mode outbound: no node id in the dump, and listener " + ls[virtualOutbound(ls)].GetName() + " has use_original_dst"
+	}
+	return "mode gateway: no node id in the dump, and no listener has use_original_dst"
+}
+
+// resolveAddress picks a destination address when none is given: the host itself when it is
+// an IP; for outbound, an IP among the domains of the virtual hosts that serve the host, or
+// the address of the listener on the port whose name is IP_PORT and whose TCP proxy goes to
+// the host; for inbound and gateway, the proxy's own IP from its node id. Otherwise the
+// address stays unknown, which only catch-all ranges match.
+func resolveAddress(cfg Config, ls []*listenerv3.Listener, req ExplainRequest, nodeID string) (netip.Addr, string, error) {
+	host := hostOnly(req.Host)
+	if a, ok := ParseIP(host); ok {
+		return a, "address " + a.String() + ": the host is an IP address", nil
+	}
+	if req.Mode != ModeOutbound {
+		if ip := NodeIP(nodeID); ip != "" {
+			a, _ := ParseIP(ip)
+			return a, "address " + ip + ": the proxy's own, from its node id", nil
+		}
+	}
+	if req.Mode == ModeOutbound && host != "" {
+		domains, err := cfg.Domains()
+		if err != nil {
+			return netip.Addr{}, "", err
+		}
+		withPort := host + ":" + strconv.Itoa(int(req.DestinationPort))
+		for _, ds := range domains {
+			serves := false
+			for _, d := range ds {
+				if strings.EqualFold(d, host) || strings.EqualFold(d, withPort) {
+					serves = true
+					break
+				}
+			}
+			if !serves {
+				continue
+			}
+			for _, d := range ds {
+				if a, ok := ParseIP(hostOnly(d)); ok {
+					return a, fmt.Sprintf("address %s: a domain of the virtual host that serves %s", a, host), nil
+				}
+			}
+		}
+		// A TCP service: Istio's listener IP_PORT whose TCP proxy goes to outbound|PORT||HOST.
+		if a, name, ok := tcpServiceAddress(cfg, ls, host, req.DestinationPort); ok {
+			return a, fmt.Sprintf("address %s: listener %s proxies to %s", a, name, host), nil
+		}
+	}
+	return netip.Addr{}, "address not given and not found in the dump: one that no prefix range but 0.0.0.0/0 matches", nil
+}
+
+func tcpServiceAddress(cfg Config, ls []*listenerv3.Listener, host string, port uint32) (netip.Addr, string, bool) {
+	suffix := fmt.Sprintf("|%d||%s", port, host)
+	for i, l := range ls {
+		sa := l.GetAddress().GetSocketAddress()
+		ip, ok := ParseIP(sa.GetAddress())
+		if !ok || ip.IsUnspecified() || sa.GetPortValue() != port {
+			continue
+		}
+		full, err := cfg.Listener(i)
+		if err != nil {
+			continue
+		}
+		for _, fc := range full.GetFilterChains() {
+			nm := NetworkFilters(fc, Connection{Protocol: TCP, TLS: Plaintext}, TLSCheck{}, cfg.Unmarshal, nil)
+			if nm.Kind == "tcp" && strings.HasSuffix(nm.Cluster, suffix) {
+				return ip, l.GetName(), true
+			}
+		}
+	}
+	return netip.Addr{}, "", false
+}
+
+// hostOnly strips a port from a host ("a.b:80", "[::1]:80").
+func hostOnly(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.Index(h, "]"); i > 0 {
+			return h[1:i]
+		}
+	}
+	if i := strings.LastIndex(h, ":"); i >= 0 && strings.Count(h, ":") == 1 {
+		return h[:i]
+	}
+	return h
+}
+
+func normalise(req ExplainRequest, assumed []string) NormalisedRequest {
+	n := NormalisedRequest{
+		Mode: string(req.Mode), Port: req.DestinationPort, SourcePort: req.SourcePort,
+		Protocol: string(req.Protocol), TLS: string(req.TLS), SNI: req.SNI, ALPN: req.ALPN,
+		Host: req.Host, Path: req.Path, Method: req.Method, Headers: req.Headers,
+		RandomValue: req.Random, Listener: req.Listener, Assumed: assumed,
+	}
+	if req.Destination.IsValid() {
+		n.Address = req.Destination.String()
+	}
+	if req.Source.IsValid() {
+		n.SourceIP = req.Source.String()
+	}
+	if n.ALPN == nil {
+		n.ALPN = []string{}
+	}
+	if n.Headers == nil {
+		n.Headers = []RequestHeader{}
+	}
+	if n.Assumed == nil {
+		n.Assumed = []string{}
+	}
+	return n
+}
+
+func describeRequest(req ExplainRequest) string {
+	var b strings.Builder
+	b.WriteString(string(req.Mode))
+	if req.Listener != "" {
+		b.WriteString(" at listener " + req.Listener)
+	}
+	fmt.Fprintf(&b, " %s %s", req.Protocol, req.TLS)
+	b.WriteString(" to " + Endpoint(req.Destination, req.DestinationPort))
+	if req.SNI != "" {
+		b.WriteString(" sni " + req.SNI)
+	}
+	if len(req.ALPN) > 0 {
+		b.WriteString(" alpn " + strings.Join(req.ALPN, ","))
+	}
+	if req.Protocol.IsHTTP() {
+		fmt.Fprintf(&b, ": %s %s%s", req.Method, req.Host, req.Path)
+	}
+	return b.String()
+}
