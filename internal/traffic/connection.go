@@ -1,7 +1,9 @@
-// Package traffic is Envoy's matching, pure: which listener, filter chain, virtual host, route
-// and action serve a request, with the rule that decided each step. `pc explain` and
-// `route-check` are two front ends of it. Nothing here does I/O.
 package traffic
+
+// The listener layer: what Envoy does with a connection before the router sees a request
+// (connection.go, listener.go, listenerfilter.go, filterchain.go, matcher.go, network.go),
+// then clusters and endpoints (cluster.go), and the whole pipeline of pc explain
+// (explain.go, explain_route.go, config.go).
 
 import (
 	"fmt"
