@@ -55,7 +55,7 @@ func Explain(w io.Writer, e *traffic.Explanation, f Format, verbose bool) error 
 		}
 		if !verbose {
 			for _, n := range s.Notes {
-				if strings.HasPrefix(n, "action: ") {
+				if strings.HasPrefix(n, "action: ") || strings.HasPrefix(n, "goes on to ") {
 					line += "  " + printable(n)
 				}
 			}

@@ -100,7 +100,7 @@ Live, the command fetches config_dump?include_eds=true and /clusters?format=json
 func (o *explainOptions) completeRequest(cmd *cobra.Command) error {
 	r := &o.req
 	changed := cmd.Flags().Changed
-	proto, tlsMode, host, path, port := "", "", "", "", 0
+	proto, tlsMode, host, path, sni, port := "", "", "", "", "", 0
 	if o.url != "" {
 		u, err := url.Parse(o.url)
 		if err != nil || u.Host == "" {
@@ -110,7 +110,7 @@ func (o *explainOptions) completeRequest(cmd *cobra.Command) error {
 		case "http":
 			proto, tlsMode, port = "http", "plaintext", 80
 		case "https":
-			proto, tlsMode, port = "http", "tls", 443
+			proto, tlsMode, port, sni = "http", "tls", 443, u.Hostname()
 		case "tcp":
 			proto, tlsMode = "tcp", "plaintext"
 		default:
@@ -220,7 +220,11 @@ func (o *explainOptions) completeRequest(cmd *cobra.Command) error {
 		r.ALPN = traffic.DefaultALPN(r.TLS, r.Protocol)
 	}
 	r.SNI = o.sni
-	if r.SNI == "" && r.TLS == traffic.TLS && host != "" {
+	switch {
+	case r.SNI != "":
+	case sni != "" && r.TLS != traffic.Plaintext:
+		r.SNI = sni // https://HOST
+	case r.TLS == traffic.TLS && host != "":
 		r.SNI = hostname(host)
 	}
 	if path == "" {
@@ -293,7 +297,8 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
 	}
 	if e.Error != "" {
-		return exitError{code: ExitRuntime, err: fmt.Errorf("%s: %s", e.Error, e.Message)}
+		// The output says why; the exit status says that it did not get through.
+		return exitError{code: ExitRuntime}
 	}
 	return nil
 }

@@ -111,10 +111,10 @@ func DefaultALPN(t TLSMode, p Protocol) []string {
 }
 
 // Endpoint renders an address and port as Envoy does ("1.2.3.4:80", "[::1]:80"); an unknown
-// address is "?".
+// address is "unknown".
 func Endpoint(a netip.Addr, port uint32) string {
 	if !a.IsValid() {
-		return fmt.Sprintf("?:%d", port)
+		return fmt.Sprintf("unknown:%d", port)
 	}
 	return netip.AddrPortFrom(a, uint16(port)).String()
 }

@@ -144,13 +144,17 @@ func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
 		if p := req.DestinationPort; !(p == 80 && req.TLS == Plaintext) && !(p == 443 && req.TLS != Plaintext) {
 			req.Host = Endpoint(req.Destination, p)
 		}
-		assumed = append(assumed, "host not given: "+req.Host+", as curl sends it")
+		assumed = append(assumed, "host "+req.Host+" (the address, as curl sends it)")
 	}
 	if !req.Source.IsValid() {
-		assumed = append(assumed, "source address not given: an external client no source range matches")
+		assumed = append(assumed, "source unknown (an external client)")
 	}
 	e.Request = normalise(req, assumed)
-	e.add(TraceStep{Step: TraceRequest, Name: describeRequest(req), Rule: strings.Join(assumed, "; ")})
+	rule := ""
+	if len(assumed) > 0 {
+		rule = "assumed: " + strings.Join(assumed, "; ")
+	}
+	e.add(TraceStep{Step: TraceRequest, Name: describeRequest(req), Rule: rule})
 
 	// Listener.
 	var lm ListenerMatch
@@ -182,12 +186,17 @@ func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
 	in := Inspect(l, req.Connection)
 	if len(in.Filters) > 0 {
 		names := make([]string, 0, len(in.Filters))
-		for _, f := range in.Filters {
-			names = append(names, shortFilter(f.Name))
+		for _, f := range l.GetListenerFilters() {
+			names = append(names, shortFilter(f.GetName()))
 		}
-		e.add(TraceStep{Step: TraceListenerFilters, Name: strings.Join(names, ", "),
-			Rule:     fmt.Sprintf("transport %s, SNI %s, ALPN %s", in.Transport, orNone(in.SNI), orNone(strings.Join(in.ALPN, ","))),
-			Rejected: in.Filters})
+		if len(names) == 0 {
+			names = append(names, "none")
+		}
+		st := e.add(TraceStep{Step: TraceListenerFilters, Name: strings.Join(names, ", "),
+			Rule: fmt.Sprintf("transport %s, SNI %s, ALPN %s", in.Transport, orNone(in.SNI), orNone(strings.Join(in.ALPN, ",")))})
+		for _, f := range in.Filters {
+			st.Notes = append(st.Notes, shortFilter(f.Name)+": "+f.Why)
+		}
 	}
 
 	// Filter chain and its TLS.
@@ -260,16 +269,18 @@ func chainLabel(cm ChainMatch) string {
 	switch {
 	case cm.Index == NoChain:
 		return ""
-	case cm.Name != "":
-		return cm.Name
+	case cm.Index == DefaultChain && cm.Name != "":
+		return cm.Name + " (default_filter_chain)"
 	case cm.Index == DefaultChain:
-		return "(default_filter_chain)"
+		return "default_filter_chain"
+	case cm.Name != "":
+		return cm.Name + " (#" + strconv.Itoa(cm.Index) + ")"
 	}
 	return "#" + strconv.Itoa(cm.Index)
 }
 
 func shortFilter(name string) string {
-	return strings.TrimPrefix(name, "envoy.filters.listener.")
+	return strings.TrimPrefix(strings.TrimPrefix(name, "envoy.filters.listener."), "envoy.listener.")
 }
 
 // clusterStep looks the cluster up and lists its endpoints.
@@ -329,6 +340,16 @@ func clusterStep(e *Explanation, cfg Config, name string, req ExplainRequest) er
 	for _, ep := range eps {
 		es.Notes = append(es.Notes, describeEndpoint(ep))
 	}
+	internal := map[string]bool{}
+	for _, ep := range eps {
+		if name, ok := strings.CutPrefix(ep.Address, "envoy://"); ok {
+			name, _, _ = strings.Cut(name, "/")
+			if name != "" && !internal[name] {
+				internal[name] = true
+				es.Notes = append(es.Notes, fmt.Sprintf("goes on to the internal listener %s: explain it with --listener %s", name, name))
+			}
+		}
+	}
 	return nil
 }
 
@@ -363,15 +384,16 @@ func defaultMode(nodeID string, ls []*listenerv3.Listener) Mode {
 }
 
 func modeReason(nodeID string, ls []*listenerv3.Listener) string {
+	typ, _, _ := strings.Cut(nodeID, "~")
 	switch {
 	case strings.HasPrefix(nodeID, "sidecar~"):
-		return "mode outbound: the node id " + nodeID + " is a sidecar's"
+		return "mode outbound (node type sidecar)"
 	case nodeID != "":
-		return "mode gateway: the node id " + nodeID + " is not a sidecar's"
+		return "mode gateway (node type " + typ + ", not a sidecar)"
 	case virtualOutbound(ls) >= 0:
-		return "mode outbound: no node id in the dump, and listener " + ls[virtualOutbound(ls)].GetName() + " has use_original_dst"
+		return "mode outbound (no node id; listener " + ls[virtualOutbound(ls)].GetName() + " has use_original_dst)"
 	}
-	return "mode gateway: no node id in the dump, and no listener has use_original_dst"
+	return "mode gateway (no node id; no listener has use_original_dst)"
 }
 
 // resolveAddress picks a destination address when none is given: the host itself when it is
@@ -381,14 +403,15 @@ func modeReason(nodeID string, ls []*listenerv3.Listener) string {
 // address stays unknown, which only catch-all ranges match.
 func resolveAddress(cfg Config, ls []*listenerv3.Listener, req ExplainRequest, nodeID string) (netip.Addr, string, error) {
 	host := hostOnly(req.Host)
-	if a, ok := ParseIP(host); ok {
-		return a, "address " + a.String() + ": the host is an IP address", nil
-	}
-	if req.Mode != ModeOutbound {
+	if req.Mode != ModeOutbound && req.Listener == "" {
+		// The client connects to the proxy itself.
 		if ip := NodeIP(nodeID); ip != "" {
 			a, _ := ParseIP(ip)
-			return a, "address " + ip + ": the proxy's own, from its node id", nil
+			return a, "address " + ip + " (the proxy's own, from its node id)", nil
 		}
+	}
+	if a, ok := ParseIP(host); ok {
+		return a, "address " + a.String() + " (the host)", nil
 	}
 	if req.Mode == ModeOutbound && host != "" {
 		domains, err := cfg.Domains()
@@ -409,16 +432,16 @@ func resolveAddress(cfg Config, ls []*listenerv3.Listener, req ExplainRequest, n
 			}
 			for _, d := range ds {
 				if a, ok := ParseIP(hostOnly(d)); ok {
-					return a, fmt.Sprintf("address %s: a domain of the virtual host that serves %s", a, host), nil
+					return a, fmt.Sprintf("address %s (a domain of the virtual host that serves %s)", a, host), nil
 				}
 			}
 		}
 		// A TCP service: Istio's listener IP_PORT whose TCP proxy goes to outbound|PORT||HOST.
 		if a, name, ok := tcpServiceAddress(cfg, ls, host, req.DestinationPort); ok {
-			return a, fmt.Sprintf("address %s: listener %s proxies to %s", a, name, host), nil
+			return a, fmt.Sprintf("address %s (listener %s proxies to %s)", a, name, host), nil
 		}
 	}
-	return netip.Addr{}, "address not given and not found in the dump: one that no prefix range but 0.0.0.0/0 matches", nil
+	return netip.Addr{}, "address unknown (not given, not found in the dump: only catch-all prefix ranges match it)", nil
 }
 
 func tcpServiceAddress(cfg Config, ls []*listenerv3.Listener, host string, port uint32) (netip.Addr, string, bool) {
@@ -483,9 +506,10 @@ func normalise(req ExplainRequest, assumed []string) NormalisedRequest {
 
 func describeRequest(req ExplainRequest) string {
 	var b strings.Builder
-	b.WriteString(string(req.Mode))
 	if req.Listener != "" {
-		b.WriteString(" at listener " + req.Listener)
+		b.WriteString("at listener " + req.Listener)
+	} else {
+		b.WriteString(string(req.Mode))
 	}
 	fmt.Fprintf(&b, " %s %s", req.Protocol, req.TLS)
 	b.WriteString(" to " + Endpoint(req.Destination, req.DestinationPort))

@@ -102,9 +102,9 @@ func routeStep(e *Explanation, rc *routev3.RouteConfiguration, nm NetworkMatch, 
 			for i, c := range w.Clusters {
 				parts[i] = fmt.Sprintf("%s (%d)", c.Name, c.Weight)
 			}
-			from := w.ValueFrom
-			if req.Random == nil && from == "random_value" {
-				from = "random value 0 (--random-value not given)"
+			from := strings.ReplaceAll(w.ValueFrom, "_", " ")
+			if req.Random == nil && w.ValueFrom == "random_value" {
+				from += " (--random-value not given)"
 			}
 			rsp.Notes = append(rsp.Notes, fmt.Sprintf("action: weighted_clusters %s; %s %d %% %d picks %s", strings.Join(parts, ", "), from, w.Value, w.Total, a.Cluster))
 		}

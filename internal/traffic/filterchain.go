@@ -57,9 +57,10 @@ func SelectFilterChain(l *listenerv3.Listener, c Connection, in Inspection, u Un
 	return selectByMatch(l, c, in)
 }
 
+// chainName names a chain in the trace: by its name and position (names need not be unique).
 func chainName(fc *listenerv3.FilterChain, i int) string {
 	if fc.GetName() != "" {
-		return fc.GetName()
+		return fc.GetName() + " (#" + strconv.Itoa(i) + ")"
 	}
 	return "#" + strconv.Itoa(i)
 }
@@ -210,9 +211,12 @@ func selectByMatch(l *listenerv3.Listener, c Connection, in Inspection) ChainMat
 	case 1:
 		i := alive[0]
 		m.Index, m.Name = i, chains[i].GetName()
-		if len(decided) == 0 {
-			m.Rule = "its filter_chain_match is the only one left (it sets nothing the others match better)"
-		} else {
+		switch {
+		case len(decided) == 0 && len(chains) == 1:
+			m.Rule = "the listener's only filter chain; nothing in its filter_chain_match fails"
+		case len(decided) == 0:
+			m.Rule = "the other chains set criteria the connection fails; this one leaves them unset"
+		default:
 			m.Rule = "filter_chain_match on " + strings.Join(decided, "; ")
 		}
 		return m

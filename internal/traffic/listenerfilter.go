@@ -33,8 +33,8 @@ type Inspection struct {
 	Filters []Rejected
 }
 
-func filterIs(name, typeURL string, wantName, wantType string) bool {
-	return name == wantName || typeURL == wantType
+func filterIs(name, typeURL string, wantName, _ string) bool {
+	return known(name, typeURL, wantName)
 }
 
 // Inspect runs a listener's filters on connection c: the TLS inspector reads the SNI and ALPN

@@ -44,7 +44,7 @@ func CheckTLS(fc *listenerv3.FilterChain, c Connection, u Unmarshaler) TLSCheck 
 		return TLSCheck{Rule: "no transport socket: the chain does not terminate TLS; the TLS bytes pass through as they are"}
 	}
 	url := ts.GetTypedConfig().GetTypeUrl()
-	if ts.GetName() != tlsTransportSocket && url != downstreamTLSType {
+	if !known(ts.GetName(), url, tlsTransportSocket) {
 		return TLSCheck{Rule: fmt.Sprintf("transport socket %s (%s) not modelled", ts.GetName(), url)}
 	}
 	ctx := &tlsv3.DownstreamTlsContext{}
@@ -96,8 +96,33 @@ type NetworkMatch struct {
 	Weighted []TCPWeight
 }
 
-func isFilter(f *listenerv3.Filter, name, typ string) bool {
-	return f.GetName() == name || f.GetTypedConfig().GetTypeUrl() == typ
+// Filters are known by their name, their deprecated name or the type URL of their config, v3
+// or v2 (Envoy before 1.18, whose v2 configs configdump reads as v3).
+var knownFilters = map[string][]string{
+	HTTPConnectionManager: {"envoy.http_connection_manager", hcmType, "type.googleapis.com/envoy.config.filter.network.http_connection_manager.v2.HttpConnectionManager"},
+	TCPProxy:              {"envoy.tcp_proxy", tcpProxyType, "type.googleapis.com/envoy.config.filter.network.tcp_proxy.v2.TcpProxy"},
+	tlsTransportSocket:    {"tls", downstreamTLSType, "type.googleapis.com/envoy.api.v2.auth.DownstreamTlsContext"},
+	TLSInspector:          {"envoy.listener.tls_inspector", tlsInspectorType},
+	HTTPInspector:         {"envoy.listener.http_inspector", httpInspectorType},
+	OriginalDst:           {"envoy.listener.original_dst", originalDstType},
+	ProxyProtocol:         {"envoy.listener.proxy_protocol", proxyProtocolType},
+}
+
+// known reports whether an extension of that name and config type URL is the named one.
+func known(name, typeURL, want string) bool {
+	if name == want || (typeURL != "" && typeURL == want) {
+		return true
+	}
+	for _, alias := range knownFilters[want] {
+		if name == alias || typeURL == alias {
+			return true
+		}
+	}
+	return false
+}
+
+func isFilter(f *listenerv3.Filter, name, _ string) bool {
+	return known(f.GetName(), f.GetTypedConfig().GetTypeUrl(), name)
 }
 
 // NetworkFilters reads the chain's network filters: the last one is terminal and decides
