@@ -15,9 +15,11 @@ build:
 test:
 	$(GO) test ./...
 
-## conformance: the reference suite of istioctl outputs on real dumps, beside the checkout
+## conformance: the reference suite of istioctl outputs on real dumps, and the explain suite
+## (Istio's traffic simulator cases), beside the checkout
 conformance: build
 	$(SHARED)/conformance/run ./$(BIN)
+	$(SHARED)/explain/run ./$(BIN)
 
 ## e2e: end-to-end tests against a real kube-apiserver and a kubelet speaking port-forward
 e2e:

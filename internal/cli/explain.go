@@ -297,8 +297,8 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
 	}
 	if e.Error != "" {
-		// The output says why; the exit status says that it did not get through.
-		return exitError{code: ExitRuntime}
+		// The explanation is printed; stderr ends with the error line, as for every exit 1.
+		return exitError{code: ExitRuntime, err: fmt.Errorf("%s: %s", e.Error, e.Message)}
 	}
 	return nil
 }

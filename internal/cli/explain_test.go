@@ -258,3 +258,61 @@ func TestExplainUsage(t *testing.T) {
 		t.Errorf("a missing file: exit %d, %q", code, errOut)
 	}
 }
+
+// TestGuideExplainExamples runs the worked examples of docs/guide.md's explain section and
+// compares their output with what the guide shows.
+func TestGuideExplainExamples(t *testing.T) {
+	guide, err := os.ReadFile(testutil.Path("docs", "guide.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, block := range strings.Split(string(guide), "```console\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		cmd, want, _ := strings.Cut(block, "\n")
+		line, ok := strings.CutPrefix(cmd, "$ proxyctl ")
+		if !ok || !strings.HasPrefix(line, "pc explain ") {
+			continue
+		}
+		n++
+		args := splitWords(line)
+		for i, a := range args {
+			if strings.HasPrefix(a, "testdata/") {
+				args[i] = testutil.Path(a)
+			}
+		}
+		_, out, _ := run(t, "", append(args, "--quiet")...)
+		if out != want {
+			t.Errorf("docs/guide.md: %s prints\n%s\nnot what the guide shows:\n%s", line, out, want)
+		}
+	}
+	if n < 6 {
+		t.Errorf("the guide has %d explain examples, want 6", n)
+	}
+}
+
+// splitWords splits a command line on spaces, keeping 'single-quoted' words whole.
+func splitWords(s string) []string {
+	var out []string
+	var b strings.Builder
+	quoted, in := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			quoted, in = !quoted, true
+		case r == ' ' && !quoted:
+			if in {
+				out = append(out, b.String())
+				b.Reset()
+			}
+			in = false
+		default:
+			b.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		out = append(out, b.String())
+	}
+	return out
+}
