@@ -264,14 +264,14 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 		return deadline(err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
-	d, _, err := loadDocument(ctx, src, pathAll, o.maxInput)
+	d, release, err := loadDocument(ctx, src, pathAll, o.maxInput)
 	if err != nil {
 		return deadline(err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	if d.Kind() != configdump.KindConfigDump {
 		return fmt.Errorf("%s holds Envoy's /clusters document, not a config dump: explain needs the config dump (config_dump?include_eds=true)", src)
 	}
-	cfg := &traffic.DumpConfig{Dump: d}
+	cfg := &traffic.DumpConfig{Dump: d, Release: release}
 	if _, single := src.(*fileSource); !single {
 		status, _, err := loadDocument(ctx, src, pathEndpoints, o.maxInput)
 		switch {

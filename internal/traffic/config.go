@@ -1,8 +1,9 @@
 package traffic
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
@@ -35,8 +36,8 @@ type Config interface {
 	// ClusterStatus returns the /clusters status of a cluster: nil when there is none,
 	// ErrNoEDS when there is no /clusters document.
 	ClusterStatus(name string) (*adminv3.ClusterStatus, error)
-	// Domains lists every virtual host's domains, route configuration by route configuration
-	// (for finding a destination address when none is given).
+	// Domains lists the domains of every virtual host of every route configuration (for
+	// finding a destination address when none is given).
 	Domains() ([][]string, error)
 	Unmarshal(a *anypb.Any, m proto.Message) error
 }
@@ -49,11 +50,25 @@ var ErrNoEDS = errors.New("no endpoints in the configuration")
 type DumpConfig struct {
 	Dump   *configdump.Dump
 	Status *configdump.Dump
+	// Release, when set, is given the bytes of each section once a look-up has read it, so
+	// that a caller that mapped the document can drop them from memory (they come back from
+	// the file if read again).
+	Release func([]byte)
 
 	listeners configdump.Resources[*listenerv3.Listener]
 }
 
 var _ Config = (*DumpConfig)(nil)
+
+// done releases the bytes of a section.
+func (c *DumpConfig) done(s configdump.Section) {
+	if c.Release == nil {
+		return
+	}
+	for _, b := range c.Dump.SectionData(s) {
+		c.Release(b)
+	}
+}
 
 func (c *DumpConfig) NodeID() string {
 	b, err := c.Dump.Bootstrap()
@@ -69,6 +84,7 @@ func (c *DumpConfig) Listeners() ([]*listenerv3.Listener, error) {
 		return nil, err
 	}
 	c.listeners = res
+	defer c.done(configdump.ListenersSection)
 	return res.Select(configdump.Fields(ListenerFields...)).Decode()
 }
 
@@ -79,26 +95,51 @@ func (c *DumpConfig) Listener(i int) (*listenerv3.Listener, error) {
 	return out, err
 }
 
-// byName finds the resource whose key field equals name, decoding only that field of each,
-// then the one found whole.
+// byName finds the first resource whose key field equals name, decoding only that field of
+// the resources whose JSON holds the name as a string (all of them, should an escaped spelling
+// hide it), then the one found whole.
 func byName[T proto.Message](res configdump.Resources[T], field, name string, key func(T) string) (T, error) {
 	var zero T
-	found := -1
-	n := 0
-	err := configdump.Each(res.Select(configdump.Fields(field)), nil, func(m T) (bool, error) { return key(m) == name, nil },
-		func(ok bool) error {
-			if ok && found < 0 {
-				found = n
-			}
-			n++
-			return nil
-		})
+	found, err := firstNamed(res, res.Containing(jsonString(name)), field, name, key)
+	if err == nil && found < 0 {
+		found, err = firstNamed(res, nil, field, name, key)
+	}
 	if err != nil || found < 0 {
 		return zero, err
 	}
 	var out T
 	err = configdump.Each(res, []int{found}, func(m T) (T, error) { return m, nil }, func(m T) error { out = m; return nil })
 	return out, err
+}
+
+// firstNamed is the index of the first resource among indexes (all when nil) whose key is
+// name, -1 when none.
+func firstNamed[T proto.Message](res configdump.Resources[T], indexes []int, field, name string, key func(T) string) (int, error) {
+	if indexes != nil && len(indexes) == 0 {
+		return -1, nil
+	}
+	found, k := -1, 0
+	err := configdump.Each(res.Select(configdump.Fields(field)), indexes, func(m T) (bool, error) { return key(m) == name, nil },
+		func(ok bool) error {
+			if ok && found < 0 {
+				found = k
+				if indexes != nil {
+					found = indexes[k]
+				}
+			}
+			k++
+			return nil
+		})
+	return found, err
+}
+
+// jsonString is name as a JSON string, quotes included, written as Envoy writes it.
+func jsonString(name string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(name)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 func (c *DumpConfig) RouteConfig(name string) (*routev3.RouteConfiguration, error) {
@@ -109,6 +150,7 @@ func (c *DumpConfig) RouteConfig(name string) (*routev3.RouteConfiguration, erro
 		}
 		return nil, err
 	}
+	defer c.done(configdump.RoutesSection)
 	return byName(res, "name", name, (*routev3.RouteConfiguration).GetName)
 }
 
@@ -120,6 +162,7 @@ func (c *DumpConfig) Cluster(name string) (*clusterv3.Cluster, error) {
 		}
 		return nil, err
 	}
+	defer c.done(configdump.ClustersSection)
 	return byName(res, "name", name, (*clusterv3.Cluster).GetName)
 }
 
@@ -131,6 +174,7 @@ func (c *DumpConfig) LoadAssignment(name string) (*endpointv3.ClusterLoadAssignm
 		}
 		return nil, err
 	}
+	defer c.done(configdump.EndpointsSection)
 	return byName(res, "cluster_name", name, (*endpointv3.ClusterLoadAssignment).GetClusterName)
 }
 
@@ -153,6 +197,7 @@ func (c *DumpConfig) Domains() ([][]string, error) {
 		}
 		return nil, err
 	}
+	defer c.done(configdump.RoutesSection)
 	var out [][]string
 	err = configdump.Each(res.Select(configdump.Fields("virtual_hosts.domains")), nil,
 		func(rc *routev3.RouteConfiguration) ([][]string, error) {
@@ -178,5 +223,3 @@ func NodeIP(id string) string {
 	}
 	return parts[1]
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

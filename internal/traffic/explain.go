@@ -124,17 +124,27 @@ func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
 		return nil, err
 	}
 	nodeID := cfg.NodeID()
-	var assumed []string
+	var modeWhy, addrWhy, hostWhy, srcWhy string
 	if !req.ModeGiven && req.Listener == "" {
-		req.Mode, assumed = defaultMode(nodeID, ls), append(assumed, modeReason(nodeID, ls))
+		req.Mode, modeWhy = defaultMode(nodeID, ls), modeReason(nodeID, ls)
 	}
+	// The destination address: at once when it is cheap to know or decides the listener;
+	// otherwise only if the chosen listener's chains match on it, or from the one route
+	// configuration the request reaches (decoding every route configuration's domains
+	// costs as much as pc route).
+	pending := false
 	if !req.AddressGiven {
-		a, why, err := resolveAddress(cfg, ls, req, nodeID)
-		if err != nil {
-			return nil, err
+		if a, why, ok := quickAddress(req, nodeID); ok {
+			req.Destination, addrWhy = a, why
+		} else if req.Mode == ModeOutbound && hostOnly(req.Host) != "" {
+			if specificOnPort(ls, req.DestinationPort) {
+				if req.Destination, addrWhy, err = searchAddress(cfg, ls, req); err != nil {
+					return nil, err
+				}
+			} else {
+				pending = true
+			}
 		}
-		req.Destination = a
-		assumed = append(assumed, why)
 	}
 	if req.Protocol.IsHTTP() && req.Host == "" && req.Destination.IsValid() {
 		req.Host = req.Destination.String()
@@ -144,17 +154,39 @@ func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
 		if p := req.DestinationPort; !(p == 80 && req.TLS == Plaintext) && !(p == 443 && req.TLS != Plaintext) {
 			req.Host = Endpoint(req.Destination, p)
 		}
-		assumed = append(assumed, "host "+req.Host+" (the address, as curl sends it)")
+		hostWhy = "host " + req.Host + " (the address, as curl sends it)"
 	}
 	if !req.Source.IsValid() {
-		assumed = append(assumed, "source unknown (an external client)")
+		srcWhy = "source unknown (an external client)"
 	}
-	e.Request = normalise(req, assumed)
-	rule := ""
-	if len(assumed) > 0 {
-		rule = "assumed: " + strings.Join(assumed, "; ")
+	e.add(TraceStep{Step: TraceRequest})
+	defer func() {
+		// The request as explained, once the address is known (or known to be unknown).
+		if !req.AddressGiven && addrWhy == "" {
+			addrWhy = unknownAddress
+		}
+		var assumed []string
+		for _, a := range []string{modeWhy, addrWhy, hostWhy, srcWhy} {
+			if a != "" {
+				assumed = append(assumed, a)
+			}
+		}
+		e.Request = normalise(req, assumed)
+		e.Steps[0].Name = describeRequest(req)
+		if len(assumed) > 0 {
+			e.Steps[0].Rule = "assumed: " + strings.Join(assumed, "; ")
+		}
+	}()
+	// resolve finds the address from the dump, if still pending.
+	resolve := func() error {
+		if !pending {
+			return nil
+		}
+		pending = false
+		a, why, err := searchAddress(cfg, ls, req)
+		req.Destination, addrWhy = a, why
+		return err
 	}
-	e.add(TraceStep{Step: TraceRequest, Name: describeRequest(req), Rule: rule})
 
 	// Listener.
 	var lm ListenerMatch
@@ -177,6 +209,11 @@ func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
 	l, err := cfg.Listener(lm.Index)
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", lm.Name, err)
+	}
+	if addressMatters(l) {
+		if err := resolve(); err != nil {
+			return nil, err
+		}
 	}
 	if l.GetInternalListener() != nil && req.Listener == "" {
 		ls_.Notes = append(ls_.Notes, "an internal listener: only a cluster with an envoy_internal_address reaches it")
@@ -231,7 +268,7 @@ func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
 		if nm.Cluster == "" {
 			return e, nil
 		}
-		return e, clusterStep(e, cfg, nm.Cluster, req)
+		return e, clusterStep(e, cfg, nm.Cluster, &req, resolve)
 	case "http":
 	default:
 		return e, nil
@@ -258,11 +295,20 @@ func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
 	default:
 		return e, nil
 	}
+	if pending {
+		// Only the endpoints of an original destination cluster and header formatters
+		// read it now: the route configuration's own domains tell it.
+		pending = false
+		if a, ok := addressInRoutes(rc, req.Host, req.DestinationPort); ok {
+			req.Destination = a
+			addrWhy = fmt.Sprintf("address %s (a domain of the virtual host that serves %s)", a, hostOnly(req.Host))
+		}
+	}
 	cluster, err := routeStep(e, rc, nm, tlsc, req, cfg.Unmarshal)
 	if err != nil || cluster == "" || e.Error != "" {
 		return e, err
 	}
-	return e, clusterStep(e, cfg, cluster, req)
+	return e, clusterStep(e, cfg, cluster, &req, resolve)
 }
 
 func chainLabel(cm ChainMatch) string {
@@ -283,8 +329,9 @@ func shortFilter(name string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(name, "envoy.filters.listener."), "envoy.listener.")
 }
 
-// clusterStep looks the cluster up and lists its endpoints.
-func clusterStep(e *Explanation, cfg Config, name string, req ExplainRequest) error {
+// clusterStep looks the cluster up and lists its endpoints; resolve finds the destination
+// address, which an original destination cluster's endpoint is, if still pending.
+func clusterStep(e *Explanation, cfg Config, name string, req *ExplainRequest, resolve func() error) error {
 	e.Cluster = name
 	cl, err := cfg.Cluster(name)
 	if err != nil {
@@ -322,6 +369,9 @@ func clusterStep(e *Explanation, cfg Config, name string, req ExplainRequest) er
 				eps, source = AssignmentEndpoints(cla), "EDS "+eds
 			}
 		case typ == "ORIGINAL_DST":
+			if err := resolve(); err != nil {
+				return err
+			}
 			eps = []EndpointInfo{{Address: Endpoint(req.Destination, req.DestinationPort), Health: "UNKNOWN", Weight: 1}}
 			source = "the connection's original destination"
 		case cl.GetLoadAssignment() != nil:
@@ -396,52 +446,102 @@ func modeReason(nodeID string, ls []*listenerv3.Listener) string {
 	return "mode gateway (no node id; no listener has use_original_dst)"
 }
 
-// resolveAddress picks a destination address when none is given: the host itself when it is
-// an IP; for outbound, an IP among the domains of the virtual hosts that serve the host, or
-// the address of the listener on the port whose name is IP_PORT and whose TCP proxy goes to
-// the host; for inbound and gateway, the proxy's own IP from its node id. Otherwise the
-// address stays unknown, which only catch-all ranges match.
-func resolveAddress(cfg Config, ls []*listenerv3.Listener, req ExplainRequest, nodeID string) (netip.Addr, string, error) {
-	host := hostOnly(req.Host)
+const unknownAddress = "address unknown (not given, not found in the dump: only catch-all prefix ranges match it)"
+
+// quickAddress is the destination address when it needs no search: for inbound and gateway,
+// the proxy's own IP from its node id (the client connects to the proxy); the host when it is
+// an IP address.
+func quickAddress(req ExplainRequest, nodeID string) (netip.Addr, string, bool) {
 	if req.Mode != ModeOutbound && req.Listener == "" {
-		// The client connects to the proxy itself.
 		if ip := NodeIP(nodeID); ip != "" {
 			a, _ := ParseIP(ip)
-			return a, "address " + ip + " (the proxy's own, from its node id)", nil
+			return a, "address " + ip + " (the proxy's own, from its node id)", true
 		}
 	}
-	if a, ok := ParseIP(host); ok {
-		return a, "address " + a.String() + " (the host)", nil
+	if a, ok := ParseIP(hostOnly(req.Host)); ok {
+		return a, "address " + a.String() + " (the host)", true
 	}
-	if req.Mode == ModeOutbound && host != "" {
-		domains, err := cfg.Domains()
-		if err != nil {
-			return netip.Addr{}, "", err
-		}
-		withPort := host + ":" + strconv.Itoa(int(req.DestinationPort))
-		for _, ds := range domains {
-			serves := false
-			for _, d := range ds {
-				if strings.EqualFold(d, host) || strings.EqualFold(d, withPort) {
-					serves = true
-					break
-				}
+	return netip.Addr{}, "", false
+}
+
+// specificOnPort reports whether a listener is bound to a specific address on the port: then
+// the address decides the listener.
+func specificOnPort(ls []*listenerv3.Listener, port uint32) bool {
+	for _, l := range ls {
+		for _, a := range listenerAddrs(l) {
+			if a.port == port && !a.ip.IsUnspecified() {
+				return true
 			}
-			if !serves {
-				continue
-			}
-			for _, d := range ds {
-				if a, ok := ParseIP(hostOnly(d)); ok {
-					return a, fmt.Sprintf("address %s (a domain of the virtual host that serves %s)", a, host), nil
-				}
-			}
-		}
-		// A TCP service: Istio's listener IP_PORT whose TCP proxy goes to outbound|PORT||HOST.
-		if a, name, ok := tcpServiceAddress(cfg, ls, host, req.DestinationPort); ok {
-			return a, fmt.Sprintf("address %s (listener %s proxies to %s)", a, name, host), nil
 		}
 	}
-	return netip.Addr{}, "address unknown (not given, not found in the dump: only catch-all prefix ranges match it)", nil
+	return false
+}
+
+// addressMatters reports whether a listener's filter chains can match on the destination
+// address: prefix ranges, or a matcher tree.
+func addressMatters(l *listenerv3.Listener) bool {
+	if l.GetFilterChainMatcher() != nil {
+		return true
+	}
+	for _, fc := range l.GetFilterChains() {
+		if len(fc.GetFilterChainMatch().GetPrefixRanges()) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// searchAddress looks for the host's address in the dump, for outbound: an IP among the
+// domains of the virtual hosts that serve the host, or the address of the listener on the
+// port whose name is IP_PORT and whose TCP proxy goes to the host. Otherwise the address stays
+// unknown, which only catch-all ranges match.
+func searchAddress(cfg Config, ls []*listenerv3.Listener, req ExplainRequest) (netip.Addr, string, error) {
+	host := hostOnly(req.Host)
+	// A TCP service: Istio's listener IP_PORT whose TCP proxy goes to outbound|PORT||HOST.
+	if a, name, ok := tcpServiceAddress(cfg, ls, host, req.DestinationPort); ok {
+		return a, fmt.Sprintf("address %s (listener %s proxies to %s)", a, name, host), nil
+	}
+	domains, err := cfg.Domains()
+	if err != nil {
+		return netip.Addr{}, "", err
+	}
+	for _, ds := range domains {
+		if a, ok := vhostAddress(ds, host, req.DestinationPort); ok {
+			return a, fmt.Sprintf("address %s (a domain of the virtual host that serves %s)", a, host), nil
+		}
+	}
+	return netip.Addr{}, unknownAddress, nil
+}
+
+// vhostAddress is an IP among a virtual host's domains, when the virtual host serves host.
+func vhostAddress(ds []string, host string, port uint32) (netip.Addr, bool) {
+	withPort := host + ":" + strconv.Itoa(int(port))
+	serves := false
+	for _, d := range ds {
+		if strings.EqualFold(d, host) || strings.EqualFold(d, withPort) {
+			serves = true
+			break
+		}
+	}
+	if !serves {
+		return netip.Addr{}, false
+	}
+	for _, d := range ds {
+		if a, ok := ParseIP(hostOnly(d)); ok {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// addressInRoutes is an IP among the domains of the virtual host of rc that serves host.
+func addressInRoutes(rc *routev3.RouteConfiguration, host string, port uint32) (netip.Addr, bool) {
+	for _, vh := range rc.GetVirtualHosts() {
+		if a, ok := vhostAddress(vh.GetDomains(), hostOnly(host), port); ok {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 func tcpServiceAddress(cfg Config, ls []*listenerv3.Listener, host string, port uint32) (netip.Addr, string, bool) {

@@ -116,7 +116,7 @@ func findByAddress(ls []*listenerv3.Listener, dst netip.Addr, port uint32, skip 
 		switch {
 		case r == 0:
 			if onPort(l, port) {
-				rejected = append(rejected, Rejected{l.GetName(), "bound to " + addrList(l) + ", not the destination " + Endpoint(dst, port)})
+				rejected = append(rejected, Rejected{l.GetName(), "bound to " + addrList(l) + ", not the destination " + destination(dst, port)})
 			} else {
 				others++
 			}
@@ -222,10 +222,10 @@ func SelectListener(ls []*listenerv3.Listener, c Connection) ListenerMatch {
 		idx, rule, rejected := findByAddress(ls, c.Destination, port, v, false)
 		if idx >= 0 {
 			return ListenerMatch{Index: idx, Name: ls[idx].GetName(), Via: vname, Rejected: rejected,
-				Rule: fmt.Sprintf("%s (use_original_dst) hands the connection to the listener for the original destination %s: %s", vname, Endpoint(c.Destination, port), rule)}
+				Rule: fmt.Sprintf("%s (use_original_dst) hands the connection to the listener for the original destination %s: %s", vname, destination(c.Destination, port), rule)}
 		}
 		return ListenerMatch{Index: v, Name: vname, Rejected: rejected,
-			Rule: fmt.Sprintf("no listener for the original destination %s, so %s (use_original_dst) keeps it and matches its own filter chains", Endpoint(c.Destination, port), vname)}
+			Rule: fmt.Sprintf("no listener for the original destination %s, so %s (use_original_dst) keeps it and matches its own filter chains", destination(c.Destination, port), vname)}
 	}
 	return selectBound(ls, c)
 }
@@ -234,7 +234,16 @@ func selectBound(ls []*listenerv3.Listener, c Connection) ListenerMatch {
 	idx, rule, rejected := findByAddress(ls, c.Destination, c.DestinationPort, -1, true)
 	if idx < 0 {
 		return ListenerMatch{Index: -1, Err: "no_listener", Rejected: rejected,
-			Rule: fmt.Sprintf("no listener is bound to %s or to the wildcard address on port %d", Endpoint(c.Destination, c.DestinationPort), c.DestinationPort)}
+			Rule: fmt.Sprintf("no listener is bound to %s or to the wildcard address on port %d", destination(c.Destination, c.DestinationPort), c.DestinationPort)}
 	}
 	return ListenerMatch{Index: idx, Name: ls[idx].GetName(), Rule: rule, Rejected: rejected}
+}
+
+// destination is the original destination in messages: its port alone while the address is
+// not known (it did not decide the listener then).
+func destination(dst netip.Addr, port uint32) string {
+	if !dst.IsValid() {
+		return fmt.Sprintf("port %d", port)
+	}
+	return Endpoint(dst, port)
 }
