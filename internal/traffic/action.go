@@ -421,3 +421,8 @@ func dataSourceText(ds interface {
 	}
 	return ds.GetInlineString(), ""
 }
+
+// RequestURI is the URL of the request the headers describe, as Http::Utility::newUri builds it
+// without a redirect configuration: what a direct_response route's newUri() returns
+// (router_check_tool's path_redirect for a direct response).
+func RequestURI(h Headers) string { return newURI(nil, h) }
