@@ -57,6 +57,8 @@ func (r *Router) apply(res *Result, vh *virtualHost, rt *route, h Headers, req *
 		res.Action = Action{Kind: ActionFilter, Timeout: rt.timeout}
 	case *routev3.Route_Route:
 		res.Action = r.clusterAction(rt, a.Route, h, req, note)
+	default: // no action: Envoy makes it a route entry without a cluster
+		res.Action = Action{Kind: ActionCluster, Timeout: rt.timeout}
 	}
 	out := h.Clone()
 	var wc *weightedEntry
