@@ -32,7 +32,7 @@ e2e:
 bench: build
 	$(GO) build -o bin/bench-floor ./hack/bench/floor
 	$(GO) run ./hack/bench -bin ./$(BIN) -floor bin/bench-floor -runs 5 -md docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/ ./internal/traffic/
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
