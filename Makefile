@@ -15,11 +15,15 @@ build:
 test:
 	$(GO) test ./...
 
-## conformance: the reference suite of istioctl outputs on real dumps, and the explain suite
-## (Istio's traffic simulator cases), beside the checkout
+## conformance: the reference suites beside the checkout: istioctl's outputs on real dumps,
+## Envoy's router_check_tool tests (route-check) and Istio's traffic simulator cases (explain);
+## all run, any failing fails
 conformance: build
-	$(SHARED)/conformance/run ./$(BIN)
-	$(SHARED)/explain/run ./$(BIN)
+	@rc=0; \
+	$(SHARED)/conformance/run ./$(BIN) || rc=1; \
+	$(SHARED)/routecheck/run ./$(BIN) || rc=1; \
+	$(SHARED)/explain/run ./$(BIN) || rc=1; \
+	exit $$rc
 
 ## e2e: end-to-end tests against a real kube-apiserver and a kubelet speaking port-forward
 e2e:
@@ -30,7 +34,7 @@ e2e:
 bench: build
 	$(GO) build -o bin/bench-floor ./hack/bench/floor
 	$(GO) run ./hack/bench -bin ./$(BIN) -floor bin/bench-floor -runs 5 -md docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/ ./internal/traffic/
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:

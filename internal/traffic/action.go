@@ -57,6 +57,8 @@ func (r *Router) apply(res *Result, vh *virtualHost, rt *route, h Headers, req *
 		res.Action = Action{Kind: ActionFilter, Timeout: rt.timeout}
 	case *routev3.Route_Route:
 		res.Action = r.clusterAction(rt, a.Route, h, req, note)
+	default: // no action: Envoy makes it a route entry without a cluster
+		res.Action = Action{Kind: ActionCluster, Timeout: rt.timeout}
 	}
 	out := h.Clone()
 	var wc *weightedEntry
@@ -421,3 +423,8 @@ func dataSourceText(ds interface {
 	}
 	return ds.GetInlineString(), ""
 }
+
+// RequestURI is the URL of the request the headers describe, as Http::Utility::newUri builds it
+// without a redirect configuration: what a direct_response route's newUri() returns
+// (router_check_tool's path_redirect for a direct response).
+func RequestURI(h Headers) string { return newURI(nil, h) }
