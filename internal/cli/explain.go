@@ -293,7 +293,7 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 	if err := formatter.Explain(o.streams.Out, e, o.output.format, o.verbose); err != nil {
 		return err
 	}
-	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {
+	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet && e.Error == "" {
 		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
 	}
 	if e.Error != "" {
