@@ -201,9 +201,9 @@ func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
 	} else {
 		lm = SelectListener(ls, req.Connection)
 	}
-	ls_ := e.add(TraceStep{Step: TraceListener, Name: lm.Name, Rule: lm.Rule, Rejected: lm.Rejected})
+	lst := e.add(TraceStep{Step: TraceListener, Name: lm.Name, Rule: lm.Rule, Rejected: lm.Rejected})
 	if lm.Err != "" {
-		return e.fail(ls_, lm.Err, lm.Rule), nil
+		return e.fail(lst, lm.Err, lm.Rule), nil
 	}
 	e.Listener = lm.Name
 	l, err := cfg.Listener(lm.Index)
@@ -216,7 +216,7 @@ func Explain(cfg Config, req ExplainRequest) (*Explanation, error) {
 		}
 	}
 	if l.GetInternalListener() != nil && req.Listener == "" {
-		ls_.Notes = append(ls_.Notes, "an internal listener: only a cluster with an envoy_internal_address reaches it")
+		lst.Notes = append(lst.Notes, "an internal listener: only a cluster with an envoy_internal_address reaches it")
 	}
 
 	// Listener filters.
