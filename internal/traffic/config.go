@@ -142,7 +142,34 @@ func jsonString(name string) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
+// Quick look-ups of one resource by name, on the section's bytes (see configdump.Lookup).
+var (
+	routeLookup = configdump.QuickLookup{Section: configdump.RoutesSection, Key: "name",
+		TypeURLs: []string{"type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "type.googleapis.com/envoy.api.v2.RouteConfiguration"}}
+	clusterLookup = configdump.QuickLookup{Section: configdump.ClustersSection, Key: "name", Exclude: []string{"dynamic_warming_clusters"},
+		TypeURLs: []string{"type.googleapis.com/envoy.config.cluster.v3.Cluster", "type.googleapis.com/envoy.api.v2.Cluster"}}
+	edsLookup = configdump.QuickLookup{Section: configdump.EndpointsSection, Key: "cluster_name",
+		TypeURLs: []string{"type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment", "type.googleapis.com/envoy.api.v2.ClusterLoadAssignment"}}
+)
+
+// quick tries the quick look-up; ok is false when the section must be decoded instead.
+func quick[T proto.Message](c *DumpConfig, q configdump.QuickLookup, name string, m T) (T, bool, error) {
+	var zero T
+	found, sure, err := c.Dump.Lookup(q, name, m)
+	if err != nil || !sure {
+		return zero, false, nil // the section's decoding reports what is wrong, if anything
+	}
+	defer c.done(q.Section)
+	if !found {
+		return zero, true, nil
+	}
+	return m, true, nil
+}
+
 func (c *DumpConfig) RouteConfig(name string) (*routev3.RouteConfiguration, error) {
+	if rc, ok, err := quick(c, routeLookup, name, &routev3.RouteConfiguration{}); ok || err != nil {
+		return rc, err
+	}
 	res, err := c.Dump.RouteConfigResources()
 	if err != nil {
 		if errors.Is(err, configdump.ErrMissingSection) {
@@ -155,6 +182,9 @@ func (c *DumpConfig) RouteConfig(name string) (*routev3.RouteConfiguration, erro
 }
 
 func (c *DumpConfig) Cluster(name string) (*clusterv3.Cluster, error) {
+	if cl, ok, err := quick(c, clusterLookup, name, &clusterv3.Cluster{}); ok || err != nil {
+		return cl, err
+	}
 	res, err := c.Dump.ClusterResources()
 	if err != nil {
 		if errors.Is(err, configdump.ErrMissingSection) {
@@ -167,6 +197,9 @@ func (c *DumpConfig) Cluster(name string) (*clusterv3.Cluster, error) {
 }
 
 func (c *DumpConfig) LoadAssignment(name string) (*endpointv3.ClusterLoadAssignment, error) {
+	if cla, ok, err := quick(c, edsLookup, name, &endpointv3.ClusterLoadAssignment{}); ok || err != nil {
+		return cla, err
+	}
 	res, err := c.Dump.LoadAssignmentResources()
 	if err != nil {
 		if errors.Is(err, configdump.ErrMissingSection) {
