@@ -38,6 +38,7 @@ func newClusterCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	addClusterFilterFlags(cmd, &o.filter)
 	return cmd
 }
@@ -69,6 +70,7 @@ func clusterList(f configdump.ClusterFilter, withName bool) listView[*clusterv3.
 		show:      func(c *clusterv3.Cluster) (*clusterv3.Cluster, bool) { return c, f.Match(c) },
 		rows:      func(c *clusterv3.Cluster) []string { return []string{formatter.ClusterRow(c, withName)} },
 		table:     func(w io.Writer, rows []string) error { return formatter.ClusterTable(w, rows, withName) },
+		names:     func(c *clusterv3.Cluster) []string { return []string{formatter.ResourceName("cluster", c.GetName())} },
 		keyFields: configdump.Fields("name"),
 		rowFields: configdump.Fields("name", "type", "metadata"),
 	}

@@ -47,6 +47,7 @@ the file holds.`,
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	addEndpointFilterFlags(cmd, &o.filter, &o.port)
 	return cmd
 }
@@ -103,6 +104,7 @@ func endpointList(f configdump.EndpointFilter, withName bool) listView[*endpoint
 		},
 		rows:      func(c *endpointv3.ClusterLoadAssignment) []string { return formatter.EndpointRows(c, withName) },
 		table:     formatter.EndpointTable,
+		names:     formatter.EndpointNames,
 		keyFields: edsFields,
 		rowFields: edsFields,
 	}
@@ -122,7 +124,7 @@ func (o *endpointOptions) hostsView(d *configdump.Dump) error {
 	if err != nil {
 		return err
 	}
-	if o.output.format != formatter.Short {
+	if o.output.format != formatter.Short && o.output.format != formatter.Name {
 		return writeList(o.streams.Out, d, res, o.output.format, listView[*adminv3.ClusterStatus, struct{}]{
 			show: func(cs *adminv3.ClusterStatus) (*adminv3.ClusterStatus, bool) {
 				return cs, o.filter.MatchClusterStatus(cs)
@@ -140,5 +142,8 @@ func (o *endpointOptions) hostsView(d *configdump.Dump) error {
 		return err
 	}
 	configdump.SortHostEndpoints(hosts)
+	if o.output.format == formatter.Name {
+		return formatter.WriteNames(o.streams.Out, formatter.HostNames(hosts))
+	}
 	return formatter.HostTable(o.streams.Out, hosts)
 }

@@ -45,6 +45,7 @@ func newListenerCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	addListenerFilterFlags(cmd, &o.filter, &o.port)
 	cmd.Flags().BoolVar(&o.verbose, "verbose", true, "show one row per filter chain, with its match and destination")
 	cmd.Flags().BoolVar(&o.waypoint, "waypoint", false, "show the filter chains and filter chain matchers of a waypoint (ambient) proxy")
@@ -109,5 +110,6 @@ func listenerList(d *configdump.Dump, f configdump.ListenerFilter, verbose, with
 		table: func(w io.Writer, rows []string) error {
 			return formatter.ListenerTable(w, rows, verbose, withName)
 		},
+		names: func(l *listenerv3.Listener) []string { return []string{formatter.ResourceName("listener", l.GetName())} },
 	}
 }

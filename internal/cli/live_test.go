@@ -95,7 +95,8 @@ func TestAdminURLErrors(t *testing.T) {
 			w.(http.Flusher).Flush()
 			<-r.Context().Done()
 		}), []string{"--timeout", "300ms"}, ExitRuntime, "took longer than --timeout 300ms"},
-		{"not a URL", "localhost:15000", nil, ExitUsage, `admin URL "localhost:15000" is not of the form http://HOST:PORT`},
+		{"not a URL", "ftp://localhost:15000", nil, ExitUsage, `admin URL "ftp://localhost:15000" is not of the form [http://]HOST:PORT`},
+		{"no host", "http://", nil, ExitUsage, `admin URL "http://" is not of the form [http://]HOST:PORT`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
@@ -56,22 +55,6 @@ func viewNames(cmd *cobra.Command) []string {
 	return names
 }
 
-// outputFlag is -o/--output, validated when the flag is parsed.
-type outputFlag struct{ format formatter.Format }
-
-func (o *outputFlag) String() string { return string(o.format) }
-func (o *outputFlag) Type() string   { return "short|json|yaml" }
-func (o *outputFlag) Set(s string) error {
-	f, err := formatter.ParseFormat(s)
-	if err != nil {
-		return err
-	}
-	o.format = f
-	return nil
-}
-
-var _ pflag.Value = (*outputFlag)(nil)
-
 // commonOptions are the flags every proxy-config view shares: where the dump comes from and
 // how the result is printed.
 type commonOptions struct {
@@ -91,7 +74,7 @@ type commonOptions struct {
 func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatter.Format) *commonOptions {
 	return &commonOptions{
 		streams:  streams,
-		output:   outputFlag{format: defaultOutput},
+		output:   newOutputFlag(defaultOutput),
 		timeout:  30 * time.Second,
 		maxInput: defaultMaxInput,
 		live:     newLiveOptions(root),
@@ -102,7 +85,7 @@ func (o *commonOptions) addFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
 	fs.StringVarP(&o.file, "file", "f", "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
 	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL (http://HOST:PORT), no Kubernetes needed")
-	fs.VarP(&o.output, "output", "o", "output format: short, json or yaml")
+	o.output.addFlag(cmd)
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from a file, stdin or the admin API")
@@ -133,7 +116,7 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 	case o.maxInput <= 0:
 		return usageErrorf("--max-input must be positive, got %d", o.maxInput)
 	}
-	return nil
+	return o.output.check()
 }
 
 // source returns where the dump comes from; the Kubernetes client is only built for pods.
@@ -184,7 +167,7 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 		return err
 	}
 	o.release = release
-	if err := view(d); err != nil {
+	if err := o.output.render(&o.streams.Out, func() error { return view(d) }); err != nil {
 		return err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {

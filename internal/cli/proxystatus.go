@@ -36,7 +36,7 @@ type proxyStatusOptions struct {
 func newProxyStatusCommand(streams Streams, root *rootOptions) *cobra.Command {
 	o := &proxyStatusOptions{
 		streams: streams, root: root, live: newLiveOptions(root), istiodPort: istiod.DefaultDebugPort,
-		output: outputFlag{format: formatter.Short}, timeout: 30 * time.Second, maxInput: defaultMaxInput,
+		output: newOutputFlag(formatter.Short), timeout: 30 * time.Second, maxInput: defaultMaxInput,
 	}
 	cmd := &cobra.Command{
 		Use:     "proxy-status [POD[.NAMESPACE]]",
@@ -86,7 +86,8 @@ and the others are still shown.`,
 	fs.IntVar(&o.istiodPort, "istiod-port", o.istiodPort, "istiod's debug port")
 	fs.StringArrayVar(&o.istiodURLs, "istiod-url", nil, "an istiod debug API, [NAME=]http://HOST:PORT, instead of finding istiod pods (repeatable; NAME is shown in the ISTIOD column, else HOST:PORT)")
 	fs.IntVarP(&o.verbosity, "verbosity", "v", 0, "1: one column per xDS type, with the age of each send")
-	fs.VarP(&o.output, "output", "o", "output format: short (a table), json or yaml")
+	o.output.addFlag(cmd)
+	o.output.addTableFlags(cmd)
 	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit 3 when a shown proxy has this state: stale, error or notsent (repeatable)")
 	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump instead of the pod")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for the whole command")
@@ -113,10 +114,12 @@ func (o *proxyStatusOptions) complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf("--istiod-port must be between 1 and 65535, got %d", o.istiodPort)
 	case len(args) == 0 && o.file != "":
 		return usageErrorf("--file is Envoy's side of a diff: name the pod to compare too")
-	case len(args) == 1 && (len(o.failOn) > 0 || o.output.format != formatter.Short || o.verbosity > 0):
-		return usageErrorf("-o, -v and --fail-on apply to the status table, not to the diff of one pod")
+	case len(args) == 1 && (len(o.failOn) > 0 || o.output.format != formatter.Short || o.output.noHeaders || o.verbosity > 0):
+		return usageErrorf("-o, --no-headers, -v and --fail-on apply to the status table, not to the diff of one pod")
+	case o.output.format == formatter.Name && o.verbosity > 0:
+		return usageErrorf("-v applies to the status table, not to -o name")
 	}
-	return nil
+	return o.output.check()
 }
 
 // istiods finds the istiod replicas to ask and reaches them; close ends the port-forwards.
@@ -194,11 +197,14 @@ func (o *proxyStatusOptions) status(ctx context.Context) error {
 	for _, e := range res.Errors {
 		fmt.Fprintf(o.streams.ErrOut, "warning: %s; its proxies are not shown\n", oneLine(e.Error()))
 	}
-	output := string(o.output.format)
-	if o.output.format == formatter.Short {
-		output = "table"
-	}
-	if err := formatter.WriteProxyStatus(o.streams.Out, res.Rows, formatter.ProxyStatusOptions{Output: output, Verbosity: o.verbosity}); err != nil {
+	err = o.output.render(&o.streams.Out, func() error {
+		output := string(o.output.format)
+		if o.output.format == formatter.Short {
+			output = "table"
+		}
+		return formatter.WriteProxyStatus(o.streams.Out, res.Rows, formatter.ProxyStatusOptions{Output: output, Verbosity: o.verbosity})
+	})
+	if err != nil {
 		return err
 	}
 	if failing := o.failOnSet.Failing(res.Rows); len(failing) > 0 {

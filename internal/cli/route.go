@@ -36,6 +36,7 @@ func newRouteCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	cmd.Flags().StringVar(&o.filter.Name, "name", "", "filter route configurations by name")
 	cmd.Flags().BoolVar(&o.verbose, "verbose", true, "show one row per route, with its virtual host, domains, match and virtual service")
 	return cmd
@@ -58,6 +59,7 @@ func routeList(f configdump.RouteFilter, verbose, withName bool) listView[*route
 		show:      func(r *routev3.RouteConfiguration) (*routev3.RouteConfiguration, bool) { return r, f.Match(r) },
 		rows:      func(r *routev3.RouteConfiguration) []string { return formatter.RouteRows(r, verbose, withName) },
 		table:     func(w io.Writer, rows []string) error { return formatter.RouteTable(w, rows, verbose) },
+		names:     func(r *routev3.RouteConfiguration) []string { return []string{formatter.ResourceName("route", r.GetName())} },
 		keyFields: configdump.Fields("name"),
 		rowFields: configdump.Fields("name", "virtual_hosts.name", "virtual_hosts.domains", "virtual_hosts.routes.match",
 			"virtual_hosts.routes.route.cluster", "virtual_hosts.routes.metadata"),
