@@ -58,10 +58,10 @@ listeners, routes, secrets and endpoints (from the config dump's EDS section).
 	o.output.addTableFlags(cmd)
 	fs := cmd.Flags()
 	fs.IntVar(&o.port, "port", 0, "filter clusters, listeners and endpoints by port")
-	addClusterFilterFlags(cmd, &o.clusters)
+	addClusterFilterFlags(cmd, &o.clusters, o.completeFromDump(pathAll, fqdnNames))
 	addListenerFilterFlags(cmd, &o.listeners, &o.port)
-	fs.StringVar(&o.routes.Name, "name", "", "filter route configurations by name")
-	addEndpointFilterFlags(cmd, &o.endpoints, &o.port)
+	addRouteFilterFlags(cmd, &o.routes, o.completeFromDump(pathAll, routeNames))
+	addEndpointFilterFlags(cmd, &o.endpoints, &o.port, o.completeFromDump(pathAll, endpointClusterNames))
 	fs.BoolVar(&o.verbose, "verbose", true, "show listeners per filter chain and routes per route")
 	fs.BoolVar(&o.withHeaders, "with-headers", false, "print a header above each view")
 	return cmd

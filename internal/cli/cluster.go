@@ -39,11 +39,12 @@ func newClusterCommand(streams Streams, root *rootOptions) *cobra.Command {
 	}
 	o.addFlags(cmd)
 	o.output.addTableFlags(cmd)
-	addClusterFilterFlags(cmd, &o.filter)
+	addClusterFilterFlags(cmd, &o.filter, o.completeFromDump(pathClusters, fqdnNames))
 	return cmd
 }
 
-func addClusterFilterFlags(cmd *cobra.Command, f *configdump.ClusterFilter) {
+// addClusterFilterFlags registers the cluster filters; fqdns completes --fqdn.
+func addClusterFilterFlags(cmd *cobra.Command, f *configdump.ClusterFilter, fqdns cobra.CompletionFunc) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.FQDN, "fqdn", "", "filter clusters by a substring of the SERVICE FQDN field")
 	fs.StringVar(&f.Subset, "subset", "", "filter clusters by a substring of the SUBSET field")
@@ -51,6 +52,8 @@ func addClusterFilterFlags(cmd *cobra.Command, f *configdump.ClusterFilter) {
 	if fs.Lookup("port") == nil {
 		fs.IntVar(&f.Port, "port", 0, "filter clusters by the PORT field")
 	}
+	_ = cmd.RegisterFlagCompletionFunc("fqdn", fqdns)
+	_ = cmd.RegisterFlagCompletionFunc("direction", fixedValues("inbound", "outbound"))
 }
 
 func (o *clusterOptions) view(d *configdump.Dump) error {

@@ -59,6 +59,7 @@ func addListenerFilterFlags(cmd *cobra.Command, f *configdump.ListenerFilter, po
 	if fs.Lookup("port") == nil {
 		fs.IntVar(port, "port", 0, "filter listeners by port")
 	}
+	_ = cmd.RegisterFlagCompletionFunc("type", fixedValues("HTTP", "TCP", "HTTP+TCP", "UNKNOWN"))
 }
 
 // completeListenerFilter validates --type and --port for the listener filter.
@@ -110,6 +111,8 @@ func listenerList(d *configdump.Dump, f configdump.ListenerFilter, verbose, with
 		table: func(w io.Writer, rows []string) error {
 			return formatter.ListenerTable(w, rows, verbose, withName)
 		},
-		names: func(l *listenerv3.Listener) []string { return []string{formatter.ResourceName("listener", l.GetName())} },
+		names: func(l *listenerv3.Listener) []string {
+			return []string{formatter.ResourceName("listener", l.GetName())}
+		},
 	}
 }

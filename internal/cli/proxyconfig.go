@@ -25,16 +25,17 @@ listeners, routes, endpoints, bootstrap, secrets and extension configs, as
 The proxy is a pod (POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]), reached through a
 Kubernetes port-forward to its Envoy admin port; any Envoy admin API
 (--admin-url); or a saved config dump (-f FILE, "-" for stdin).`,
-		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usageErrorf("proxy-config needs a view: %s", strings.Join(viewNames(cmd), ", "))
 		},
 	}
+	makeGroup(cmd, true)
 	cmd.AddCommand(
 		newClusterCommand(streams, root),
 		newListenerCommand(streams, root),
 		newRouteCommand(streams, root),
 		newEndpointCommand(streams, root),
+		newEdsCommand(streams, root),
 		newBootstrapCommand(streams, root),
 		newSecretCommand(streams, root),
 		newEcdsCommand(streams, root),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -89,6 +88,7 @@ and the others are still shown.`,
 	o.output.addFlag(cmd)
 	o.output.addTableFlags(cmd)
 	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit 3 when a shown proxy has this state: stale, error or notsent (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedValues(istiod.FailOnValues...))
 	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump instead of the pod")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for the whole command")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from istiod, a file or the admin API")
@@ -97,6 +97,10 @@ and the others are still shown.`,
 }
 
 func (o *proxyStatusOptions) complete(cmd *cobra.Command, args []string) error {
+	o.live.alternatives = "--istiod-url" // istiod, found through Kubernetes
+	if len(args) > 0 {
+		o.live.alternatives = "--istiod-url, and -f for Envoy's side"
+	}
 	if err := o.live.complete(cmd); err != nil {
 		return err
 	}
@@ -124,57 +128,7 @@ func (o *proxyStatusOptions) complete(cmd *cobra.Command, args []string) error {
 
 // istiods finds the istiod replicas to ask and reaches them; close ends the port-forwards.
 func (o *proxyStatusOptions) istiods(ctx context.Context) (targets []istiod.Target, close func(), err error) {
-	close = func() {}
-	if len(o.istiodURLs) > 0 {
-		for _, u := range o.istiodURLs {
-			t, err := istiod.TargetFromURL(u)
-			if err != nil {
-				return nil, close, usageError{err}
-			}
-			targets = append(targets, t)
-		}
-		return targets, close, nil
-	}
-	kube, _, err := o.root.kube.Client()
-	if err != nil {
-		return nil, close, err
-	}
-	ns := o.root.istioNamespace
-	pods, err := istiod.DiscoverPods(ctx, kube, ns, o.revision)
-	if err != nil {
-		return nil, close, err
-	}
-	// Port-forward to every replica at once; one that cannot be reached is reported and left out.
-	forwards := make([]*portforward.Forwarder, len(pods))
-	errs := make([]error, len(pods))
-	var wg sync.WaitGroup
-	for i, pod := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			forwards[i], errs[i] = kube.OpenPodPort(ctx, ns, pod, o.istiodPort)
-		}()
-	}
-	wg.Wait()
-	close = func() {
-		for _, f := range forwards {
-			if f != nil {
-				f.Close()
-			}
-		}
-	}
-	for i, pod := range pods {
-		if errs[i] != nil {
-			fmt.Fprintf(o.streams.ErrOut, "warning: istiod %s in %s: %s\n", pod, ns, oneLine(errs[i].Error()))
-			continue
-		}
-		targets = append(targets, istiod.Target{Name: pod, Namespace: ns, BaseURL: forwards[i].URL})
-	}
-	if len(targets) == 0 {
-		close()
-		return nil, func() {}, fmt.Errorf("could not reach any of the %d istiod pods in %s", len(pods), ns)
-	}
-	return targets, close, nil
+	return reachIstiods(ctx, o.root, o.revision, o.istiodPort, o.istiodURLs, o.streams.ErrOut)
 }
 
 func (o *proxyStatusOptions) fetcher() *istiod.Fetcher {
