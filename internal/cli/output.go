@@ -96,16 +96,25 @@ var _ pflag.Value = (*outputFlag)(nil)
 // addFlag registers -o/--output on cmd, with its completion.
 func (o *outputFlag) addFlag(cmd *cobra.Command) {
 	cmd.Flags().VarP(o, "output", "o", o.usage())
-	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	_ = cmd.RegisterFlagCompletionFunc("output", func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if strings.HasPrefix(toComplete, "jsonpath=") {
+			return nil, cobra.ShellCompDirectiveNoFileComp // the template is the user's
+		}
 		var values []string
 		for _, f := range o.offered() {
+			v := string(f)
 			if f == formatter.JSONPath {
-				values = append(values, "jsonpath=")
-			} else {
-				values = append(values, string(f))
+				v = "jsonpath="
+			}
+			if strings.HasPrefix(v, toComplete) {
+				values = append(values, v)
 			}
 		}
-		return values, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		directive := cobra.ShellCompDirectiveNoFileComp
+		if len(values) == 1 && values[0] == "jsonpath=" {
+			directive |= cobra.ShellCompDirectiveNoSpace // the template follows
+		}
+		return values, directive
 	})
 }
 

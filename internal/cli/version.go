@@ -57,7 +57,14 @@ each istiod replica (its /version, on the debug port).`,
 }
 
 func (o *versionOptions) complete(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 || o.file != "" || o.adminURL != "" {
+	proxy := len(args) > 0 || o.file != "" || o.adminURL != ""
+	switch {
+	case proxy && o.remote:
+		o.live.alternatives = flagAlternatives(cmd, "admin-url", "file") + ", and --istiod-url for istiod"
+	case o.remote:
+		o.live.alternatives = "--istiod-url"
+	}
+	if proxy {
 		if err := o.commonOptions.complete(cmd, args); err != nil {
 			return err
 		}

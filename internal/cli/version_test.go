@@ -177,4 +177,3 @@ func TestVersionLdflags(t *testing.T) {
 		}
 	}
 }
-
