@@ -186,6 +186,7 @@ func TestCompleteFromTheProxy(t *testing.T) {
 		{[]string{"pc", "route", "--admin-url", url, "--name", "9"}, []string{"9080"}, false},
 		{[]string{"pc", "all", "-f", sampleDump, "--name", "i"}, []string{"inbound|9080||"}, false},
 		{[]string{"pc", "route", "--name", ""}, nil, false}, // no proxy named
+		{[]string{"route-check", "--file", sampleDump, "--route", "inb"}, []string{"inbound|9080||"}, false},
 		{[]string{"pc", "cluster", "-f", sampleDump, "--fqdn", "p"}, []string{"productpage.default.svc.cluster.local", "prometheus_stats"}, false},
 		{[]string{"pc", "cluster", "-f", sampleDump, "--fqdn", "P"}, []string{"PassthroughCluster"}, false},
 		{[]string{"pc", "all", "-f", sampleDump, "--fqdn", "prod"}, []string{"productpage.default.svc.cluster.local"}, false},

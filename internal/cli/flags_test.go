@@ -93,6 +93,25 @@ func TestKubeconfigShorthandPerCommand(t *testing.T) {
 	if f := inGroup.Flags().ShorthandLookup("c"); f != nil {
 		t.Errorf("diff got a -c of its own (%s) under a group whose -c is persistent", f.Name)
 	}
+
+	// In proxyctl's own tree: route-check keeps -c/--config-path, the others have -c/--kubeconfig.
+	tree := NewRootCommand(Streams{})
+	for _, path := range [][]string{{"route-check"}, {"pc", "cluster"}, {"ps"}, {"version"}, {"pc", "log"}} {
+		cmd, _, err := tree.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "kubeconfig"
+		if cmd.Name() == "route-check" {
+			want = "config-path"
+		}
+		if f := cmd.Flags().ShorthandLookup("c"); f == nil || f.Name != want {
+			t.Errorf("%s: -c is %v, want --%s", cmd.CommandPath(), f, want)
+		}
+		if cmd.Flags().Lookup("kubeconfig") == nil && cmd.InheritedFlags().Lookup("kubeconfig") == nil {
+			t.Errorf("%s has no --kubeconfig", cmd.CommandPath())
+		}
+	}
 }
 
 // TestStumbles: what a new user trips over first gets a message that helps.

@@ -79,7 +79,8 @@ Kubernetes port-forward, from an Envoy admin URL, or from a saved config dump.`,
 	o := &rootOptions{kube: portforward.NewKubeFlags(), completionTimeout: defaultCompletionTimeout}
 	o.kube.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&o.istioNamespace, "istio-namespace", "i", "istio-system", "namespace of Istio's control plane (istiod)")
-	root.AddCommand(newProxyConfigCommand(streams, o), newProxyStatusCommand(streams, o), newVersionCommand(streams, o))
+	root.AddCommand(newProxyConfigCommand(streams, o), newProxyStatusCommand(streams, o), newRouteCheckCommand(streams, o),
+		newVersionCommand(streams, o))
 	finishTree(root, o)
 	return root
 }
