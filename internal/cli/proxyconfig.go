@@ -93,7 +93,7 @@ func (o *commonOptions) addFlags(cmd *cobra.Command) {
 func (o *commonOptions) addSourceFlags(cmd *cobra.Command, fileShorthand string) {
 	fs := cmd.Flags()
 	fs.StringVarP(&o.file, "file", fileShorthand, "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
-	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL (http://HOST:PORT), no Kubernetes needed")
+	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL ([http://]HOST:PORT), no Kubernetes needed")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from a file, stdin or the admin API")
