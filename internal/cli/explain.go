@@ -290,7 +290,8 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 		}
 		return err
 	}
-	if err := formatter.Explain(o.streams.Out, e, o.output.format, o.verbose); err != nil {
+	out := o.streams.Out
+	if err := o.output.render(&out, func() error { return formatter.Explain(out, e, o.output.format, o.verbose) }); err != nil {
 		return err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet && e.Error == "" {

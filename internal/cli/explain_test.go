@@ -63,6 +63,7 @@ func TestExplainGoldens(t *testing.T) {
 		{"gateway_mtls", []string{"-f", gatewayDump, "--url", "https://api.partners.example.com:8443/", "--tls", "mtls", "--alpn", "h2", "--protocol", "http2"}, 0, ""},
 		{"gateway_tls_passthrough", []string{"-f", gatewayDump, "--url", "tcp://db.example.com:8443", "--tls", "tls"}, 0, ""},
 		{"gateway_tcp_weighted", []string{"-f", gatewayDump, "--url", "tcp://tcp-echo.example.com:31400", "--random-value", "85", "-o", "json"}, 0, ""},
+		{"gateway_jsonpath", []string{"-f", gatewayDump, "--url", "http://bookinfo.example.com:8080/productpage", "-o", "jsonpath={.listener} {.filter_chain_index} {.route} {.cluster}"}, 0, ""},
 		// Each error.
 		{"error_no_listener", []string{"-f", gatewayDump, "--url", "http://bookinfo.example.com:9999/", "-o", "json"}, 1, "no_listener"},
 		{"error_no_filter_chain", []string{"-f", gatewayDump, "--url", "https://unknown.example.com:8443/", "--verbose"}, 1, ""},
