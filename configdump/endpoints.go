@@ -140,6 +140,7 @@ func shallowCopy[T proto.Message](m T) T {
 		out.Set(fd, v)
 		return true
 	})
+	out.SetUnknown(m.ProtoReflect().GetUnknown()) // the members kept as raw JSON
 	return out.Interface().(T)
 }
 

@@ -20,16 +20,26 @@ type resource struct {
 
 // Resources are a section's resources of type T, not decoded yet.
 type Resources[T proto.Message] struct {
-	d    *Dump
-	list []resource
-	newT func() T
-	proj Projection
+	d     *Dump
+	list  []resource
+	newT  func() T
+	proj  Projection
+	check bool
 }
 
 // Select returns the same resources, to be decoded with only the selected fields (see
 // Projection).
 func (r Resources[T]) Select(p Projection) Resources[T] {
 	r.proj = p
+	return r
+}
+
+// Checked returns the same resources, to be checked whole as they are decoded: the fields a
+// projection leaves out and every typed config in them (see check.go), so that a view that
+// reads a few fields fails on the same values as one that prints everything. EachChecked also
+// reports the unknown types met in each resource.
+func (r Resources[T]) Checked() Resources[T] {
+	r.check = true
 	return r
 }
 
@@ -43,8 +53,16 @@ func (r Resources[T]) Len() int { return len(r.list) }
 // Each decodes the resources at indexes (every one when indexes is nil), on all cores, calls fn
 // on each message, and hands fn's results to emit in the order of indexes. A few batches are in
 // flight at a time, so memory stays flat however many resources there are, provided fn does
-// not keep the message. It stops at the first error.
+// not keep the message. It stops at the first error, which names the resource; whatever failed
+// (decoding, or fn printing the resource's typed configs), the error is the checker's: the
+// first wrong value in the resource, the same in every view and format.
 func Each[T proto.Message, R any](r Resources[T], indexes []int, fn func(T) (R, error), emit func(R) error) error {
+	return EachChecked(r, indexes, func(m T, _ []string) (R, error) { return fn(m) }, emit)
+}
+
+// EachChecked is Each whose fn is also given the unknown types met in the resource when r is
+// Checked (none otherwise).
+func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(T, []string) (R, error), emit func(R) error) error {
 	n := len(r.list)
 	if indexes != nil {
 		n = len(indexes)
@@ -58,15 +76,40 @@ func Each[T proto.Message, R any](r Resources[T], indexes []int, fn func(T) (R, 
 		}
 		res := r.list[i]
 		m := r.newT()
+		var unknown *typeSet
+		if r.check {
+			unknown = &typeSet{}
+		}
 		err := checkType(res.any.GetTypeUrl(), want)
 		if err == nil {
-			err = unmarshalAnyValue(res.any.GetValue(), m, r.d.src, r.d.unknown, r.proj)
+			err = decodeValue(res.any.GetValue(), m, r.d.src, unknown, r.proj, r.check)
+		}
+		var out R
+		if err == nil {
+			var types []string
+			if unknown != nil {
+				types = unknown.list()
+			}
+			out, err = fn(m, types)
 		}
 		if err != nil {
-			return zero, fmt.Errorf("%s[%d]: %w", res.field, res.index, err)
+			return zero, fmt.Errorf("%s[%d]: %w", res.field, res.index, r.d.firstError(res.any.GetValue(), m.ProtoReflect().Descriptor(), err))
 		}
-		return fn(m)
+		return out, nil
 	}, emit)
+}
+
+// firstError returns the checker's error for a resource (JSON of type md) on which err was
+// met, or err when the checker finds nothing wrong (a binary value, say).
+func (d *Dump) firstError(value []byte, md protoreflect.MessageDescriptor, err error) error {
+	if !isJSONValue(value) {
+		return err
+	}
+	dec := newDecoder(value, offsetIn(d.src, value), d.src, nil)
+	if cerr := dec.checkObject(infoFor(md), false, 0); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // Decode decodes every resource, keeping the messages.

@@ -1,0 +1,392 @@
+package configdump
+
+import (
+	"fmt"
+	"strconv"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// The checker walks JSON along a message's descriptor without building anything: it finds the
+// errors the decoder would find (a value of the wrong JSON type, a number out of range, an
+// invalid duration...) and finds them in typed configs (Any) too, as the encoder would on
+// printing them. It is what makes a view fail the same way in every output format: a table
+// decodes a few fields of each resource and checks the rest, -o json decodes it all, and
+// either way, when something is wrong, the error reported is the checker's, the first in the
+// document's order. The same walk notes the unknown types met (for the note on stderr) and, for
+// pc all -o json, the secret values to redact.
+
+// checkField checks the value of field fd; sensitive marks a value under a field annotated
+// (udpa.annotations.sensitive).
+func (d *decoder) checkField(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+	if d.skipWS() == 'n' && !isValueMessage(fd) {
+		_, err := d.readLiteral()
+		return err
+	}
+	switch {
+	case fd.IsMap():
+		return d.checkMap(fd, sensitive, depth)
+	case fd.IsList():
+		return d.checkList(fd, sensitive, depth)
+	}
+	return d.checkSingle(fd, sensitive, depth)
+}
+
+func (d *decoder) checkList(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+	if err := d.expect('['); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := d.more(']', first)
+		if err != nil || !more {
+			return err
+		}
+		if d.skipWS() == 'n' && !isValueMessage(fd) {
+			if _, err := d.readLiteral(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := d.checkSingle(fd, sensitive, depth); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) checkMap(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	kd, vd := fd.MapKey(), fd.MapValue()
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil || !more {
+			return err
+		}
+		keyPos := d.pos
+		key, err := d.readKey()
+		if err != nil {
+			return err
+		}
+		if _, err := mapKey(kd, key); err != nil {
+			d.pos = keyPos
+			return d.errorf("map key %q: %v", key, err)
+		}
+		if vd.Message() != nil && d.skipWS() == 'n' && !isValueMessage(vd) {
+			if _, err := d.readLiteral(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := d.checkSingle(vd, sensitive, depth); err != nil {
+			return err
+		}
+	}
+}
+
+// checkSingle checks one value of fd's type (an element, for a list).
+func (d *decoder) checkSingle(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+	if md := fd.Message(); md != nil {
+		return d.checkMessage(md, sensitive, depth+1)
+	}
+	return d.checkScalar(fd, sensitive)
+}
+
+// checkScalar checks a non-message value as scalar does, noting it when it is secret.
+func (d *decoder) checkScalar(fd protoreflect.FieldDescriptor, sensitive bool) error {
+	kind := fd.Kind()
+	if kind == protoreflect.StringKind || kind == protoreflect.BytesKind {
+		start := d.pos
+		if d.skipWS() != '"' {
+			d.pos = start
+			_, _, err := d.scalar(fd) // the decoder's error
+			return err
+		}
+		if sensitive && d.secrets != nil {
+			return d.secretString(kind == protoreflect.BytesKind)
+		}
+		_, _, err := d.readRawString()
+		return err
+	}
+	_, _, err := d.scalar(fd)
+	return err
+}
+
+func (d *decoder) checkMessage(md protoreflect.MessageDescriptor, sensitive bool, depth int) error {
+	if depth > maxDepth {
+		return d.errorf("nesting deeper than %d levels", maxDepth)
+	}
+	info := infoFor(md)
+	switch info.wkt {
+	case wktAny:
+		_, err := d.checkAny(sensitive)
+		return err
+	case wktDuration:
+		_, _, err := d.readDuration()
+		return err
+	case wktTimestamp:
+		_, _, err := d.readTimestamp()
+		return err
+	case wktStruct:
+		return d.checkStruct(sensitive, depth)
+	case wktValue:
+		return d.checkValue(sensitive, depth)
+	case wktListValue:
+		return d.checkListValue(sensitive, depth)
+	case wktFieldMask:
+		_, err := d.readString()
+		return err
+	case wktWrapper:
+		return d.checkScalar(info.fields[0].fd, sensitive)
+	}
+	return d.checkObject(info, sensitive, depth)
+}
+
+// checkObject checks a message's members; at depth 0, the root of a typed config, "@type" is
+// the Any's, not a member.
+func (d *decoder) checkObject(info *msgInfo, sensitive bool, depth int) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	return d.checkMembers(info, sensitive, depth, true)
+}
+
+// checkMembers checks members up to the object's end, the '{' consumed (and, unless first, a
+// member too).
+func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first bool) error {
+	for ; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil || !more {
+			return err
+		}
+		key, err := d.readKey()
+		if err != nil {
+			return err
+		}
+		fd := info.byKey[key]
+		if fd == nil {
+			if sensitive && !(depth == 0 && key == "@type") {
+				err = d.rawSecrets(0)
+			} else {
+				err = d.skipValue()
+			}
+		} else {
+			err = d.checkField(fd, sensitive || info.fields[fd.Index()].sensitive, depth)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// checkAny checks a typed config: as its type when this binary knows it, else (an unknown
+// type, noted) as any JSON, every string of it secret under a sensitive field. It returns the
+// type URL. Errors inside the typed config name its type, as the encoder's do.
+func (d *decoder) checkAny(sensitive bool) (string, error) {
+	start := d.pos
+	if err := d.expect('{'); err != nil {
+		return "", err
+	}
+	// Envoy, and sorted keys, put "@type" first: then one pass does.
+	if more, err := d.more('}', true); err != nil || !more {
+		return "", err
+	}
+	key, err := d.readKey()
+	if err != nil {
+		return "", err
+	}
+	if key == "@type" {
+		url, err := d.readString()
+		if err != nil {
+			return "", err
+		}
+		mt := d.anyType(url)
+		if mt != nil && infoFor(mt.Descriptor()).wkt == wktNone {
+			if err := d.checkMembers(infoFor(mt.Descriptor()), sensitive, 0, false); err != nil {
+				return "", fmt.Errorf("%s: %w", url, err)
+			}
+			return url, nil
+		}
+		return url, d.checkAnyAgain(start, url, mt, sensitive)
+	}
+	// "@type" further down: find it, then check from the start.
+	if err := d.skipValue(); err != nil {
+		return "", err
+	}
+	var url string
+	for {
+		more, err := d.more('}', false)
+		if err != nil {
+			return "", err
+		}
+		if !more {
+			break
+		}
+		key, err := d.readKey()
+		if err != nil {
+			return "", err
+		}
+		if key == "@type" {
+			if url, err = d.readString(); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err := d.skipValue(); err != nil {
+			return "", err
+		}
+	}
+	return url, d.checkAnyAgain(start, url, d.anyType(url), sensitive)
+}
+
+// anyType resolves a typed config's type, noting the URL when this binary does not know it.
+func (d *decoder) anyType(url string) protoreflect.MessageType {
+	if url == "" {
+		return nil
+	}
+	mt := resolveType(url)
+	if mt == nil {
+		d.unknown.add(url)
+	}
+	return mt
+}
+
+// checkAnyAgain checks the typed config at start from its beginning: of a well-known type (its
+// JSON under "value"), of an unknown type, or with "@type" after other members.
+func (d *decoder) checkAnyAgain(start int, url string, mt protoreflect.MessageType, sensitive bool) error {
+	d.pos = start
+	var err error
+	switch {
+	case mt == nil && sensitive:
+		err = d.rawSecrets(0)
+	case mt == nil:
+		err = d.skipValue()
+	case infoFor(mt.Descriptor()).wkt == wktNone:
+		err = d.checkObject(infoFor(mt.Descriptor()), sensitive, 0)
+	default:
+		err = d.checkWrappedValue(mt.Descriptor(), sensitive)
+	}
+	if err != nil && mt != nil {
+		return fmt.Errorf("%s: %w", url, err)
+	}
+	return err
+}
+
+// checkWrappedValue checks {"@type": ..., "value": ...}, a typed config of a well-known type.
+func (d *decoder) checkWrappedValue(md protoreflect.MessageDescriptor, sensitive bool) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil || !more {
+			return err
+		}
+		key, err := d.readKey()
+		if err != nil {
+			return err
+		}
+		if key == "value" {
+			err = d.checkMessage(md, sensitive, 0)
+		} else {
+			err = d.skipValue()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// checkStruct, checkListValue and checkValue check google.protobuf.Struct, ListValue and
+// Value: any JSON, whose numbers must fit a double.
+func (d *decoder) checkStruct(sensitive bool, depth int) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil || !more {
+			return err
+		}
+		if _, err := d.readKey(); err != nil {
+			return err
+		}
+		if err := d.checkValue(sensitive, depth+1); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) checkListValue(sensitive bool, depth int) error {
+	if err := d.expect('['); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := d.more(']', first)
+		if err != nil || !more {
+			return err
+		}
+		if err := d.checkValue(sensitive, depth+1); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) checkValue(sensitive bool, depth int) error {
+	if depth > maxDepth {
+		return d.errorf("nesting deeper than %d levels", maxDepth)
+	}
+	switch c := d.skipWS(); {
+	case c == 'n' || c == 't' || c == 'f':
+		_, err := d.readLiteral()
+		return err
+	case c == '"':
+		if sensitive && d.secrets != nil {
+			return d.secretString(false)
+		}
+		_, err := d.readString()
+		return err
+	case c == '{':
+		return d.checkStruct(sensitive, depth+1)
+	case c == '[':
+		return d.checkListValue(sensitive, depth+1)
+	}
+	b, err := d.readNumber()
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseFloat(bytesToString(b), 64); err != nil {
+		return d.errorf("invalid number %s", b)
+	}
+	return nil
+}
+
+// CheckSection checks section s whole, typed configs included, and notes the unknown types in
+// it: what a view that prints the section (bootstrap, secrets, ECDS) does first, in every
+// format.
+func (d *Dump) CheckSection(s Section) error {
+	if d.kind != KindConfigDump {
+		return nil
+	}
+	values := d.sectionValues(s)
+	if len(values) == 0 {
+		return nil
+	}
+	v := values[len(values)-1]
+	mt := resolveType("type.googleapis.com/" + string(s))
+	if mt == nil {
+		return nil
+	}
+	dec := newDecoder(v, offsetIn(d.src, v), d.src, d.unknown)
+	if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
+		return fmt.Errorf("%s section: %w", s.Short(), err)
+	}
+	return nil
+}
+
+// CheckAll checks every section of the document this binary knows and notes every unknown
+// type, sections included: what pc all -o json, which prints the whole document, does first.
+func (d *Dump) CheckAll() error {
+	_, err := d.walk(false)
+	return err
+}
