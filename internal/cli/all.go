@@ -76,6 +76,7 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		return formatter.Raw(o.streams.Out, d.Source(), redactions, o.output.format)
 	}
 	// One view at a time; once printed, its section's bytes are dropped from memory.
+	missingEDS := false
 	sections := []struct {
 		header  string
 		section configdump.Section
@@ -118,6 +119,11 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		}},
 		{"ENDPOINTS INFO", configdump.EndpointsSection, func(w io.Writer) error {
 			res, err := d.LoadAssignmentResources()
+			if errors.Is(err, configdump.ErrMissingSection) && d.Kind() == configdump.KindConfigDump {
+				// Like istioctl, a dump without EDS still ends with the endpoint table's header.
+				missingEDS = true
+				return formatter.EndpointTable(w, nil)
+			}
 			if err != nil {
 				return err
 			}
@@ -139,6 +145,10 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		default:
 			printed++
 		}
+	}
+	if missingEDS {
+		missing = append(missing, "ENDPOINTS INFO")
+		printed-- // a header alone does not make the document one `all` can show
 	}
 	if printed == 0 {
 		return fmt.Errorf("the document has none of the sections `all` shows")
