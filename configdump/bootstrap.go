@@ -66,7 +66,7 @@ func (d *Dump) Ecds() (*adminv3.EcdsConfigDump, error) {
 	out := &adminv3.EcdsConfigDump{}
 	for _, v := range values {
 		part := &adminv3.EcdsConfigDump{}
-		if err := unmarshalAnyValue(v, part, d.src, d.unknown, nil); err != nil {
+		if err := unmarshalAnyValue(v, part, d.src, nil, nil); err != nil {
 			return nil, fmt.Errorf("ecds section: %w", err)
 		}
 		out.EcdsFilters = append(out.EcdsFilters, part.EcdsFilters...)

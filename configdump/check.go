@@ -3,6 +3,7 @@ package configdump
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -25,8 +26,14 @@ func (d *decoder) checkField(fd protoreflect.FieldDescriptor, sensitive bool, de
 	}
 	switch {
 	case fd.IsMap():
+		if d.skipWS() != '{' {
+			return d.wrongValue("an object")
+		}
 		return d.checkMap(fd, sensitive, depth)
 	case fd.IsList():
+		if d.skipWS() != '[' {
+			return d.wrongValue("a list")
+		}
 		return d.checkList(fd, sensitive, depth)
 	}
 	return d.checkSingle(fd, sensitive, depth)
@@ -36,6 +43,7 @@ func (d *decoder) checkList(fd protoreflect.FieldDescriptor, sensitive bool, dep
 	if err := d.expect('['); err != nil {
 		return err
 	}
+	i := 0
 	for first := true; ; first = false {
 		more, err := d.more(']', first)
 		if err != nil || !more {
@@ -45,11 +53,13 @@ func (d *decoder) checkList(fd protoreflect.FieldDescriptor, sensitive bool, dep
 			if _, err := d.readLiteral(); err != nil {
 				return err
 			}
+			i++
 			continue
 		}
 		if err := d.checkSingle(fd, sensitive, depth); err != nil {
-			return err
+			return atPath(err, "["+strconv.Itoa(i)+"]")
 		}
+		i++
 	}
 }
 
@@ -79,7 +89,7 @@ func (d *decoder) checkMap(fd protoreflect.FieldDescriptor, sensitive bool, dept
 			continue
 		}
 		if err := d.checkSingle(vd, sensitive, depth); err != nil {
-			return err
+			return atPath(err, "["+strconv.Quote(key)+"]")
 		}
 	}
 }
@@ -95,12 +105,10 @@ func (d *decoder) checkSingle(fd protoreflect.FieldDescriptor, sensitive bool, d
 // checkScalar checks a non-message value as scalar does, noting it when it is secret.
 func (d *decoder) checkScalar(fd protoreflect.FieldDescriptor, sensitive bool) error {
 	kind := fd.Kind()
+	c := d.skipWS()
 	if kind == protoreflect.StringKind || kind == protoreflect.BytesKind {
-		start := d.pos
-		if d.skipWS() != '"' {
-			d.pos = start
-			_, _, err := d.scalar(fd) // the decoder's error
-			return err
+		if c != '"' {
+			return d.wrongValue(scalarWant(fd))
 		}
 		if sensitive && d.secrets != nil {
 			return d.secretString(kind == protoreflect.BytesKind)
@@ -108,8 +116,81 @@ func (d *decoder) checkScalar(fd protoreflect.FieldDescriptor, sensitive bool) e
 		_, _, err := d.readRawString()
 		return err
 	}
-	_, _, err := d.scalar(fd)
+	at := d.pos
+	if _, _, err := d.scalar(fd); err != nil {
+		d.pos = at
+		return d.wrongValue(scalarWant(fd))
+	}
+	return nil
+}
+
+// scalarWant says what JSON a non-message field takes.
+func scalarWant(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return "true or false"
+	case protoreflect.StringKind:
+		return "a string"
+	case protoreflect.BytesKind:
+		return "a base64 string"
+	case protoreflect.EnumKind:
+		return "an enum name or number"
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return "a 32-bit integer"
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return "a 64-bit integer"
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return "an unsigned 32-bit integer"
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return "an unsigned 64-bit integer"
+	}
+	return "a number"
+}
+
+// wrongValue reports that the value at the current position is not what its field takes: a
+// ValueError, located, that quotes the value.
+func (d *decoder) wrongValue(want string) error {
+	d.skipWS()
+	at := d.pos
+	got := "the end of the input"
+	switch c := byte(0); {
+	case at < len(d.data):
+		c = d.data[at]
+		switch {
+		case c == '{':
+			got = "an object"
+		case c == '[':
+			got = "a list"
+		default:
+			if v, err := d.captureValue(); err == nil {
+				got = string(v)
+				if len(got) > 40 {
+					got = strings.ToValidUTF8(got[:37], "") + "..."
+				}
+			}
+		}
+	}
+	err := &ValueError{Offset: d.base + at, Msg: fmt.Sprintf("want %s, got %s", want, got)}
+	err.locate(d.doc)
 	return err
+}
+
+// ValueError is a value of the wrong JSON type, or out of its field's range, in a document
+// that is valid JSON, located as a SyntaxError is.
+type ValueError struct {
+	Offset       int
+	Line, Column int
+	Msg          string
+}
+
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Msg)
+}
+
+func (e *ValueError) locate(doc []byte) {
+	se := &SyntaxError{Offset: e.Offset}
+	locate(se, doc)
+	e.Line, e.Column = se.Line, se.Column
 }
 
 func (d *decoder) checkMessage(md protoreflect.MessageDescriptor, sensitive bool, depth int) error {
@@ -117,27 +198,50 @@ func (d *decoder) checkMessage(md protoreflect.MessageDescriptor, sensitive bool
 		return d.errorf("nesting deeper than %d levels", maxDepth)
 	}
 	info := infoFor(md)
+	c := d.skipWS()
+	at := d.pos
 	switch info.wkt {
 	case wktAny:
+		if c != '{' {
+			return d.wrongValue("an object with \"@type\"")
+		}
 		_, err := d.checkAny(sensitive)
 		return err
 	case wktDuration:
-		_, _, err := d.readDuration()
-		return err
+		if _, _, err := d.readDuration(); err != nil {
+			d.pos = at
+			return d.wrongValue(`a duration such as "5s"`)
+		}
+		return nil
 	case wktTimestamp:
-		_, _, err := d.readTimestamp()
-		return err
+		if _, _, err := d.readTimestamp(); err != nil {
+			d.pos = at
+			return d.wrongValue(`a timestamp such as "2024-01-02T03:04:05Z"`)
+		}
+		return nil
 	case wktStruct:
+		if c != '{' {
+			return d.wrongValue("an object")
+		}
 		return d.checkStruct(sensitive, depth)
 	case wktValue:
 		return d.checkValue(sensitive, depth)
 	case wktListValue:
+		if c != '[' {
+			return d.wrongValue("a list")
+		}
 		return d.checkListValue(sensitive, depth)
 	case wktFieldMask:
+		if c != '"' {
+			return d.wrongValue("a string of field paths")
+		}
 		_, err := d.readString()
 		return err
 	case wktWrapper:
 		return d.checkScalar(info.fields[0].fd, sensitive)
+	}
+	if c != '{' {
+		return d.wrongValue("an object")
 	}
 	return d.checkObject(info, sensitive, depth)
 }
@@ -170,8 +274,8 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 			} else {
 				err = d.skipValue()
 			}
-		} else {
-			err = d.checkField(fd, sensitive || info.fields[fd.Index()].sensitive, depth)
+		} else if err = d.checkField(fd, sensitive || info.fields[fd.Index()].sensitive, depth); err != nil {
+			return atPath(err, string(fd.Name()))
 		}
 		if err != nil {
 			return err
@@ -181,7 +285,7 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 
 // checkAny checks a typed config: as its type when this binary knows it, else (an unknown
 // type, noted) as any JSON, every string of it secret under a sensitive field. It returns the
-// type URL. Errors inside the typed config name its type, as the encoder's do.
+// type URL.
 func (d *decoder) checkAny(sensitive bool) (string, error) {
 	start := d.pos
 	if err := d.expect('{'); err != nil {
@@ -202,12 +306,9 @@ func (d *decoder) checkAny(sensitive bool) (string, error) {
 		}
 		mt := d.anyType(url)
 		if mt != nil && infoFor(mt.Descriptor()).wkt == wktNone {
-			if err := d.checkMembers(infoFor(mt.Descriptor()), sensitive, 0, false); err != nil {
-				return "", fmt.Errorf("%s: %w", url, err)
-			}
-			return url, nil
+			return url, d.checkMembers(infoFor(mt.Descriptor()), sensitive, 0, false)
 		}
-		return url, d.checkAnyAgain(start, url, mt, sensitive)
+		return url, d.checkAnyAgain(start, mt, sensitive)
 	}
 	// "@type" further down: find it, then check from the start.
 	if err := d.skipValue(); err != nil {
@@ -236,7 +337,7 @@ func (d *decoder) checkAny(sensitive bool) (string, error) {
 			return "", err
 		}
 	}
-	return url, d.checkAnyAgain(start, url, d.anyType(url), sensitive)
+	return url, d.checkAnyAgain(start, d.anyType(url), sensitive)
 }
 
 // anyType resolves a typed config's type, noting the URL when this binary does not know it.
@@ -253,7 +354,7 @@ func (d *decoder) anyType(url string) protoreflect.MessageType {
 
 // checkAnyAgain checks the typed config at start from its beginning: of a well-known type (its
 // JSON under "value"), of an unknown type, or with "@type" after other members.
-func (d *decoder) checkAnyAgain(start int, url string, mt protoreflect.MessageType, sensitive bool) error {
+func (d *decoder) checkAnyAgain(start int, mt protoreflect.MessageType, sensitive bool) error {
 	d.pos = start
 	var err error
 	switch {
@@ -265,9 +366,6 @@ func (d *decoder) checkAnyAgain(start int, url string, mt protoreflect.MessageTy
 		err = d.checkObject(infoFor(mt.Descriptor()), sensitive, 0)
 	default:
 		err = d.checkWrappedValue(mt.Descriptor(), sensitive)
-	}
-	if err != nil && mt != nil {
-		return fmt.Errorf("%s: %w", url, err)
 	}
 	return err
 }
@@ -351,35 +449,39 @@ func (d *decoder) checkValue(sensitive bool, depth int) error {
 	case c == '[':
 		return d.checkListValue(sensitive, depth+1)
 	}
+	at := d.pos
 	b, err := d.readNumber()
 	if err != nil {
 		return err
 	}
 	if _, err := strconv.ParseFloat(bytesToString(b), 64); err != nil {
-		return d.errorf("invalid number %s", b)
+		d.pos = at
+		return d.wrongValue("a number a double holds")
 	}
 	return nil
 }
 
 // CheckSection checks section s whole, typed configs included, and notes the unknown types in
 // it: what a view that prints the section (bootstrap, secrets, ECDS) does first, in every
-// format.
+// format. It checks what the view prints: the last section of the type, or for ECDS every one
+// (see Ecds); a missing section is the view's to report.
 func (d *Dump) CheckSection(s Section) error {
 	if d.kind != KindConfigDump {
 		return nil
 	}
 	values := d.sectionValues(s)
-	if len(values) == 0 {
-		return nil
+	if s != EcdsSection && len(values) > 1 {
+		values = values[len(values)-1:]
 	}
-	v := values[len(values)-1]
 	mt := resolveType("type.googleapis.com/" + string(s))
 	if mt == nil {
 		return nil
 	}
-	dec := newDecoder(v, offsetIn(d.src, v), d.src, d.unknown)
-	if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
-		return fmt.Errorf("%s section: %w", s.Short(), err)
+	for _, v := range values {
+		dec := newDecoder(v, offsetIn(d.src, v), d.src, d.unknown)
+		if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
+			return fmt.Errorf("%s section: %w", s.Short(), err)
+		}
 	}
 	return nil
 }
@@ -389,4 +491,31 @@ func (d *Dump) CheckSection(s Section) error {
 func (d *Dump) CheckAll() error {
 	_, err := d.walk(false)
 	return err
+}
+
+// pathError is an error found by the checker, with the path of fields to the wrong value.
+type pathError struct {
+	path string
+	err  error
+}
+
+func (e *pathError) Error() string {
+	if ve, ok := e.err.(*ValueError); ok {
+		return fmt.Sprintf("%s (line %d, column %d): %s", e.path, ve.Line, ve.Column, ve.Msg)
+	}
+	return e.path + ": " + e.err.Error()
+}
+func (e *pathError) Unwrap() error { return e.err }
+
+// atPath prefixes an error's path with a field name or an index.
+func atPath(err error, seg string) error {
+	if pe, ok := err.(*pathError); ok {
+		if strings.HasPrefix(pe.path, "[") {
+			pe.path = seg + pe.path
+		} else {
+			pe.path = seg + "." + pe.path
+		}
+		return pe
+	}
+	return &pathError{seg, err}
 }

@@ -57,12 +57,21 @@ func (r Resources[T]) Len() int { return len(r.list) }
 // (decoding, or fn printing the resource's typed configs), the error is the checker's: the
 // first wrong value in the resource, the same in every view and format.
 func Each[T proto.Message, R any](r Resources[T], indexes []int, fn func(T) (R, error), emit func(R) error) error {
-	return EachChecked(r, indexes, func(m T, _ []string) (R, error) { return fn(m) }, emit)
+	return EachChecked(r, indexes, func(m T, _ []string, failed error) (R, error) {
+		if failed != nil {
+			var zero R
+			return zero, failed
+		}
+		return fn(m)
+	}, emit)
 }
 
-// EachChecked is Each whose fn is also given the unknown types met in the resource when r is
-// Checked (none otherwise).
-func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(T, []string) (R, error), emit func(R) error) error {
+// EachChecked is Each for Checked resources: fn is also given the unknown types met in the
+// resource and, when the resource fails its check, the error, with the resource decoded
+// without checks: the caller decides whether the error matters (it does not for a resource a
+// filter leaves out) and returns it if it does. A resource whose fields the projection
+// selects do not decode fails without fn.
+func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(m T, unknown []string, failed error) (R, error), emit func(R) error) error {
 	n := len(r.list)
 	if indexes != nil {
 		n = len(indexes)
@@ -75,25 +84,38 @@ func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(
 			i = indexes[k]
 		}
 		res := r.list[i]
+		wrap := func(err error) error { return fmt.Errorf("%s[%d]: %w", res.field, res.index, err) }
+		if err := checkType(res.any.GetTypeUrl(), want); err != nil {
+			return zero, wrap(err)
+		}
+		value := res.any.GetValue()
 		m := r.newT()
+		md := m.ProtoReflect().Descriptor()
 		var unknown *typeSet
 		if r.check {
 			unknown = &typeSet{}
 		}
-		err := checkType(res.any.GetTypeUrl(), want)
-		if err == nil {
-			err = decodeValue(res.any.GetValue(), m, r.d.src, unknown, r.proj, r.check)
-		}
-		var out R
-		if err == nil {
-			var types []string
-			if unknown != nil {
-				types = unknown.list()
+		var failed error
+		if err := decodeValue(value, m, r.d.src, unknown, r.proj, r.check); err != nil {
+			failed = r.d.firstError(value, md, err)
+			if !r.check {
+				return zero, wrap(failed)
 			}
-			out, err = fn(m, types)
+			m = r.newT()
+			if err := decodeValue(value, m, r.d.src, nil, r.proj, false); err != nil {
+				return zero, wrap(failed)
+			}
 		}
+		var types []string
+		if unknown != nil {
+			types = unknown.list()
+		}
+		out, err := fn(m, types, failed)
 		if err != nil {
-			return zero, fmt.Errorf("%s[%d]: %w", res.field, res.index, r.d.firstError(res.any.GetValue(), m.ProtoReflect().Descriptor(), err))
+			if failed == nil {
+				err = r.d.firstError(value, md, err)
+			}
+			return zero, wrap(err)
 		}
 		return out, nil
 	}, emit)

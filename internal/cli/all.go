@@ -83,6 +83,9 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		write   func(io.Writer) error
 	}{
 		{"BOOTSTRAP INFO", configdump.BootstrapSection, func(w io.Writer) error {
+			if err := d.CheckSection(configdump.BootstrapSection); err != nil {
+				return err
+			}
 			b, err := d.Bootstrap()
 			if err != nil {
 				return err
@@ -111,6 +114,9 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			return writeList(w, d, res, formatter.Short, routeList(o.routes, o.verbose, true))
 		}},
 		{"SECRET INFO", configdump.SecretsSection, func(w io.Writer) error {
+			if err := d.CheckSection(configdump.SecretsSection); err != nil {
+				return err
+			}
 			items, err := d.SecretItems(time.Now())
 			if err != nil {
 				return err

@@ -32,6 +32,9 @@ func newEcdsCommand(streams Streams, root *rootOptions) *cobra.Command {
 }
 
 func (o *ecdsOptions) view(d *configdump.Dump) error {
+	if err := d.CheckSection(configdump.EcdsSection); err != nil {
+		return err
+	}
 	if o.output.format != formatter.Short {
 		ecds, err := d.Ecds()
 		if err != nil {

@@ -129,11 +129,26 @@ func (o *endpointOptions) hostsView(d *configdump.Dump) error {
 			},
 		})
 	}
+	// A cluster is printed when a host of it passes the filter, as with -o json.
+	type printed struct {
+		hosts   []configdump.HostEndpoint
+		unknown []string
+	}
 	var hosts []configdump.HostEndpoint
-	err = configdump.Each(res.Select(hostFields), nil, func(cs *adminv3.ClusterStatus) ([]configdump.HostEndpoint, error) {
-		return configdump.HostEndpoints(cs, o.filter), nil
-	}, func(h []configdump.HostEndpoint) error {
-		hosts = append(hosts, h...)
+	err = configdump.EachChecked(res.Select(hostFields).Checked(), nil, func(cs *adminv3.ClusterStatus, unknown []string, failed error) (printed, error) {
+		h := configdump.HostEndpoints(cs, o.filter)
+		if failed != nil && len(h) > 0 {
+			return printed{}, failed
+		}
+		if failed != nil {
+			return printed{}, nil
+		}
+		return printed{h, unknown}, nil
+	}, func(p printed) error {
+		hosts = append(hosts, p.hosts...)
+		if len(p.hosts) > 0 {
+			d.NoteUnknownTypes(p.unknown)
+		}
 		return nil
 	})
 	if err != nil {
