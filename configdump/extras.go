@@ -164,3 +164,21 @@ func HasUnknownMembers(m proto.Message) bool {
 	x := parseExtras(m.ProtoReflect().GetUnknown())
 	return len(x.members) > 0 || len(x.overrides) > 0
 }
+
+// rawMember returns an unknown member's value as a slice of the document (so that what is
+// decoded from it is located, and shares its memory), or nil.
+func (d *Dump) rawMember(m proto.Message, key string) []byte {
+	v, at, ok := UnknownMember(m, key)
+	if !ok {
+		return nil
+	}
+	if at >= 0 && at+len(v) <= len(d.src) && string(d.src[at:at+len(v)]) == string(v) {
+		return d.src[at : at+len(v)]
+	}
+	return v
+}
+
+// decodeRaw decodes JSON the dump holds (see rawMember) into m, as UnmarshalAny does.
+func (d *Dump) decodeRaw(raw []byte, m proto.Message) error {
+	return newDecoder(raw, offsetIn(d.src, raw), d.src, nil).messageValue(m.ProtoReflect(), 0)
+}
