@@ -54,7 +54,7 @@ the file holds.`,
 func addEndpointFilterFlags(cmd *cobra.Command, f *configdump.EndpointFilter, port *int) {
 	fs := cmd.Flags()
 	if fs.Lookup("address") == nil {
-		fs.StringVar(&f.Address, "address", "", "filter endpoints by address")
+		fs.StringVar(&f.Address, "address", "", "filter endpoints by address: the IP, as Envoy's /clusters shows a host")
 	}
 	if fs.Lookup("port") == nil {
 		fs.IntVar(port, "port", 0, "filter endpoints by port")
@@ -64,8 +64,8 @@ func addEndpointFilterFlags(cmd *cobra.Command, f *configdump.EndpointFilter, po
 }
 
 func completeEndpointFilter(f *configdump.EndpointFilter, port int) error {
-	if port < 0 || port > 65535 {
-		return usageErrorf("--port must be between 0 and 65535, got %d", port)
+	if err := checkPort(port); err != nil {
+		return err
 	}
 	f.Port = uint32(port)
 	if f.Status == "" {
@@ -85,7 +85,9 @@ func (o *endpointOptions) view(d *configdump.Dump) error {
 	if err != nil {
 		return err
 	}
-	return writeList(o.streams.Out, d, res, o.output.format, endpointList(o.filter, false))
+	f := o.filter
+	f.HostAddress = true // --address matches as it does live, against /clusters
+	return writeList(o.streams.Out, d, res, o.output.format, endpointList(f, false))
 }
 
 // endpointList lists the EDS section as istioctl does: each assignment reduced to its endpoints
