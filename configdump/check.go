@@ -1,6 +1,7 @@
 package configdump
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -269,9 +270,12 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 		}
 		fd := info.byKey[key]
 		if fd == nil {
-			if sensitive && !(depth == 0 && key == "@type") {
+			switch {
+			case sensitive && !(depth == 0 && key == "@type"):
 				err = d.rawSecrets(0)
-			} else {
+			case d.unknown != nil && !(depth == 0 && key == "@type"):
+				err = d.skipNotingTypes()
+			default:
 				err = d.skipValue()
 			}
 		} else if err = d.checkField(fd, sensitive || info.fields[fd.Index()].sensitive, depth); err != nil {
@@ -360,6 +364,8 @@ func (d *decoder) checkAnyAgain(start int, mt protoreflect.MessageType, sensitiv
 	switch {
 	case mt == nil && sensitive:
 		err = d.rawSecrets(0)
+	case mt == nil && d.unknown != nil:
+		err = d.skipNotingTypes()
 	case mt == nil:
 		err = d.skipValue()
 	case infoFor(mt.Descriptor()).wkt == wktNone:
@@ -518,4 +524,65 @@ func atPath(err error, seg string) error {
 		return pe
 	}
 	return &pathError{seg, err}
+}
+
+// skipNotingTypes skips a value printed as it was (an unknown member, a typed config of an
+// unknown type), noting the unknown types of the typed configs in it: they are kept as they
+// are too.
+func (d *decoder) skipNotingTypes() error {
+	start := d.pos
+	if err := d.skipValue(); err != nil {
+		return err
+	}
+	noteRawTypes(d.data[start:d.pos], d.unknown)
+	return nil
+}
+
+// noteRawTypes notes the unknown "@type"s in JSON printed as it was.
+func noteRawTypes(raw []byte, unknown *typeSet) {
+	if unknown == nil || !bytes.Contains(raw, []byte(`"@type"`)) {
+		return
+	}
+	s := scanner{data: raw}
+	var walk func(depth int)
+	walk = func(depth int) {
+		if depth > maxDepth {
+			return
+		}
+		switch s.skipWS() {
+		case '{':
+			s.pos++
+			for first := true; ; first = false {
+				more, err := s.more('}', first)
+				if err != nil || !more {
+					return
+				}
+				raw, _, err := s.readRawString()
+				if err != nil || s.expect(':') != nil {
+					return
+				}
+				if string(raw) == "@type" && s.skipWS() == '"' {
+					if url, err := s.readString(); err == nil {
+						if url != "" && !knownURL(url) {
+							unknown.add(strings.Clone(url))
+						}
+					}
+					continue
+				}
+				walk(depth + 1)
+			}
+		case '[':
+			s.pos++
+			for first := true; ; first = false {
+				more, err := s.more(']', first)
+				if err != nil || !more {
+					return
+				}
+				walk(depth + 1)
+			}
+		default:
+			_ = s.skipValue()
+		}
+	}
+	walk(0)
 }

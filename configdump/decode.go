@@ -165,7 +165,12 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 			}
 		}
 		if fd == nil {
-			if err := d.skipValue(); err != nil {
+			if d.check && d.unknown != nil && !(depth == 0 && key == "@type") {
+				err = d.skipNotingTypes()
+			} else {
+				err = d.skipValue()
+			}
+			if err != nil {
 				return err
 			}
 			// At the root of a typed config, "@type" is the Any's. A projected message is only

@@ -204,8 +204,9 @@ func (e *Encoder) objectWithExtras(m protoreflect.Message, info *msgInfo, redact
 }
 
 // rawValue prints JSON kept as it was, re-indented; under a sensitive field, with every string
-// in it redacted.
+// in it redacted. The unknown types of the typed configs in it are noted.
 func (e *Encoder) rawValue(value []byte, redact bool) error {
+	noteRawTypes(value, e.unknown)
 	if redact {
 		redacted, err := redactRaw(value)
 		if err != nil {
