@@ -83,10 +83,10 @@ func (d *Dump) EcdsConfigs() ([]*corev3.TypedExtensionConfig, error) {
 	res := make([]resource, 0, len(ecds.EcdsFilters))
 	for i, f := range ecds.EcdsFilters {
 		if f.EcdsFilter != nil {
-			res = append(res, resource{f.EcdsFilter, "ecds_filters", i})
+			res = append(res, resource{f.EcdsFilter, "ecds_filters", i, "ecds_filter"})
 		}
 	}
-	configs, err := newResources(d, res, func() *corev3.TypedExtensionConfig { return &corev3.TypedExtensionConfig{} }).Decode()
+	configs, err := newResources(d, EcdsSection, res, func() *corev3.TypedExtensionConfig { return &corev3.TypedExtensionConfig{} }).Decode()
 	if err != nil {
 		return nil, err
 	}

@@ -23,15 +23,15 @@ func (d *Dump) LoadAssignmentResources() (Resources[*endpointv3.ClusterLoadAssig
 	res := make([]resource, 0, len(ed.DynamicEndpointConfigs)+len(ed.StaticEndpointConfigs))
 	for i, e := range ed.DynamicEndpointConfigs {
 		if e.EndpointConfig != nil {
-			res = append(res, resource{e.EndpointConfig, "dynamic_endpoint_configs", i})
+			res = append(res, resource{e.EndpointConfig, "dynamic_endpoint_configs", i, "endpoint_config"})
 		}
 	}
 	for i, e := range ed.StaticEndpointConfigs {
 		if e.EndpointConfig != nil {
-			res = append(res, resource{e.EndpointConfig, "static_endpoint_configs", i})
+			res = append(res, resource{e.EndpointConfig, "static_endpoint_configs", i, "endpoint_config"})
 		}
 	}
-	return newResources(d, res, func() *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{} }), nil
+	return newResources(d, EndpointsSection, res, func() *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{} }), nil
 }
 
 // ClusterStatusResources returns the clusters of a /clusters?format=json document.
@@ -41,9 +41,9 @@ func (d *Dump) ClusterStatusResources() (Resources[*adminv3.ClusterStatus], erro
 	}
 	res := make([]resource, len(d.spans))
 	for i, sp := range d.spans {
-		res[i] = resource{&anypb.Any{Value: d.src[sp.start:sp.end]}, "cluster_statuses", i}
+		res[i] = resource{&anypb.Any{Value: d.src[sp.start:sp.end]}, "cluster_statuses", i, ""}
 	}
-	return newResources(d, res, func() *adminv3.ClusterStatus { return &adminv3.ClusterStatus{} }), nil
+	return newResources(d, "", res, func() *adminv3.ClusterStatus { return &adminv3.ClusterStatus{} }), nil
 }
 
 // EndpointFilter selects endpoints as istioctl's --address, --port, --cluster and --status do.

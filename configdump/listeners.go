@@ -69,7 +69,7 @@ func (d *Dump) ListenerResources() (Resources[*listenerv3.Listener], error) {
 	res := make([]resource, 0, len(ld.DynamicListeners)+len(ld.StaticListeners))
 	for i, l := range ld.DynamicListeners {
 		if l.GetActiveState().GetListener() != nil {
-			res = append(res, resource{l.ActiveState.Listener, "dynamic_listeners", i})
+			res = append(res, resource{l.ActiveState.Listener, "dynamic_listeners", i, "active_state.listener"})
 		}
 	}
 	// Envoy 1.12 and before listed active listeners apart, with the static ones' shape.
@@ -80,7 +80,7 @@ func (d *Dump) ListenerResources() (Resources[*listenerv3.Listener], error) {
 		if err := dec.listField(v2.ProtoReflect(), fd, 0); err == nil {
 			for i, l := range v2.StaticListeners {
 				if l.Listener != nil {
-					res = append(res, resource{l.Listener, "dynamic_active_listeners", i})
+					res = append(res, resource{l.Listener, "dynamic_active_listeners", i, "listener"})
 				}
 			}
 		} else {
@@ -89,10 +89,10 @@ func (d *Dump) ListenerResources() (Resources[*listenerv3.Listener], error) {
 	}
 	for i, l := range ld.StaticListeners {
 		if l.Listener != nil {
-			res = append(res, resource{l.Listener, "static_listeners", i})
+			res = append(res, resource{l.Listener, "static_listeners", i, "listener"})
 		}
 	}
-	return newResources(d, res, func() *listenerv3.Listener { return &listenerv3.Listener{} }), nil
+	return newResources(d, ListenersSection, res, func() *listenerv3.Listener { return &listenerv3.Listener{} }), nil
 }
 
 // FilterChains returns a listener's filter chains followed by its default chain.

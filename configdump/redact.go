@@ -46,9 +46,9 @@ func (d *Dump) walk(redact bool) ([]Replacement, error) {
 		}
 		if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
 			if d.kind == KindClusterStatus {
-				return nil, fmt.Errorf("cluster_statuses[%d]: %w", i, err)
+				return nil, resource{field: "cluster_statuses", index: i}.at("", err)
 			}
-			return nil, fmt.Errorf("configs[%d] (%s): %w", i, sp.typeURL, err)
+			return nil, fmt.Errorf("%s section: %w", Section(canonicalName(url)).Short(), err)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })

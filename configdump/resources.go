@@ -10,18 +10,39 @@ import (
 	"github.com/proxyctl/proxyctl/internal/parallel"
 )
 
-// resource is one typed resource of a section, still undecoded; field and index name its place
-// for error messages, e.g. dynamic_active_clusters[3].
+// resource is one typed resource of a section, still undecoded; field, index and wrapper name
+// its place for error messages, e.g. dynamic_active_clusters[3].cluster.
 type resource struct {
-	any   *anypb.Any
-	field string
-	index int
+	any     *anypb.Any
+	field   string
+	index   int
+	wrapper string
+}
+
+// at describes where a resource's error is, as the checker describes it for a whole section
+// (see Dump.walk): "clusters section: dynamic_active_clusters[3].cluster.connect_timeout
+// (line 12, column 5): ...".
+func (r resource) at(s Section, err error) error {
+	path := fmt.Sprintf("%s[%d]", r.field, r.index)
+	if r.wrapper != "" {
+		path += "." + r.wrapper
+	}
+	if pe, ok := err.(*pathError); ok {
+		err = atPath(pe, path)
+	} else {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	if s == "" {
+		return err
+	}
+	return fmt.Errorf("%s section: %w", s.Short(), err)
 }
 
 // Resources are a section's resources of type T, not decoded yet.
 type Resources[T proto.Message] struct {
-	d     *Dump
-	list  []resource
+	d       *Dump
+	section Section // "" for a /clusters document
+	list    []resource
 	newT  func() T
 	proj  Projection
 	check bool
@@ -43,8 +64,8 @@ func (r Resources[T]) Checked() Resources[T] {
 	return r
 }
 
-func newResources[T proto.Message](d *Dump, list []resource, newT func() T) Resources[T] {
-	return Resources[T]{d: d, list: list, newT: newT}
+func newResources[T proto.Message](d *Dump, s Section, list []resource, newT func() T) Resources[T] {
+	return Resources[T]{d: d, section: s, list: list, newT: newT}
 }
 
 // Len is the number of resources.
@@ -84,7 +105,7 @@ func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(
 			i = indexes[k]
 		}
 		res := r.list[i]
-		wrap := func(err error) error { return fmt.Errorf("%s[%d]: %w", res.field, res.index, err) }
+		wrap := func(err error) error { return res.at(r.section, err) }
 		if err := checkType(res.any.GetTypeUrl(), want); err != nil {
 			return zero, wrap(err)
 		}

@@ -75,6 +75,11 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		}
 		return formatter.Raw(o.streams.Out, d.Source(), redactions, o.output.format)
 	}
+	// The sections the table does not show are checked as -o json checks them.
+	if err := d.CheckOthers(configdump.BootstrapSection, configdump.ClustersSection, configdump.ListenersSection,
+		configdump.RoutesSection, configdump.SecretsSection, configdump.EndpointsSection); err != nil {
+		return err
+	}
 	// One view at a time; once printed, its section's bytes are dropped from memory.
 	missingEDS := false
 	sections := []struct {

@@ -64,7 +64,7 @@ func TestBadInput(t *testing.T) {
 			"static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "name": "x"}}]}]}`),
 			"has @type type.googleapis.com/envoy.config.route.v3.RouteConfiguration, want envoy.config.cluster.v3.Cluster"},
 		{"a value of the wrong kind", []byte(`{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
-			"static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": ["x"]}}]}]}`), "static_clusters[0]: name (line 2, column 109): want a string, got a list"},
+			"static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": ["x"]}}]}]}`), "clusters section: static_clusters[0].cluster.name (line 2, column 109): want a string, got a list"},
 		{"a key without its colon", []byte(`{"configs" []}`), `unexpected '[', want ':'`},
 		{"two values without a comma", []byte(`{"configs": [] "more": 1}`), `unexpected '"', want ',' or '}'`},
 		{"a trailing comma", []byte(`{"configs": [{"@type": "x"},]}`), `unexpected ']', want a value`},

@@ -711,3 +711,47 @@ func isSensitive(fd protoreflect.FieldDescriptor) bool {
 	return s
 }
 
+
+// TestUnknownTypesNote: the note on stderr lists the same unknown types in every output format
+// of a view (those in what the view prints), each a type URL, never an empty one, on every
+// shared dump and fixture.
+func TestUnknownTypesNote(t *testing.T) {
+	dumps, _ := filepath.Glob("../../../shared/conformance/dumps/*")
+	fixtures, _ := filepath.Glob(testutil.Path("testdata", "dumps", "*.json"))
+	dumps = append(append(dumps, fixtures...), sampleDump, sampleClusters)
+	noted := 0
+	for _, file := range dumps {
+		for _, view := range []string{"cluster", "listener", "route", "endpoint", "secret", "ecds", "bootstrap"} {
+			var first string
+			for _, format := range []string{"short", "json", "yaml"} {
+				code, _, errOut := run(t, "", "pc", view, "-f", file, "-o", format)
+				if code != 0 {
+					continue
+				}
+				var note string
+				for _, l := range strings.Split(errOut, "\n") {
+					if strings.HasPrefix(l, "note: kept ") {
+						note = l
+					}
+				}
+				if note != "" {
+					noted++
+					_, list, _ := strings.Cut(note, " as they are: ")
+					for _, url := range strings.Split(list, ", ") {
+						if !strings.Contains(url, "/") || strings.TrimSpace(url) != url {
+							t.Errorf("%s %s -o %s: %q is not a type URL: %q", filepath.Base(file), view, format, url, note)
+						}
+					}
+				}
+				if format == "short" {
+					first = note
+				} else if note != first {
+					t.Errorf("%s %s -o %s: %q, but -o short noted %q", filepath.Base(file), view, format, note, first)
+				}
+			}
+		}
+	}
+	if noted == 0 {
+		t.Error("no view noted an unknown type")
+	}
+}
