@@ -43,9 +43,9 @@ type Resources[T proto.Message] struct {
 	d       *Dump
 	section Section // "" for a /clusters document
 	list    []resource
-	newT  func() T
-	proj  Projection
-	check bool
+	newT    func() T
+	proj    Projection
+	check   bool
 }
 
 // Select returns the same resources, to be decoded with only the selected fields (see

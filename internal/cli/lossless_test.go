@@ -711,7 +711,6 @@ func isSensitive(fd protoreflect.FieldDescriptor) bool {
 	return s
 }
 
-
 // TestUnknownTypesNote: the note on stderr lists the same unknown types in every output format
 // of a view (those in what the view prints), each a type URL, never an empty one, on every
 // shared dump and fixture.
