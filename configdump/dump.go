@@ -59,7 +59,14 @@ type Dump struct {
 
 	mu      sync.Mutex
 	decoded map[Section]proto.Message
+
+	dropUnknown bool // see DropUnknownFields
 }
+
+// DropUnknownFields makes the dump's encoders print only what the types of this binary hold,
+// as istioctl prints its dumps: not the members, nor the enum values, the decoder kept as raw
+// JSON (see extras.go). Typed configs of unknown types are still printed as they are.
+func (d *Dump) DropUnknownFields() { d.dropUnknown = true }
 
 // ErrMissingSection is wrapped by errors about a section the document lacks.
 var ErrMissingSection = errors.New("missing section")
@@ -243,7 +250,11 @@ func offsetIn(doc, sub []byte) int {
 }
 
 // NewEncoder returns an encoder for messages decoded from this dump.
-func (d *Dump) NewEncoder() *Encoder { return newEncoder(d.src, d.unknown) }
+func (d *Dump) NewEncoder() *Encoder {
+	e := newEncoder(d.src, d.unknown)
+	e.dropUnknown = d.dropUnknown
+	return e
+}
 
 // SectionData returns the bytes of section s in the document: a caller that mapped the
 // document can drop them from memory once a view is done with the section.

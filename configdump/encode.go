@@ -41,6 +41,8 @@ type Encoder struct {
 	src     []byte
 	unknown *typeSet
 	depth   int
+	// dropUnknown: leave out what the decoder kept as raw JSON (see Dump.DropUnknownFields).
+	dropUnknown bool
 }
 
 // NewEncoder returns an encoder for messages decoded from src.
@@ -105,7 +107,7 @@ func (e *Encoder) message(m protoreflect.Message, redact bool) error {
 
 // object prints a message's populated fields; typeURL, when set, is printed first as "@type".
 func (e *Encoder) object(m protoreflect.Message, info *msgInfo, redact bool, typeURL *string) error {
-	if raw := m.GetUnknown(); len(raw) > 0 {
+	if raw := m.GetUnknown(); len(raw) > 0 && !e.dropUnknown {
 		if x := parseExtras(raw); len(x.members) > 0 || len(x.overrides) > 0 {
 			return e.objectWithExtras(m, info, redact, typeURL, &x)
 		}

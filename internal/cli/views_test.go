@@ -80,6 +80,7 @@ func TestViewGoldens(t *testing.T) {
 		{"lossless_cluster", []string{"pc", "cluster", "-f", losslessDump}},
 		{"lossless_cluster_json", []string{"pc", "cluster", "-f", losslessDump, "-o", "json"}},
 		{"lossless_cluster_yaml", []string{"pc", "cluster", "-f", losslessDump, "-o", "yaml"}},
+		{"lossless_cluster_dropped_json", []string{"pc", "cluster", "-f", losslessDump, "-o", "json", "--drop-unknown-fields"}},
 		{"lossless_listener", []string{"pc", "listener", "-f", losslessDump}},
 		{"lossless_listener_nov", []string{"pc", "listener", "-f", losslessDump, "--verbose=false"}},
 		{"lossless_listener_json", []string{"pc", "listener", "-f", losslessDump, "-o", "json"}},
