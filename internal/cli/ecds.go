@@ -28,6 +28,7 @@ func newEcdsCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	return cmd
 }
 
@@ -35,7 +36,7 @@ func (o *ecdsOptions) view(d *configdump.Dump) error {
 	if err := d.CheckSection(configdump.EcdsSection); err != nil {
 		return err
 	}
-	if o.output.format != formatter.Short {
+	if o.output.format != formatter.Short && o.output.format != formatter.Name {
 		ecds, err := d.Ecds()
 		if err != nil {
 			return err
@@ -45,6 +46,9 @@ func (o *ecdsOptions) view(d *configdump.Dump) error {
 	configs, err := d.EcdsConfigs()
 	if err != nil {
 		return err
+	}
+	if o.output.format == formatter.Name {
+		return formatter.WriteNames(o.streams.Out, formatter.EcdsNames(configs))
 	}
 	return formatter.EcdsTable(o.streams.Out, configs)
 }

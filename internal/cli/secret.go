@@ -33,6 +33,7 @@ func newSecretCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	return cmd
 }
 
@@ -40,7 +41,7 @@ func (o *secretOptions) view(d *configdump.Dump) error {
 	if err := d.CheckSection(configdump.SecretsSection); err != nil {
 		return err
 	}
-	if o.output.format != formatter.Short {
+	if o.output.format != formatter.Short && o.output.format != formatter.Name {
 		secrets, err := d.Secrets()
 		if err != nil {
 			return err
@@ -50,6 +51,9 @@ func (o *secretOptions) view(d *configdump.Dump) error {
 	items, err := d.SecretItems(time.Now())
 	if err != nil {
 		return err
+	}
+	if o.output.format == formatter.Name {
+		return formatter.WriteNames(o.streams.Out, formatter.SecretNames(items))
 	}
 	return formatter.SecretTable(o.streams.Out, items, false)
 }
