@@ -110,7 +110,7 @@ var losslessViews = []losslessView{
 			sec, ok := lastSection(doc, "ClustersConfigDump")
 			return wrapped(sec, "envoy.config.cluster.v3.Cluster", "cluster", "dynamic_active_clusters", "static_clusters"), ok
 		},
-		outputs: list, key: nameKey("name"),
+		outputs: jsonList, key: nameKey("name"),
 	},
 	{
 		name: "listener",
@@ -125,7 +125,7 @@ var losslessViews = []losslessView{
 			in = append(in, wrapped(sec, "envoy.config.listener.v3.Listener", "listener", "dynamic_active_listeners", "static_listeners")...)
 			return in, ok
 		},
-		outputs: list, key: nameKey("name"),
+		outputs: jsonList, key: nameKey("name"),
 	},
 	{
 		name: "route",
@@ -133,7 +133,7 @@ var losslessViews = []losslessView{
 			sec, ok := lastSection(doc, "RoutesConfigDump")
 			return wrapped(sec, "envoy.config.route.v3.RouteConfiguration", "route_config", "dynamic_route_configs", "static_route_configs"), ok
 		},
-		outputs: list, key: nameKey("name"),
+		outputs: jsonList, key: nameKey("name"),
 	},
 	{
 		// The EDS section of a config dump, or a /clusters document; both leave out what has no
@@ -162,7 +162,7 @@ var losslessViews = []losslessView{
 			}
 			return in, ok
 		},
-		outputs: list,
+		outputs: jsonList,
 		key: func(v any) string {
 			if s, ok := field(v, "cluster_name").(string); ok {
 				return s
@@ -221,7 +221,7 @@ var losslessViews = []losslessView{
 	},
 }
 
-func list(got any) []any {
+func jsonList(got any) []any {
 	l, _ := got.([]any)
 	return l
 }
