@@ -212,6 +212,9 @@ func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
 	if err != nil {
 		return err
 	}
+	// istioctl compares what its types hold: a field only one side's Envoy knows is no difference.
+	istiodDump.DropUnknownFields()
+	envoyDump.DropUnknownFields()
 	_, err = formatter.ProxyDiff(o.streams.Out, istiodDump, envoyDump, localZone())
 	return err
 }
