@@ -38,6 +38,9 @@ type Encoder struct {
 	src     []byte
 	unknown *typeSet
 	depth   int
+	// keepBinary prints the binary payload of an Any of an unknown type as {"@type": URL,
+	// "value": BASE64} instead of failing: for protobuf from a server rather than a document.
+	keepBinary bool
 }
 
 // NewEncoder returns an encoder for messages decoded from src.
@@ -488,6 +491,14 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 				value = redacted
 			}
 			return e.rawJSON(value)
+		}
+		if e.keepBinary {
+			e.buf = append(e.buf, `{"@type": `...)
+			e.buf = appendString(e.buf, url)
+			e.buf = append(e.buf, `, "value": `...)
+			e.buf = appendString(e.buf, base64.StdEncoding.EncodeToString(value))
+			e.buf = append(e.buf, '}')
+			return nil
 		}
 		return fmt.Errorf("cannot print binary payload of unknown type %s", url)
 	}
