@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"k8s.io/apimachinery/pkg/util/duration"
 
@@ -52,9 +53,36 @@ func WriteProxyStatusTable(w io.Writer, rows []istiod.ProxyStatus) error {
 	tw := newTable(w, 5)
 	fmt.Fprintln(tw, "NAME\tCLUSTER\tISTIOD\tVERSION\tSUBSCRIBED TYPES")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Cluster, r.Istiod, r.Version(), subscribedTypes(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(r.Name), printable(r.Cluster), printable(r.Istiod), printable(r.Version()), printable(subscribedTypes(r)))
 	}
 	return tw.Flush()
+}
+
+// printable escapes the control characters of text istiod sent (\x1b for ESC), which a table
+// must not print raw: a tab would shift the columns, an escape sequence drive the terminal.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !unicode.IsControl(r):
+			b.WriteRune(r)
+		case r <= 0xff:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
 }
 
 // subscribedTypes is "0" or "N (CDS,LDS,...)", in the rows' type order.
@@ -77,17 +105,17 @@ func WriteProxyStatusVerboseTable(w io.Writer, rows []istiod.ProxyStatus, now ti
 	tw := newTable(w, 5)
 	header := []string{"NAME", "CLUSTER"}
 	for _, c := range cols {
-		header = append(header, istiod.ShortTypeName(c))
+		header = append(header, printable(istiod.ShortTypeName(c)))
 	}
 	header = append(header, "ISTIOD", "VERSION")
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
-		cells := []string{r.Name, r.Cluster}
+		cells := []string{printable(r.Name), printable(r.Cluster)}
 		for _, c := range cols {
 			t, _ := r.Lookup(c)
 			cells = append(cells, statusCell(t, now))
 		}
-		cells = append(cells, r.Istiod, r.Version())
+		cells = append(cells, printable(r.Istiod), printable(r.Version()))
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
