@@ -359,6 +359,27 @@ func TestLiveFailures(t *testing.T) {
 			t.Errorf("took %s", d)
 		}
 	})
+	for _, xds := range []struct {
+		name string
+		o    istiodtest.XDSOptions
+		want string
+	}{
+		{"istiod's xDS port hangs", istiodtest.XDSOptions{Hang: true}, "no answer in time"},
+		{"istiod's xDS port answers other types without end", istiodtest.XDSOptions{OtherTypes: true}, "answers of other types and none of this one"},
+		{"istiod's xDS port answers too much", istiodtest.XDSOptions{Syncz: []byte("[]"), Pad: 1 << 20}, "answer larger than 4096 bytes"},
+	} {
+		t.Run(xds.name, func(t *testing.T) {
+			srv := istiodtest.NewXDSServer(t, xds.o)
+			start := time.Now()
+			code, out, errOut := run(t, "", "ps", "--xds-address", srv.Addr, "--plaintext", "--timeout", "1s", "--max-input", "4096")
+			if code != ExitRuntime || out != "" || !strings.Contains(errOut, xds.want) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, xds.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s", d)
+			}
+		})
+	}
 }
 
 // TestInterrupt: Ctrl-C during a fetch ends proxyctl at once with "interrupted" and exit 130.
@@ -436,6 +457,33 @@ func TestLiveFailuresThroughPortForward(t *testing.T) {
 		code, out, errOut := run(t, "", "ps", "--kubeconfig", api.Kubeconfig, "--timeout", "1s")
 		if code != ExitRuntime || out != "" || !strings.Contains(errOut, "no answer in time") {
 			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		checkForwardEnded(t, api, "istio-system/pods/istiod-1", start, before)
+	})
+	t.Run("istiod's xDS port hangs", func(t *testing.T) {
+		hang := istiodtest.NewXDSServer(t, istiodtest.XDSOptions{Hang: true})
+		api := kubetest.NewServer(t, kubetest.Pod{Name: "istiod-1", Namespace: "istio-system", Labels: map[string]string{"app": "istiod"},
+			Forward: map[int32]string{15012: hang.Addr}})
+		before := listeningSockets(t)
+		start := time.Now()
+		code, out, errOut := run(t, "", "ps", "--kubeconfig", api.Kubeconfig, "--plaintext", "--xds-port", "15012", "--timeout", "1s")
+		if code != ExitRuntime || out != "" || !strings.Contains(errOut, "no answer in time") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		checkForwardEnded(t, api, "istio-system/pods/istiod-1", start, before)
+	})
+	t.Run("nothing listens on istiod's HTTP debug port nor its xDS port", func(t *testing.T) {
+		api := kubetest.NewServer(t, kubetest.Pod{Name: "istiod-1", Namespace: "istio-system", Labels: map[string]string{"app": "istiod"}})
+		api.AddServiceAccount("istio-system", "default", "token")
+		before := listeningSockets(t)
+		start := time.Now()
+		code, out, errOut := run(t, "", "ps", "--kubeconfig", api.Kubeconfig, "--timeout", "5s")
+		wants := []string{
+			"note: istiod istiod-1 in istio-system: the HTTP debug port 15014 is closed (nothing is listening there); asking its xDS port 15012 instead\n",
+			"error: no istiod answered (asked 1): istiod istiod-1 in istio-system: xDS istio.io/debug/syncz: nothing is listening on port 15012 in pod istiod-1 in namespace istio-system; is that istiod's xDS port? (--xds-port)\n",
+		}
+		if code != ExitRuntime || out != "" || errOut != strings.Join(wants, "") {
+			t.Errorf("exit %d, stdout %q, stderr %q\nwant %q", code, out, errOut, strings.Join(wants, ""))
 		}
 		checkForwardEnded(t, api, "istio-system/pods/istiod-1", start, before)
 	})

@@ -305,7 +305,7 @@ func (f *Fetcher) xdsError(ctx context.Context, t Target, x *XDS, typeURL, token
 		if x.TokenSource != "" {
 			fix = "it refused " + x.TokenSource + "; check that istiod trusts this cluster's tokens, or use --cert-dir with a client certificate"
 		}
-		return fmt.Errorf("%s: istiod at %s refused the request as unauthenticated (%s): %w; %s", what, addr, msg, ErrUnauthenticated, fix)
+		return fmt.Errorf("%s: istiod at %s refused the request (%w: %s); %s", what, addr, ErrUnauthenticated, msg, fix)
 	case codes.PermissionDenied:
 		return fmt.Errorf("%s: istiod at %s refused proxyctl's identity (%s); the token or certificate must be of serviceaccount %s in the Istio namespace (-i)",
 			what, addr, msg, x.node().GetMetadata().GetFields()["SERVICE_ACCOUNT"].GetStringValue())

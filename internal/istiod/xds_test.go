@@ -166,7 +166,7 @@ func TestXDSErrors(t *testing.T) {
 		{name: "plain text to tls", server: &istiodtest.XDSOptions{Syncz: syncz, CA: ca}, client: &XDS{},
 			want: []string{"closed the connection before speaking HTTP/2", "leave out --plaintext"}},
 		{name: "no token", server: &istiodtest.XDSOptions{Syncz: syncz, CA: ca, Token: "tok"}, client: noToken,
-			want: []string{"refused the request as unauthenticated (authentication failure)", "give a kubeconfig"}, is: ErrUnauthenticated},
+			want: []string{"refused the request (unauthenticated: authentication failure)", "give a kubeconfig"}, is: ErrUnauthenticated},
 		{name: "wrong token", server: &istiodtest.XDSOptions{Syncz: syncz, CA: ca, Token: "tok"}, client: tlsXDS(ca, "other"),
 			want: []string{"unauthenticated", "it refused the test token"}, is: ErrUnauthenticated},
 		{name: "client certificate required", server: &istiodtest.XDSOptions{Syncz: syncz, CA: ca, RequireClientCert: true}, client: tlsXDS(ca, "tok"),
