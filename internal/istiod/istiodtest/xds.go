@@ -1,6 +1,7 @@
 package istiodtest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -64,6 +65,10 @@ type XDSOptions struct {
 	// Token, when set, is the bearer token a stream must carry (without a client certificate);
 	// any other gets Unauthenticated, as istiod's authenticators answer.
 	Token string
+	// Authenticate, when set, checks the bearer token of each stream (without a client
+	// certificate), as istiod's Kubernetes authenticator does with a TokenReview; an error
+	// gets Unauthenticated.
+	Authenticate func(ctx context.Context, token string) error
 	// Namespace, when set, is the node metadata NAMESPACE a client must claim, as istiod checks
 	// it against the token's identity (PermissionDenied otherwise).
 	Namespace string
@@ -143,6 +148,15 @@ func (a *adsServer) StreamAggregatedResources(stream grpc.BidiStreamingServer[di
 	s.mu.Unlock()
 	if o.Token != "" && auth != "Bearer "+o.Token && !o.RequireClientCert {
 		return status.Error(codes.Unauthenticated, "authentication failure")
+	}
+	if o.Authenticate != nil && !o.RequireClientCert {
+		token, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok {
+			return status.Error(codes.Unauthenticated, "authentication failure")
+		}
+		if err := o.Authenticate(stream.Context(), token); err != nil {
+			return status.Errorf(codes.Unauthenticated, "authentication failure: %v", err)
+		}
 	}
 	for {
 		req, err := stream.Recv()
