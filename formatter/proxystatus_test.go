@@ -90,7 +90,9 @@ func psFetchXDS(t *testing.T, ns string, tls bool, replicas ...psReplica) []isti
 // psTransports fetch the same state over HTTP, over xDS in plain text and over xDS with TLS.
 var psTransports = map[string]func(t *testing.T, ns string, replicas ...psReplica) []istiod.ProxyStatus{
 	"http": psFetch,
-	"xds":  func(t *testing.T, ns string, r ...psReplica) []istiod.ProxyStatus { return psFetchXDS(t, ns, false, r...) },
+	"xds": func(t *testing.T, ns string, r ...psReplica) []istiod.ProxyStatus {
+		return psFetchXDS(t, ns, false, r...)
+	},
 	"xds-tls": func(t *testing.T, ns string, r ...psReplica) []istiod.ProxyStatus {
 		return psFetchXDS(t, ns, true, r...)
 	},
