@@ -2,8 +2,12 @@ package istiod
 
 import (
 	"encoding/json"
+	"fmt"
 
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	statusv3 "github.com/envoyproxy/go-control-plane/envoy/service/status/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -13,6 +17,30 @@ import (
 // GenericXdsConfig per watched type with the status istiod computed from the same nonces
 // /debug/syncz reports. This file turns those into the rows the HTTP answer gives, so that both
 // transports feed one model and one formatter.
+
+// SynczRows turns istiod's answer to TypeDebugSyncz into rows. The ISTIOD column is name;
+// when name is "", the instance id the answer reports, else fallback. Every resource must be a
+// ClientConfig.
+func SynczRows(resp *discoveryv3.DiscoveryResponse, name, fallback string) ([]ProxyStatus, error) {
+	if name == "" {
+		name = sanitize(ControlPlaneID(resp.GetControlPlane().GetIdentifier()), 253)
+	}
+	if name == "" {
+		name = fallback
+	}
+	rows := make([]ProxyStatus, 0, len(resp.GetResources()))
+	for i, res := range resp.GetResources() {
+		if res.GetTypeUrl() != TypeURLClientConfig {
+			return nil, fmt.Errorf("resource %d is a %s, not a ClientConfig", i, sanitize(res.GetTypeUrl(), 200))
+		}
+		cc := &statusv3.ClientConfig{}
+		if err := anypb.UnmarshalTo(res, cc, proto.UnmarshalOptions{}); err != nil {
+			return nil, fmt.Errorf("resource %d is not a valid ClientConfig: %w", i, err)
+		}
+		rows = append(rows, ClientConfigRow(cc, name))
+	}
+	return rows, nil
+}
 
 // ClientConfigRow turns one ClientConfig reported by the istiod named istiod into a row.
 //

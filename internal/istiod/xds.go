@@ -15,7 +15,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	statusv3 "github.com/envoyproxy/go-control-plane/envoy/service/status/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -23,7 +22,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/proxyctl/proxyctl/configdump"
@@ -185,20 +183,13 @@ func (f *Fetcher) xdsSyncz(ctx context.Context, t Target) ([]ProxyStatus, error)
 	if err != nil {
 		return nil, err
 	}
-	name := t.Name
-	if id := sanitize(ControlPlaneID(resp.GetControlPlane().GetIdentifier()), 253); t.NameFromServer && id != "" {
-		name = id
+	name := ""
+	if !t.NameFromServer {
+		name = t.Name
 	}
-	rows := make([]ProxyStatus, 0, len(resp.GetResources()))
-	for i, res := range resp.GetResources() {
-		if res.GetTypeUrl() != TypeURLClientConfig {
-			return nil, fmt.Errorf("xDS %s: resource %d is a %s, not a ClientConfig; is %s istiod?", TypeDebugSyncz, i, sanitize(res.GetTypeUrl(), 200), t.XDSAddress)
-		}
-		cc := &statusv3.ClientConfig{}
-		if err := anypb.UnmarshalTo(res, cc, proto.UnmarshalOptions{}); err != nil {
-			return nil, fmt.Errorf("xDS %s: resource %d is not a valid ClientConfig: %w", TypeDebugSyncz, i, err)
-		}
-		rows = append(rows, ClientConfigRow(cc, name))
+	rows, err := SynczRows(resp, name, t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("xDS %s: %w; is %s istiod?", TypeDebugSyncz, err, t.XDSAddress)
 	}
 	return rows, nil
 }

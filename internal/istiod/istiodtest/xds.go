@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/url"
@@ -281,10 +282,19 @@ func (a *adsServer) syncz() []*anypb.Any {
 	if a.s.o.Syncz == nil {
 		return nil
 	}
+	res, err := ClientConfigs(a.s.o.Syncz)
+	if err != nil {
+		a.s.t.Errorf("istiodtest: %v", err)
+	}
+	return res
+}
+
+// ClientConfigs turns the state of a /debug/syncz answer into the ClientConfigs istiod's
+// debugSyncz sends for it over xDS.
+func ClientConfigs(syncz []byte) ([]*anypb.Any, error) {
 	var entries []synczEntry
-	if err := json.Unmarshal(a.s.o.Syncz, &entries); err != nil {
-		a.s.t.Errorf("istiodtest: syncz fixture: %v", err)
-		return nil
+	if err := json.Unmarshal(syncz, &entries); err != nil {
+		return nil, fmt.Errorf("syncz fixture: %w", err)
 	}
 	var out []*anypb.Any
 	for _, e := range entries {
@@ -309,18 +319,16 @@ func (a *adsServer) syncz() []*anypb.Any {
 		}
 		md, err := structpb.NewStruct(meta)
 		if err != nil {
-			a.s.t.Errorf("istiodtest: %v", err)
-			return nil
+			return nil, err
 		}
 		cc := &statusv3.ClientConfig{Node: &corev3.Node{Id: e.Proxy, Metadata: md}, GenericXdsConfigs: configs}
 		any, err := anypb.New(cc)
 		if err != nil {
-			a.s.t.Errorf("istiodtest: %v", err)
-			return nil
+			return nil, err
 		}
 		out = append(out, any)
 	}
-	return out
+	return out, nil
 }
 
 func sortConfigs(c []*statusv3.ClientConfig_GenericXdsConfig) {
