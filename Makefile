@@ -15,9 +15,13 @@ build:
 test:
 	$(GO) test ./...
 
-## conformance: the reference suite of istioctl outputs on real dumps, beside the checkout
+## conformance: the reference suites beside the checkout: istioctl's outputs on real dumps,
+## and Envoy's router_check_tool tests (route-check); both run, either failing fails
 conformance: build
-	$(SHARED)/conformance/run ./$(BIN)
+	@rc=0; \
+	$(SHARED)/conformance/run ./$(BIN) || rc=1; \
+	$(SHARED)/routecheck/run ./$(BIN) || rc=1; \
+	exit $$rc
 
 ## e2e: end-to-end tests against a real kube-apiserver and a kubelet speaking port-forward
 e2e:
@@ -28,7 +32,7 @@ e2e:
 bench: build
 	$(GO) build -o bin/bench-floor ./hack/bench/floor
 	$(GO) run ./hack/bench -bin ./$(BIN) -floor bin/bench-floor -runs 5 -md docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/ ./internal/traffic/
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:

@@ -1,8 +1,6 @@
 package configdump
 
 import (
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -33,38 +31,4 @@ func DocumentFromConfigs(configs []*anypb.Any) ([]byte, error) {
 	}
 	e.buf = append(e.buf, "]\n}\n"...)
 	return e.buf, nil
-}
-
-// TypeResolver resolves type URLs and names as the parser does: the linked types, else those
-// built from the embedded descriptors. It serves protojson, for instance, where a test turns a
-// JSON dump into the protobuf istiod would send. It resolves no extensions.
-func TypeResolver() interface {
-	protoregistry.MessageTypeResolver
-	protoregistry.ExtensionTypeResolver
-} {
-	return resolver{}
-}
-
-type resolver struct{}
-
-func (resolver) FindMessageByName(name protoreflect.FullName) (protoreflect.MessageType, error) {
-	if mt := findType(name); mt != nil {
-		return mt, nil
-	}
-	return nil, protoregistry.NotFound
-}
-
-func (resolver) FindMessageByURL(url string) (protoreflect.MessageType, error) {
-	if mt := resolveType(url); mt != nil {
-		return mt, nil
-	}
-	return nil, protoregistry.NotFound
-}
-
-func (resolver) FindExtensionByName(protoreflect.FullName) (protoreflect.ExtensionType, error) {
-	return nil, protoregistry.NotFound
-}
-
-func (resolver) FindExtensionByNumber(protoreflect.FullName, protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
-	return nil, protoregistry.NotFound
 }

@@ -99,10 +99,17 @@ func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatte
 }
 
 func (o *commonOptions) addFlags(cmd *cobra.Command) {
+	o.addSourceFlags(cmd, "f")
+	cmd.Flags().VarP(&o.output, "output", "o", "output format: short, json or yaml")
+}
+
+// addSourceFlags adds the flags that say where the dump comes from and how it is read;
+// fileShorthand is --file's one-letter form ("" for none: route-check gives -f to
+// router_check_tool's --fail-under).
+func (o *commonOptions) addSourceFlags(cmd *cobra.Command, fileShorthand string) {
 	fs := cmd.Flags()
-	fs.StringVarP(&o.file, "file", "f", "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
+	fs.StringVarP(&o.file, "file", fileShorthand, "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
 	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL (http://HOST:PORT), no Kubernetes needed")
-	fs.VarP(&o.output, "output", "o", "output format: short, json or yaml")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from a file, stdin or the admin API")

@@ -77,7 +77,7 @@ Kubernetes port-forward, from an Envoy admin URL, or from a saved config dump.`,
 	o := &rootOptions{kube: portforward.NewKubeFlags()}
 	o.kube.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&o.istioNamespace, "istio-namespace", "i", "istio-system", "namespace of Istio's control plane (istiod)")
-	root.AddCommand(newProxyConfigCommand(streams, o), newProxyStatusCommand(streams, o))
+	root.AddCommand(newProxyConfigCommand(streams, o), newProxyStatusCommand(streams, o), newRouteCheckCommand(streams, o))
 	wrapArgValidators(root)
 	return root
 }
