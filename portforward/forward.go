@@ -187,7 +187,8 @@ func (f *Forwarder) explain(what string, port int, notListening, closed string) 
 		case errors.Is(reqErr, io.ErrUnexpectedEOF):
 			return nil // cut in the middle of an answer: the admin client says so
 		case errors.Is(reqErr, io.EOF) || strings.Contains(reqErr.Error(), "EOF") || strings.Contains(reqErr.Error(), "connection reset"):
-			return fmt.Errorf("the port-forward to %s closed the connection to port %d before any answer: %w; %s", what, port, reqErr, closed)
+			return &causedError{kindError: kindError{kind: ErrNoAnswer,
+				msg: fmt.Sprintf("the port-forward to %s closed the connection to port %d before any answer: %v; %s", what, port, reqErr, closed)}, cause: reqErr}
 		}
 		return nil
 	}

@@ -320,6 +320,9 @@ func (o *proxyStatusOptions) fallback(kube *portforward.Kube, ns, pod string) fu
 		why := "nothing is listening there"
 		switch {
 		case errors.Is(err, portforward.ErrNotListening):
+		case errors.Is(err, portforward.ErrNoAnswer):
+			// Nothing listens there, as far as the forward told in time.
+			why = "the connection closed before any answer"
 		case istiod.DebugAPIOff(err):
 			why = "its /debug/ paths are not found: ENABLE_DEBUG_ON_HTTP is off"
 		default:

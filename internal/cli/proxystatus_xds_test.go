@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -355,4 +356,25 @@ func TestProxyStatusXDSErrors(t *testing.T) {
 	if got := api.TokenRequests(); len(got) != 1 || !reflect.DeepEqual(got[0], authenticationv1.TokenRequestSpec{Audiences: []string{"istio-ca"}, ExpirationSeconds: got[0].ExpirationSeconds}) {
 		t.Errorf("token requests %+v", got)
 	}
+}
+
+// TestProxyStatusXDSNothingListens: an istiod pod with neither its HTTP debug port nor its xDS
+// port open gets the note and one error line naming the xDS port, and leaves no listener. (Not
+// under goleak: client-go's port-forward can leave a goroutine behind when a forwarded
+// connection fails as the forward closes, as TestLiveFailuresThroughPortForward's admin-port
+// case shows under load.)
+func TestProxyStatusXDSNothingListens(t *testing.T) {
+	api := kubetest.NewServer(t, kubetest.Pod{Name: "istiod-1", Namespace: "istio-system", Labels: map[string]string{"app": "istiod"}})
+	api.AddServiceAccount("istio-system", "default", "token")
+	before := listeningSockets(t)
+	start := time.Now()
+	code, out, errOut := run(t, "", "ps", "--kubeconfig", api.Kubeconfig, "--timeout", "5s")
+	// The forward tells that nothing listens, unless it has not told in time; then that it
+	// closed the connection before any answer.
+	note := regexp.MustCompile(`^note: istiod istiod-1 in istio-system: the HTTP debug port 15014 is closed \((nothing is listening there|the connection closed before any answer)\); asking its xDS port 15012 instead\n`)
+	errLine := regexp.MustCompile(`error: no istiod answered \(asked 1\): istiod istiod-1 in istio-system: xDS istio.io/debug/syncz: (nothing is listening on port 15012 in pod istiod-1 in namespace istio-system|the port-forward to pod istiod-1 in namespace istio-system closed the connection to port 15012 before any answer: .*); is that istiod's xDS port\? \(--xds-port\)\n$`)
+	if code != ExitRuntime || out != "" || !note.MatchString(errOut) || !errLine.MatchString(errOut) || strings.Count(errOut, "\n") != 2 {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	checkForwardEnded(t, api, "istio-system/pods/istiod-1", start, before)
 }

@@ -211,15 +211,28 @@ func (f *Fetcher) xdsConfigDump(ctx context.Context, t Target, proxyID string) (
 	return body, nil
 }
 
-// connTrace keeps the last dial and TLS handshake errors of a connection: gRPC reports them
-// only as text in a status.
+// connTrace keeps the dial and TLS handshake errors of a request's connection: gRPC reports
+// them only as text in a status. It allows one connection: a request is one stream, and gRPC
+// must not reconnect behind it (through a port-forward, a connection still being set up when
+// the forward closes leaves a goroutine of client-go's behind).
 type connTrace struct {
 	mu           sync.Mutex
+	dialed       bool
 	dialErr      error
 	handshakeErr error
+	handshakeOK  bool
 }
 
+var errOneConnection = errors.New("one connection per request")
+
 func (c *connTrace) dial(ctx context.Context, addr string) (net.Conn, error) {
+	c.mu.Lock()
+	again := c.dialed
+	c.dialed = true
+	c.mu.Unlock()
+	if again {
+		return nil, errOneConnection
+	}
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		c.mu.Lock()
@@ -229,10 +242,10 @@ func (c *connTrace) dial(ctx context.Context, addr string) (net.Conn, error) {
 	return conn, err
 }
 
-func (c *connTrace) errors() (dial, handshake error) {
+func (c *connTrace) errors() (dial, handshake error, handshakeOK bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.dialErr, c.handshakeErr
+	return c.dialErr, c.handshakeErr, c.handshakeOK
 }
 
 // tracedCreds records the TLS handshake's error.
@@ -243,11 +256,13 @@ type tracedCreds struct {
 
 func (c *tracedCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, raw)
+	c.trace.mu.Lock()
 	if err != nil {
-		c.trace.mu.Lock()
 		c.trace.handshakeErr = err
-		c.trace.mu.Unlock()
+	} else {
+		c.trace.handshakeOK = true
 	}
+	c.trace.mu.Unlock()
 	return conn, info, err
 }
 
@@ -262,7 +277,7 @@ var ErrUnauthenticated = errors.New("unauthenticated")
 func (f *Fetcher) xdsError(ctx context.Context, t Target, x *XDS, typeURL, token string, trace *connTrace, err error) error {
 	what := "xDS " + typeURL
 	addr := t.XDSAddress
-	dialErr, handshakeErr := trace.errors()
+	dialErr, handshakeErr, handshakeOK := trace.errors()
 	st, _ := status.FromError(err)
 	msg := sanitize(st.Message(), 300)
 	if token != "" {
@@ -310,6 +325,10 @@ func (f *Fetcher) xdsError(ctx context.Context, t Target, x *XDS, typeURL, token
 		if strings.Contains(msg, "remote error: tls") {
 			// TLS 1.3: a refused client certificate comes as an alert after the handshake.
 			return fmt.Errorf("%s: istiod at %s refused the TLS handshake (%s); it may want a client certificate: --cert-dir with cert-chain.pem and key.pem", what, addr, msg)
+		}
+		if handshakeOK && x.TLS != nil && len(x.TLS.Certificates) == 0 && (strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "EOF")) {
+			// The same, when the alert is not read before the connection is found closed.
+			return fmt.Errorf("%s: istiod at %s closed the connection right after the TLS handshake (%s); if it wants a client certificate, give --cert-dir with cert-chain.pem and key.pem", what, addr, msg)
 		}
 		if x.TLS == nil && (strings.Contains(msg, "server preface") || strings.Contains(msg, "EOF")) {
 			return fmt.Errorf("%s: %s closed the connection before speaking HTTP/2 (%s): if it is istiod's TLS port %d, leave out --plaintext", what, addr, msg, DefaultXDSPort)

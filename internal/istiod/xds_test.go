@@ -170,7 +170,7 @@ func TestXDSErrors(t *testing.T) {
 		{name: "wrong token", server: &istiodtest.XDSOptions{Syncz: syncz, CA: ca, Token: "tok"}, client: tlsXDS(ca, "other"),
 			want: []string{"unauthenticated", "it refused the test token"}, is: ErrUnauthenticated},
 		{name: "client certificate required", server: &istiodtest.XDSOptions{Syncz: syncz, CA: ca, RequireClientCert: true}, client: tlsXDS(ca, "tok"),
-			want: []string{"refused the TLS handshake", "--cert-dir with cert-chain.pem and key.pem"}},
+			want: []string{"--cert-dir with cert-chain.pem and key.pem"}},
 		{name: "wrong namespace", server: &istiodtest.XDSOptions{Syncz: syncz, Namespace: "istio-other"}, client: &XDS{},
 			want: []string{"refused proxyctl's identity", "serviceaccount default in the Istio namespace (-i)"}},
 		{name: "hangs", server: &istiodtest.XDSOptions{Hang: true}, client: &XDS{}, timeout: 300 * time.Millisecond,
