@@ -25,7 +25,7 @@ func (k *Kube) CreateToken(ctx context.Context, ns, sa string, audiences []strin
 	switch {
 	case err == nil:
 	case apierrors.IsNotFound(err):
-		return "", time.Time{}, errorf(ErrNotFound, "requesting a token of %s: %s not found", what, what)
+		return "", time.Time{}, errorf(ErrNotFound, "requesting a token of %s: it does not exist", what)
 	case apierrors.IsForbidden(err):
 		return "", time.Time{}, errorf(ErrForbidden, "you may not request a token of %s (%s); ask for RBAC access to create serviceaccounts/token there", what, err)
 	default:

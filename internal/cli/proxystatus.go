@@ -422,8 +422,12 @@ func (o *proxyStatusOptions) newXDSConfig(ctx context.Context) (*xdsConfig, erro
 		cm, err := kube.GetConfigMap(ctx, ns, meshRootConfigMap)
 		pool := x509.NewCertPool()
 		switch {
+		case errors.Is(err, portforward.ErrNotFound):
+			x.Roots = fmt.Sprintf("the system's root certificates (there is no configmap %s in %s, the mesh's root)", meshRootConfigMap, ns)
+		case errors.Is(err, portforward.ErrForbidden):
+			x.Roots = fmt.Sprintf("the system's root certificates (you may not read configmap %s in %s, the mesh's root)", meshRootConfigMap, ns)
 		case err != nil:
-			x.Roots = fmt.Sprintf("the system's root certificates (the mesh's, configmap %s in %s, could not be read: %s)", meshRootConfigMap, ns, oneLine(err.Error()))
+			x.Roots = fmt.Sprintf("the system's root certificates (configmap %s in %s, the mesh's root, could not be read)", meshRootConfigMap, ns)
 		case !pool.AppendCertsFromPEM([]byte(cm.Data[meshRootKey])):
 			x.Roots = fmt.Sprintf("the system's root certificates (configmap %s in %s has no %s)", meshRootConfigMap, ns, meshRootKey)
 		default:

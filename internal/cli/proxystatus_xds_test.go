@@ -284,7 +284,8 @@ func TestProxyStatusXDSDiffReference(t *testing.T) {
 func TestProxyStatusXDSErrors(t *testing.T) {
 	noKubeconfig(t)
 	ca := istiodtest.NewCA(t)
-	tlsServer := istiodtest.NewXDSServer(t, istiodtest.XDSOptions{Syncz: syncz(t, "singlepilot/istiod1.json"), CA: ca, Token: "tok"})
+	const secret = "s3cr3t-t0k3n"
+	tlsServer := istiodtest.NewXDSServer(t, istiodtest.XDSOptions{Syncz: syncz(t, "singlepilot/istiod1.json"), CA: ca, Token: secret})
 	plainServer := istiodtest.NewXDSServer(t, istiodtest.XDSOptions{Syncz: syncz(t, "singlepilot/istiod1.json")})
 	hang := istiodtest.NewXDSServer(t, istiodtest.XDSOptions{Hang: true})
 	big := istiodtest.NewXDSServer(t, istiodtest.XDSOptions{Syncz: syncz(t, "singlepilot/istiod1.json"), Pad: 1 << 20})
@@ -293,6 +294,8 @@ func TestProxyStatusXDSErrors(t *testing.T) {
 	_, closedPort, _ := strings.Cut(closed, ":")
 	api := kubetest.NewServer(t) // no service account: the token cannot be had
 	certDir := ca.CertDir(t, false)
+	noRoot := kubetest.NewServer(t) // a token, but no configmap of the mesh's root
+	noRoot.AddServiceAccount("istio-system", "default", secret+"-other") // refused: never printed either
 
 	cases := []struct {
 		name string
@@ -305,12 +308,14 @@ func TestProxyStatusXDSErrors(t *testing.T) {
 		{"TLS verification failed", []string{"--xds-address", tlsServer.Addr}, ExitRuntime,
 			[]string{"TLS verification of istiod at " + tlsServer.Addr + " failed", "checked against the system's root certificates for the name 127.0.0.1",
 				"give --cert-dir with the mesh's root-cert.pem, --authority with a name in istiod's certificate, or --insecure"}},
+		{"no mesh root to verify with", []string{"--xds-address", tlsServer.Addr, "--kubeconfig", noRoot.Kubeconfig, "--authority", "istiod.istio-system.svc"}, ExitRuntime,
+			[]string{"certificate signed by unknown authority", "checked against the system's root certificates (there is no configmap istio-ca-root-cert in istio-system, the mesh's root) for the name istiod.istio-system.svc"}},
 		{"wrong authority", []string{"--xds-address", tlsServer.Addr, "--cert-dir", certDir, "--authority", "istiod.other.svc"}, ExitRuntime,
 			[]string{"TLS verification", "for the name istiod.other.svc", "root-cert.pem"}},
 		{"unauthenticated without Kubernetes", []string{"--xds-address", tlsServer.Addr, "--insecure"}, ExitRuntime,
 			[]string{"refused the request (unauthenticated: authentication failure)", "give a kubeconfig whose user may request a token of serviceaccount default"}},
 		{"no token to be had", []string{"--xds-address", tlsServer.Addr, "--cert-dir", certDir, "--authority", "istiod.istio-system.svc", "--kubeconfig", api.Kubeconfig}, ExitRuntime,
-			[]string{"istiod's xDS port wants a Kubernetes token: requesting a token of serviceaccount default in namespace istio-system: serviceaccount default in namespace istio-system not found", "--cert-dir with a client certificate"}},
+			[]string{"istiod's xDS port wants a Kubernetes token: requesting a token of serviceaccount default in namespace istio-system: it does not exist", "--cert-dir with a client certificate"}},
 		{"plain text to TLS", []string{"--xds-address", tlsServer.Addr, "--plaintext"}, ExitRuntime,
 			[]string{"closed the connection before speaking HTTP/2", "leave out --plaintext"}},
 		{"TLS to plain text", []string{"--xds-address", plainServer.Addr, "--insecure"}, ExitRuntime,
@@ -345,7 +350,7 @@ func TestProxyStatusXDSErrors(t *testing.T) {
 					t.Errorf("stderr %q\nwant it to contain %q", errOut, w)
 				}
 			}
-			if strings.Contains(errOut, "tok") && !strings.Contains(errOut, "token") {
+			if strings.Contains(errOut, secret) {
 				t.Errorf("stderr shows the token: %q", errOut)
 			}
 			if d := time.Since(start); d > 10*time.Second {
