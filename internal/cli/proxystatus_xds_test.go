@@ -294,7 +294,7 @@ func TestProxyStatusXDSErrors(t *testing.T) {
 	_, closedPort, _ := strings.Cut(closed, ":")
 	api := kubetest.NewServer(t) // no service account: the token cannot be had
 	certDir := ca.CertDir(t, false)
-	noRoot := kubetest.NewServer(t) // a token, but no configmap of the mesh's root
+	noRoot := kubetest.NewServer(t)                                      // a token, but no configmap of the mesh's root
 	noRoot.AddServiceAccount("istio-system", "default", secret+"-other") // refused: never printed either
 
 	cases := []struct {
