@@ -4,12 +4,24 @@ BIN     ?= bin/proxyctl
 SHARED  ?= ../shared
 FUZZTIME ?= 20s
 
-.PHONY: all build test conformance e2e bench fuzz lint fmt docs testdata clean
+# What `proxyctl version` prints: the nearest tag (else the commit), the commit, the tree state.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+TREE    ?= $(shell if [ -z "$$(git status --porcelain 2>/dev/null)" ]; then echo clean; else echo dirty; fi)
+BUILDINFO := github.com/proxyctl/proxyctl/internal/buildinfo
+LDFLAGS ?= -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).gitCommit=$(COMMIT) -X $(BUILDINFO).gitTreeState=$(TREE)
+
+.PHONY: all build install test conformance e2e bench fuzz lint fmt docs testdata clean
 
 all: build
 
+## build: bin/proxyctl, stamped with its version
 build:
-	$(GO) build -o $(BIN) ./cmd/proxyctl
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/proxyctl
+
+## install: proxyctl into $(go env GOBIN), else $(go env GOPATH)/bin, stamped as build stamps it
+install:
+	$(GO) install -ldflags "$(LDFLAGS)" ./cmd/proxyctl
 
 ## test: unit and golden tests (the command CI runs first)
 test:

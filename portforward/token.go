@@ -52,7 +52,7 @@ func tokenAPIError(err error, what string) error {
 func (k *Kube) GetConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
 	cm := &corev1.ConfigMap{}
 	if err := k.core.Get().Namespace(ns).Resource("configmaps").Name(name).Do(ctx).Into(cm); err != nil {
-		return nil, apiError(err, fmt.Sprintf("configmap %s in namespace %s", name, ns), "configmaps")
+		return nil, k.apiError(err, fmt.Sprintf("configmap %s in namespace %s", name, ns), "configmaps")
 	}
 	return cm, nil
 }

@@ -74,6 +74,7 @@ malformed route configuration or tests file.`,
 	fs.StringVarP(&o.outputPath, "output-path", "o", "", "write the results to this file as a binary ValidationResult proto")
 	fs.StringVar(&o.route, "route", "", "with a proxy, the name of the route configuration to test (dynamic or static)")
 	o.addSourceFlags(cmd, "")
+	_ = cmd.RegisterFlagCompletionFunc("route", o.completeFromDump(pathRoutes, routeNames))
 	return cmd
 }
 
