@@ -1,6 +1,7 @@
 package configdump
 
 import (
+	"bytes"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -91,4 +92,18 @@ func checkType(url string, want protoreflect.FullName) error {
 		return nil
 	}
 	return fmt.Errorf("has @type %s, want %s", url, want)
+}
+
+// Containing returns the indexes of the resources whose undecoded JSON contains b, in order:
+// a quick way to find the few resources a look-up by name can match before decoding any
+// (a resource kept in binary form is always returned).
+func (r Resources[T]) Containing(b []byte) []int {
+	var out []int
+	for i, res := range r.list {
+		v := res.any.GetValue()
+		if !isJSONValue(v) || bytes.Contains(v, b) {
+			out = append(out, i)
+		}
+	}
+	return out
 }

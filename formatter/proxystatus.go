@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"k8s.io/apimachinery/pkg/util/duration"
 
@@ -68,33 +67,6 @@ func ProxyStatusNames(rows []istiod.ProxyStatus) []string {
 		names[i] = ResourceName("pod", printable(r.Name))
 	}
 	return names
-}
-
-// printable escapes the control characters of text istiod sent (\x1b for ESC), which a table
-// must not print raw: a tab would shift the columns, an escape sequence drive the terminal.
-func printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case !unicode.IsControl(r):
-			b.WriteRune(r)
-		case r <= 0xff:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		default:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		}
-	}
-	return b.String()
 }
 
 // subscribedTypes is "0" or "N (CDS,LDS,...)", in the rows' type order.

@@ -57,33 +57,39 @@ type benchCmd struct {
 	// maxWall, when set, is an absolute wall time target on the 50 MB dump
 	// (proxy-status diffs), instead of a multiple of the floor.
 	maxWall time.Duration
+	// relTo, when set, names the command whose wall time on the same dump is the
+	// reference of a relWall multiple (pc explain: within 2x of pc route).
+	relTo   string
+	relWall float64
 }
 
 // commands are the lines of the report, in order. Add new views here.
 var commands = []benchCmd{
-	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0},
-	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0},
-	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0},
-	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0},
-	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0},
-	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0},
-	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0},
-	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0},
-	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
-	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
-	{"pc cluster -o name", []string{"pc", "cluster", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
-	{"pc all -o name", []string{"pc", "all", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
-	{"pc cluster -o jsonpath", []string{"pc", "cluster", "-f", "{dump}", "-o", "jsonpath={[*].name}"}, inDump, true, 0},
-	{"version -f", []string{"version", "-f", "{dump}"}, inDump, false, 0},
-	{"route-check --file --route", []string{"route-check", "--file", "{dump}", "--route", "{route}", "-t", "{routetests}"}, inDump, false, 0},
-	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second},
-	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second},
+	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0, "", 0},
+	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0, "", 0},
+	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0},
+	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0},
+	{"pc cluster -o name", []string{"pc", "cluster", "-f", "{dump}", "-o", "name"}, inDump, false, 0, "", 0},
+	{"pc all -o name", []string{"pc", "all", "-f", "{dump}", "-o", "name"}, inDump, false, 0, "", 0},
+	{"pc cluster -o jsonpath", []string{"pc", "cluster", "-f", "{dump}", "-o", "jsonpath={[*].name}"}, inDump, true, 0, "", 0},
+	{"version -f", []string{"version", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"route-check --file --route", []string{"route-check", "--file", "{dump}", "--route", "{route}", "-t", "{routetests}"}, inDump, false, 0, "", 0},
+	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second, "", 0},
+	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second, "", 0},
+	{name: "pc explain (HTTP, address from the dump)", args: []string{"pc", "explain", "-f", "{dump}", "--url", "http://reviews.default:9080/reviews/0"}, relTo: "pc route", relWall: 2},
+	{name: "pc explain -o json (TCP)", args: []string{"pc", "explain", "-f", "{dump}", "--url", "tcp://10.107.86.62:443", "-o", "json"}, json: true, relTo: "pc route", relWall: 2},
 }
 
 // target is what a line must meet; zero fields are not checked.
@@ -91,6 +97,9 @@ type target struct {
 	wall    float64       // max wall time, as a multiple of the floor's
 	maxWall time.Duration // max wall time
 	rss     float64       // max peak RSS, as a multiple of the input file's size
+	// relWall is a max wall time as a multiple of the relTo command's on the same dump.
+	relWall float64
+	relTo   string
 }
 
 // targetFor gives the targets of a command on a dump of sizeMB megabytes.
@@ -101,6 +110,10 @@ type target struct {
 func targetFor(sizeMB int, b benchCmd) target {
 	yaml := strings.HasSuffix(b.name, "-o yaml")
 	switch {
+	case b.relTo != "" && sizeMB == 50:
+		return target{relWall: b.relWall, relTo: b.relTo, rss: 2}
+	case b.relTo != "" && sizeMB == 200:
+		return target{rss: 2.5}
 	case b.input == inClusters:
 		return target{}
 	case strings.HasSuffix(b.name, "-o jsonpath"):
@@ -130,6 +143,9 @@ func (t target) String() string {
 	}
 	if t.maxWall > 0 {
 		parts = append(parts, "wall≤"+t.maxWall.String())
+	}
+	if t.relWall > 0 {
+		parts = append(parts, "wall≤"+ratio(t.relWall)+" "+t.relTo)
 	}
 	if t.rss > 0 {
 		parts = append(parts, "rss≤"+ratio(t.rss))
@@ -274,8 +290,10 @@ type row struct {
 	floor    measurement
 	fileSize int64
 	target   target
-	pass     bool
-	verdict  string
+	// ref is the relTo command's measurement on the same dump.
+	ref     measurement
+	pass    bool
+	verdict string
 }
 
 // bench measures every command on every dump size. Besides the rows it
@@ -314,6 +332,7 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 			return nil, nil, err
 		}
 		defer stopIstiod()
+		measured := map[string]measurement{}
 		for _, b := range cmds {
 			args := make([]string, len(b.args))
 			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL,
@@ -331,6 +350,15 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 				fileSize: sizes[b.input],
 				target:   targetFor(sizeMB, b),
 			}
+			measured[b.name] = m
+			if r.target.relTo != "" {
+				ref, ok := measured[r.target.relTo]
+				if !ok { // filtered out by -run: measure it for the reference
+					ref = measureNamed(c, r.target.relTo, placeholders)
+					measured[r.target.relTo] = ref
+				}
+				r.ref = ref
+			}
 			r.pass, r.verdict = judge(r)
 			fmt.Fprintf(progress, "%s %s %s\n", fmtDur(m.wall), fmtBytes(m.rss), r.verdict)
 			rows = append(rows, r)
@@ -339,9 +367,26 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 	return rows, notes, nil
 }
 
+// measureNamed measures the command of that name in the list of commands.
+func measureNamed(c config, name string, placeholders *strings.Replacer) measurement {
+	for _, b := range commands {
+		if b.name == name {
+			args := make([]string, len(b.args))
+			for i, a := range b.args {
+				args[i] = placeholders.Replace(a)
+			}
+			return measure(c, c.bin, args)
+		}
+	}
+	return measurement{err: fmt.Errorf("no command %q to compare with", name)}
+}
+
 func judge(r row) (bool, string) {
 	if r.m.err != nil {
 		return false, "FAIL: " + r.m.err.Error()
+	}
+	if r.target.relWall > 0 && r.ref.err != nil {
+		return false, "FAIL: " + r.target.relTo + ": " + r.ref.err.Error()
 	}
 	var misses []string
 	if r.target.wall > 0 && r.wallRatio() > r.target.wall {
@@ -349,6 +394,9 @@ func judge(r row) (bool, string) {
 	}
 	if r.target.maxWall > 0 && r.m.wall > r.target.maxWall {
 		misses = append(misses, "wall "+fmtDur(r.m.wall))
+	}
+	if r.target.relWall > 0 && float64(r.m.wall) > r.target.relWall*float64(max(r.ref.wall, 1)) {
+		misses = append(misses, "wall "+ratio(float64(r.m.wall)/float64(max(r.ref.wall, 1)))+" "+r.target.relTo)
 	}
 	if r.target.rss > 0 && r.rssRatio() > r.target.rss {
 		misses = append(misses, "rss "+ratio(r.rssRatio()))

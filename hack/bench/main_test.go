@@ -141,6 +141,9 @@ func TestJudge(t *testing.T) {
 		{"fat", row{m: measurement{wall: 100, rss: 300}, floor: measurement{wall: 100}, fileSize: 100, target: target{rss: 2.5}}, false, "FAIL: rss 3.00x"},
 		{"no target", row{m: measurement{wall: 900, rss: 900}, floor: measurement{wall: 100}, fileSize: 100}, true, "PASS"},
 		{"failed", row{m: measurement{err: fmt.Errorf("exit status 1: boom")}}, false, "FAIL: exit status 1: boom"},
+		{"within 2x of another command", row{m: measurement{wall: 190}, ref: measurement{wall: 100}, target: target{relWall: 2, relTo: "pc route"}}, true, "PASS"},
+		{"slower than 2x of another command", row{m: measurement{wall: 250}, ref: measurement{wall: 100}, target: target{relWall: 2, relTo: "pc route"}}, false, "FAIL: wall 2.50x pc route"},
+		{"the reference failed", row{m: measurement{wall: 100}, ref: measurement{err: fmt.Errorf("boom")}, target: target{relWall: 2, relTo: "pc route"}}, false, "FAIL: pc route: boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,6 +42,7 @@ Kubernetes port-forward to its Envoy admin port; any Envoy admin API
 		newAllCommand(streams, root),
 		newLogCommand(streams, root),
 		newRootCACompareCommand(streams, root),
+		newExplainCommand(streams, root),
 	)
 	return cmd
 }
