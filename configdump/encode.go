@@ -43,6 +43,9 @@ type Encoder struct {
 	depth   int
 	// dropUnknown: leave out what the decoder kept as raw JSON (see Dump.DropUnknownFields).
 	dropUnknown bool
+	// keepBinary prints the binary payload of an Any of an unknown type as {"@type": URL,
+	// "value": BASE64} instead of failing: for protobuf from a server rather than a document.
+	keepBinary bool
 }
 
 // NewEncoder returns an encoder for messages decoded from src.
@@ -565,6 +568,14 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 		}
 		if isJSONValue(value) {
 			return e.rawValue(value, redact)
+		}
+		if e.keepBinary {
+			e.buf = append(e.buf, `{"@type": `...)
+			e.buf = appendString(e.buf, url)
+			e.buf = append(e.buf, `, "value": `...)
+			e.buf = appendString(e.buf, base64.StdEncoding.EncodeToString(value))
+			e.buf = append(e.buf, '}')
+			return nil
 		}
 		return fmt.Errorf("cannot print binary payload of unknown type %s", url)
 	}

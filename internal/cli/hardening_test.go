@@ -359,6 +359,27 @@ func TestLiveFailures(t *testing.T) {
 			t.Errorf("took %s", d)
 		}
 	})
+	for _, xds := range []struct {
+		name string
+		o    istiodtest.XDSOptions
+		want string
+	}{
+		{"istiod's xDS port hangs", istiodtest.XDSOptions{Hang: true}, "no answer in time"},
+		{"istiod's xDS port answers other types without end", istiodtest.XDSOptions{OtherTypes: true}, "answers of other types and none of this one"},
+		{"istiod's xDS port answers too much", istiodtest.XDSOptions{Syncz: []byte("[]"), Pad: 1 << 20}, "answer larger than 4096 bytes"},
+	} {
+		t.Run(xds.name, func(t *testing.T) {
+			srv := istiodtest.NewXDSServer(t, xds.o)
+			start := time.Now()
+			code, out, errOut := run(t, "", "ps", "--xds-address", srv.Addr, "--plaintext", "--timeout", "1s", "--max-input", "4096")
+			if code != ExitRuntime || out != "" || !strings.Contains(errOut, xds.want) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, xds.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s", d)
+			}
+		})
+	}
 }
 
 // TestInterrupt: Ctrl-C during a fetch ends proxyctl at once with "interrupted" and exit 130.
@@ -434,6 +455,18 @@ func TestLiveFailuresThroughPortForward(t *testing.T) {
 		before := listeningSockets(t)
 		start := time.Now()
 		code, out, errOut := run(t, "", "ps", "--kubeconfig", api.Kubeconfig, "--timeout", "1s")
+		if code != ExitRuntime || out != "" || !strings.Contains(errOut, "no answer in time") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		checkForwardEnded(t, api, "istio-system/pods/istiod-1", start, before)
+	})
+	t.Run("istiod's xDS port hangs", func(t *testing.T) {
+		hang := istiodtest.NewXDSServer(t, istiodtest.XDSOptions{Hang: true})
+		api := kubetest.NewServer(t, kubetest.Pod{Name: "istiod-1", Namespace: "istio-system", Labels: map[string]string{"app": "istiod"},
+			Forward: map[int32]string{15012: hang.Addr}})
+		before := listeningSockets(t)
+		start := time.Now()
+		code, out, errOut := run(t, "", "ps", "--kubeconfig", api.Kubeconfig, "--plaintext", "--xds-port", "15012", "--timeout", "1s")
 		if code != ExitRuntime || out != "" || !strings.Contains(errOut, "no answer in time") {
 			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
