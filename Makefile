@@ -42,10 +42,12 @@ e2e:
 	hack/e2e/env.sh build
 	$(GO) test -tags e2e -count=1 -timeout 20m ./test/e2e/...
 
-## bench: times the binary on generated 50 MB and 200 MB dumps, then the Go benchmarks
+## bench: times the binary on 50 MB and 200 MB dumps of two kinds (internal/gendump's, and the
+## real-shaped ones of $(SHARED)/bench/gen_big_dump.py), then the Go benchmarks
 bench: build
 	$(GO) build -o bin/bench-floor ./hack/bench/floor
-	$(GO) run ./hack/bench -bin ./$(BIN) -floor bin/bench-floor -runs 5 -md docs/performance.md
+	$(GO) build -o bin/bench-run ./hack/bench/run
+	$(GO) run ./hack/bench -bin ./$(BIN) -floor bin/bench-floor -runner bin/bench-run -shared $(SHARED) -runs 5 -md docs/performance.md
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/ ./internal/traffic/
 
 ## fuzz: each fuzz target for FUZZTIME

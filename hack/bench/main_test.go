@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The test binary doubles as the floor and as a fake proxyctl when
@@ -22,6 +25,10 @@ func TestMain(m *testing.M) {
 }
 
 func fake(args []string) int {
+	if len(args) == 1 {
+		// The floor: slower than any fake view, so that the wall targets are met.
+		time.Sleep(30 * time.Millisecond)
+	}
 	file := args[len(args)-1]
 	if i := slices.Index(args, "-f"); i >= 0 {
 		file = args[i+1]
@@ -39,6 +46,22 @@ func fake(args []string) int {
 	return 0
 }
 
+// buildRunner builds the process runner (hack/bench/run) into dir.
+func buildRunner(t *testing.T, dir string) string {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go tool to build the runner")
+	}
+	runner := filepath.Join(dir, "bench-run")
+	if out, err := exec.Command("go", "build", "-o", runner, "./run").CombinedOutput(); err != nil {
+		t.Fatalf("building the runner: %v\n%s", err, out)
+	}
+	return runner
+}
+
+// shared is the shared material beside the checkout, for the real-shaped input.
+const shared = "../../../shared"
+
 func TestHarness(t *testing.T) {
 	t.Setenv("BENCH_TEST_FAKE", "1")
 	self, err := os.Executable()
@@ -46,8 +69,14 @@ func TestHarness(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	runner := buildRunner(t, dir)
+	inputs := "gen,real"
+	if _, err := os.Stat(filepath.Join(shared, "bench", "gen_big_dump.py")); err != nil {
+		t.Logf("no real-shaped input: %v", err)
+		inputs = "gen"
+	}
 	md := filepath.Join(dir, "perf.md")
-	args := []string{"-bin", self, "-floor", self, "-dir", dir, "-sizes", "1", "-runs", "2", "-md", md}
+	args := []string{"-bin", self, "-floor", self, "-runner", runner, "-shared", shared, "-inputs", inputs, "-dir", dir, "-sizes", "1", "-runs", "2", "-md", md}
 
 	var out, errOut bytes.Buffer
 	if code := realMain(append(args, "-strict"), &out, &errOut); code != 1 {
@@ -77,8 +106,8 @@ func TestHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), "| dump | command | wall | floor | ratio | RSS | RSS/file | target | result |") ||
-		!strings.Contains(string(data), "| 1MB | pc route | ") {
+	if !strings.Contains(string(data), "| input | command | wall | floor | ratio | CPU | floor CPU | CPU ratio | RSS | RSS/file | target | result |") ||
+		!strings.Contains(string(data), "| gen 1MB | pc route | ") {
 		t.Errorf("markdown report:\n%s", data)
 	}
 
@@ -98,7 +127,7 @@ func TestHarness(t *testing.T) {
 	if strings.Contains(errOut.String(), "generated ") {
 		t.Errorf("dumps regenerated although present")
 	}
-	if n := strings.Count(out.String(), "\n1MB "); n != 3 {
+	if n := strings.Count(out.String(), "\ngen 1MB "); n != 3 {
 		t.Errorf("-run selected %d rows, want 3:\n%s", n, out.String())
 	}
 	data, err = os.ReadFile(md)
@@ -106,7 +135,7 @@ func TestHarness(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(string(data), "# Performance\n\nProse.\n\n"+mdStart) || !strings.HasSuffix(string(data), mdEnd+"\n\nMore prose.\n") ||
-		strings.Count(string(data), mdStart) != 1 || strings.Contains(string(data), "| 1MB | pc route | ") {
+		strings.Count(string(data), mdStart) != 1 || strings.Contains(string(data), "| gen 1MB | pc route | ") {
 		t.Errorf("the report was not replaced in place:\n%s", data)
 	}
 }
@@ -114,7 +143,7 @@ func TestHarness(t *testing.T) {
 func hasRow(lines []string, command, result string) bool {
 	for _, l := range lines {
 		f := strings.Fields(l)
-		if len(f) > 2 && strings.HasPrefix(l, "1MB ") && strings.Contains(l, "  "+command+"  ") && strings.HasSuffix(strings.TrimSpace(l), result) {
+		if len(f) > 2 && strings.HasPrefix(l, "gen 1MB ") && strings.Contains(l, "  "+command+"  ") && strings.HasSuffix(strings.TrimSpace(l), result) {
 			return true
 		}
 	}
@@ -136,14 +165,16 @@ func TestJudge(t *testing.T) {
 		pass bool
 		want string
 	}{
-		{"within", row{m: measurement{wall: 200, rss: 150}, floor: measurement{wall: 100}, fileSize: 100, target: target{wall: 2.5, rss: 2}}, true, "PASS"},
-		{"slow", row{m: measurement{wall: 300, rss: 150}, floor: measurement{wall: 100}, fileSize: 100, target: target{wall: 2.5, rss: 2}}, false, "FAIL: wall 3.00x"},
-		{"fat", row{m: measurement{wall: 100, rss: 300}, floor: measurement{wall: 100}, fileSize: 100, target: target{rss: 2.5}}, false, "FAIL: rss 3.00x"},
-		{"no target", row{m: measurement{wall: 900, rss: 900}, floor: measurement{wall: 100}, fileSize: 100}, true, "PASS"},
+		{"within", row{m: measurement{usage: usage{wall: 140, rss: 140 << 20}, floor: usage{wall: 100}}, fileSize: 100 << 20, target: target{wall: 1.5, rss: 1.5}}, true, "PASS"},
+		{"slow", row{m: measurement{usage: usage{wall: 160, rss: 140 << 20}, floor: usage{wall: 100}}, fileSize: 100 << 20, target: target{wall: 1.5, rss: 1.5}}, false, "FAIL: wall 1.60x"},
+		{"fat", row{m: measurement{usage: usage{wall: 100, rss: 300 << 20}, floor: usage{wall: 100}}, fileSize: 100 << 20, target: target{rss: 2.5}}, false, "FAIL: rss 3.00x"},
+		{"small file: memory not judged", row{m: measurement{usage: usage{wall: 100, rss: 20 << 20}, floor: usage{wall: 100}}, fileSize: 1 << 20, target: target{rss: 1.5}}, true, "PASS"},
+		{"slower than an absolute limit", row{m: measurement{usage: usage{wall: 6 * time.Second}}, fileSize: 100 << 20, target: target{maxWall: 5 * time.Second}}, false, "FAIL: wall 6.000s"},
+		{"no target", row{m: measurement{usage: usage{wall: 900, rss: 900}, floor: usage{wall: 100}}, fileSize: 100}, true, "PASS"},
 		{"failed", row{m: measurement{err: fmt.Errorf("exit status 1: boom")}}, false, "FAIL: exit status 1: boom"},
-		{"within 2x of another command", row{m: measurement{wall: 190}, ref: measurement{wall: 100}, target: target{relWall: 2, relTo: "pc route"}}, true, "PASS"},
-		{"slower than 2x of another command", row{m: measurement{wall: 250}, ref: measurement{wall: 100}, target: target{relWall: 2, relTo: "pc route"}}, false, "FAIL: wall 2.50x pc route"},
-		{"the reference failed", row{m: measurement{wall: 100}, ref: measurement{err: fmt.Errorf("boom")}, target: target{relWall: 2, relTo: "pc route"}}, false, "FAIL: pc route: boom"},
+		{"within 2x of another command", row{m: measurement{usage: usage{wall: 190}}, ref: measurement{usage: usage{wall: 100}}, target: target{relWall: 2, relTo: "pc route"}}, true, "PASS"},
+		{"slower than 2x of another command", row{m: measurement{usage: usage{wall: 250}}, ref: measurement{usage: usage{wall: 100}}, target: target{relWall: 2, relTo: "pc route"}}, false, "FAIL: wall 2.50x pc route"},
+		{"the reference failed", row{m: measurement{usage: usage{wall: 100}}, ref: measurement{err: fmt.Errorf("boom")}, target: target{relWall: 2, relTo: "pc route"}}, false, "FAIL: pc route: boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,4 +184,62 @@ func TestJudge(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTargets: every line has the targets of its class, the same on every size, computed
+// from the measurements (see TestJudge), never written in.
+func TestTargets(t *testing.T) {
+	for _, size := range []int{50, 200} {
+		for _, b := range commands {
+			tg := targetFor(size, b)
+			switch b.class {
+			case short, fullJSON, passthrough, fullYAML:
+				if tg.wall == 0 || tg.rss != viewRSS {
+					t.Errorf("%dMB %s: targets %v, want a wall ratio and rss %v", size, b.name, tg, viewRSS)
+				}
+			case proxyStatus:
+				if tg.maxWall != time.Duration(size)*b.maxWallPerMB || tg.rss != proxyStatusRSS {
+					t.Errorf("%dMB %s: targets %v", size, b.name, tg)
+				}
+			case relative:
+				if tg.relTo == "" || !slices.ContainsFunc(commands, func(o benchCmd) bool { return o.name == tg.relTo }) {
+					t.Errorf("%dMB %s: compared with %q, not a line", size, b.name, tg.relTo)
+				}
+			}
+		}
+	}
+	if tg := targetFor(50, benchCmd{name: "pc all -o json", class: passthrough}); tg.wall != 1.2 {
+		t.Errorf("pc all -o json: wall target %v, want 1.2x the floor", tg.wall)
+	}
+}
+
+// TestChildRSS: a command's peak RSS is its own, however much memory the harness holds (Go
+// starts children with vfork, whose peak RSS counts their parent's memory until they exec).
+func TestChildRSS(t *testing.T) {
+	t.Setenv("BENCH_TEST_FAKE", "1")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c := config{runner: buildRunner(t, dir), floor: self, timeout: time.Minute}
+	file := filepath.Join(dir, "small.json")
+	if err := os.WriteFile(file, []byte(`{"configs": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	held := make([]byte, 256<<20)
+	for i := 0; i < len(held); i += 4096 {
+		held[i] = 1
+	}
+	u, err := runOnce(c, self, []string{"pc", "cluster", "-f", file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.rss == 0 || u.rss > 128<<20 {
+		t.Errorf("peak RSS of a small command %s while the harness holds %s: want its own", fmtBytes(u.rss), fmtBytes(int64(len(held))))
+	}
+	if u.wall <= 0 || u.cpu <= 0 {
+		t.Errorf("wall %v, CPU %v: want both measured", u.wall, u.cpu)
+	}
+	runtime.KeepAlive(held)
 }
