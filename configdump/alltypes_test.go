@@ -15,6 +15,7 @@ import (
 func useDescriptors(t *testing.T) {
 	resetTypes := func() {
 		resolved = sync.Map{}
+		typesByURL.Store(nil)
 		dynamic = &dynamicTypes{types: map[protoreflect.FullName]protoreflect.MessageType{}}
 	}
 	onlyDescriptors = true

@@ -18,57 +18,62 @@ import (
 // document's order. The same walk notes the unknown types met (for the note on stderr) and, for
 // pc all -o json, the secret values to redact.
 
-// checkField checks the value of field fd; sensitive marks a value under a field annotated
+// checkField checks the value of field f; sensitive marks a value under a field annotated
 // (udpa.annotations.sensitive).
-func (d *decoder) checkField(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+func (d *decoder) checkField(f *fieldInfo, sensitive bool, depth int) error {
+	fd := f.fd
 	if d.skipWS() == 'n' && !isValueMessage(fd) {
 		_, err := d.readLiteral()
 		return err
 	}
-	switch {
-	case fd.IsMap():
+	switch f.shape {
+	case shapeMap:
 		if d.skipWS() != '{' {
 			return d.wrongValue("an object")
 		}
-		return d.checkMap(fd, sensitive, depth)
-	case fd.IsList():
+		return d.checkMap(f, sensitive, depth)
+	case shapeList:
 		if d.skipWS() != '[' {
 			return d.wrongValue("a list")
 		}
-		return d.checkList(fd, sensitive, depth)
+		return d.checkList(f, sensitive, depth)
 	}
-	return d.checkSingle(fd, sensitive, depth)
+	return d.checkSingle(f, fd, sensitive, depth)
 }
 
-func (d *decoder) checkList(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+func (d *decoder) checkList(f *fieldInfo, sensitive bool, depth int) error {
 	if err := d.expect('['); err != nil {
 		return err
 	}
+	fd := f.fd
+	isValue := isValueMessage(fd)
 	i := 0
 	for first := true; ; first = false {
 		more, err := d.more(']', first)
 		if err != nil || !more {
 			return err
 		}
-		if d.skipWS() == 'n' && !isValueMessage(fd) {
+		if !isValue && d.skipWS() == 'n' {
 			if _, err := d.readLiteral(); err != nil {
 				return err
 			}
 			i++
 			continue
 		}
-		if err := d.checkSingle(fd, sensitive, depth); err != nil {
+		if err := d.checkSingle(f, fd, sensitive, depth); err != nil {
 			return atPath(err, "["+strconv.Itoa(i)+"]")
 		}
 		i++
 	}
 }
 
-func (d *decoder) checkMap(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+func (d *decoder) checkMap(f *fieldInfo, sensitive bool, depth int) error {
 	if err := d.expect('{'); err != nil {
 		return err
 	}
-	kd, vd := fd.MapKey(), fd.MapValue()
+	kd, vd := f.fd.MapKey(), f.fd.MapValue()
+	valueMsg := vd.Message() != nil
+	nullable := valueMsg && !isValueMessage(vd)
 	for first := true; ; first = false {
 		more, err := d.more('}', first)
 		if err != nil || !more {
@@ -79,26 +84,28 @@ func (d *decoder) checkMap(fd protoreflect.FieldDescriptor, sensitive bool, dept
 		if err != nil {
 			return err
 		}
-		if _, err := mapKey(kd, key); err != nil {
-			d.pos = keyPos
-			return d.errorf("map key %q: %v", key, err)
+		if kd.Kind() != protoreflect.StringKind {
+			if _, err := mapKey(kd, key); err != nil {
+				d.pos = keyPos
+				return d.errorf("map key %q: %v", key, err)
+			}
 		}
-		if vd.Message() != nil && d.skipWS() == 'n' && !isValueMessage(vd) {
+		if nullable && d.skipWS() == 'n' {
 			if _, err := d.readLiteral(); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := d.checkSingle(vd, sensitive, depth); err != nil {
+		if err := d.checkSingle(f, vd, sensitive, depth); err != nil {
 			return atPath(err, "["+strconv.Quote(key)+"]")
 		}
 	}
 }
 
-// checkSingle checks one value of fd's type (an element, for a list).
-func (d *decoder) checkSingle(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
-	if md := fd.Message(); md != nil {
-		return d.checkMessage(md, sensitive, depth+1)
+// checkSingle checks one value of fd's type: f's, or for a map field f, its values' (fd).
+func (d *decoder) checkSingle(f *fieldInfo, fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+	if fd.Message() != nil {
+		return d.checkMessageInfo(f.message(), sensitive, depth+1)
 	}
 	return d.checkScalar(fd, sensitive)
 }
@@ -195,10 +202,13 @@ func (e *ValueError) locate(doc []byte) {
 }
 
 func (d *decoder) checkMessage(md protoreflect.MessageDescriptor, sensitive bool, depth int) error {
+	return d.checkMessageInfo(infoFor(md), sensitive, depth)
+}
+
+func (d *decoder) checkMessageInfo(info *msgInfo, sensitive bool, depth int) error {
 	if depth > maxDepth {
 		return d.errorf("nesting deeper than %d levels", maxDepth)
 	}
-	info := infoFor(md)
 	c := d.skipWS()
 	at := d.pos
 	switch info.wkt {
@@ -259,6 +269,7 @@ func (d *decoder) checkObject(info *msgInfo, sensitive bool, depth int) error {
 // checkMembers checks members up to the object's end, the '{' consumed (and, unless first, a
 // member too).
 func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first bool) error {
+	prev := -1
 	for ; ; first = false {
 		more, err := d.more('}', first)
 		if err != nil || !more {
@@ -268,8 +279,8 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 		if err != nil {
 			return err
 		}
-		fd := info.byKey[key]
-		if fd == nil {
+		f := info.lookup(prev, key)
+		if f == nil {
 			switch {
 			case sensitive && !(depth == 0 && key == "@type"):
 				err = d.rawSecrets(0)
@@ -278,8 +289,11 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 			default:
 				err = d.skipValue()
 			}
-		} else if err = d.checkField(fd, sensitive || info.fields[fd.Index()].sensitive, depth); err != nil {
-			return atPath(err, string(fd.Name()))
+		} else {
+			prev = f.index
+			if err = d.checkField(f, sensitive || f.sensitive, depth); err != nil {
+				return atPath(err, f.name)
+			}
 		}
 		if err != nil {
 			return err
@@ -308,9 +322,9 @@ func (d *decoder) checkAny(sensitive bool) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		mt := d.anyType(url)
-		if mt != nil && infoFor(mt.Descriptor()).wkt == wktNone {
-			return url, d.checkMembers(infoFor(mt.Descriptor()), sensitive, 0, false)
+		mt, info := d.anyTypeInfo(url)
+		if mt != nil && info.wkt == wktNone {
+			return url, d.checkMembers(info, sensitive, 0, false)
 		}
 		return url, d.checkAnyAgain(start, mt, sensitive)
 	}
@@ -346,14 +360,20 @@ func (d *decoder) checkAny(sensitive bool) (string, error) {
 
 // anyType resolves a typed config's type, noting the URL when this binary does not know it.
 func (d *decoder) anyType(url string) protoreflect.MessageType {
+	mt, _ := d.anyTypeInfo(url)
+	return mt
+}
+
+// anyTypeInfo is anyType with the type's msgInfo.
+func (d *decoder) anyTypeInfo(url string) (protoreflect.MessageType, *msgInfo) {
 	if url == "" {
-		return nil
+		return nil, nil
 	}
-	mt := resolveType(url)
+	mt, info := resolveTypeInfo(url)
 	if mt == nil {
 		d.unknown.add(url)
 	}
-	return mt
+	return mt, info
 }
 
 // checkAnyAgain checks the typed config at start from its beginning: of a well-known type (its

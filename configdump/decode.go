@@ -134,6 +134,7 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 	}
 	proj := d.proj
 	defer func() { d.proj = proj }()
+	prev := -1
 	for first := true; ; first = false {
 		more, err := d.more('}', first)
 		if err != nil {
@@ -147,14 +148,18 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 		if err != nil {
 			return err
 		}
-		fd := info.byKey[key]
+		var fd protoreflect.FieldDescriptor
+		f := info.lookup(prev, key)
+		if f != nil {
+			fd, prev = f.fd, f.index
+		}
 		var child Projection
 		if fd != nil && proj != nil {
 			var selected bool
-			child, selected = proj[string(fd.Name())]
+			child, selected = proj[f.name]
 			if !selected {
 				if d.check {
-					err = d.checkField(fd, false, depth)
+					err = d.checkField(f, false, depth)
 				} else {
 					err = d.skipValue()
 				}

@@ -469,19 +469,24 @@ func appendString(out []byte, s string) []byte {
 
 func (e *Encoder) duration(m protoreflect.Message) error {
 	fds := m.Descriptor().Fields()
-	secs, nanos := m.Get(fds.ByNumber(1)).Int(), m.Get(fds.ByNumber(2)).Int()
+	var err error
+	e.buf, err = appendDuration(e.buf, m.Get(fds.ByNumber(1)).Int(), m.Get(fds.ByNumber(2)).Int())
+	return err
+}
+
+// appendDuration appends a google.protobuf.Duration's JSON.
+func appendDuration(buf []byte, secs, nanos int64) ([]byte, error) {
 	if secs < -315576000000 || secs > 315576000000 || nanos <= -1e9 || nanos >= 1e9 || (secs > 0 && nanos < 0) || (secs < 0 && nanos > 0) {
-		return fmt.Errorf("invalid duration %ds %dns", secs, nanos)
+		return buf, fmt.Errorf("invalid duration %ds %dns", secs, nanos)
 	}
-	e.buf = append(e.buf, '"')
+	buf = append(buf, '"')
 	if secs < 0 || nanos < 0 {
-		e.buf = append(e.buf, '-')
+		buf = append(buf, '-')
 		secs, nanos = -secs, -nanos
 	}
-	e.buf = strconv.AppendInt(e.buf, secs, 10)
-	e.buf = appendNanos(e.buf, nanos)
-	e.buf = append(e.buf, `s"`...)
-	return nil
+	buf = strconv.AppendInt(buf, secs, 10)
+	buf = appendNanos(buf, nanos)
+	return append(buf, `s"`...), nil
 }
 
 // appendNanos appends a fraction of 0, 3, 6 or 9 digits, as protojson prints durations and times.
@@ -502,16 +507,21 @@ func appendNanos(out []byte, nanos int64) []byte {
 
 func (e *Encoder) timestamp(m protoreflect.Message) error {
 	fds := m.Descriptor().Fields()
-	secs, nanos := m.Get(fds.ByNumber(1)).Int(), m.Get(fds.ByNumber(2)).Int()
+	var err error
+	e.buf, err = appendTimestamp(e.buf, m.Get(fds.ByNumber(1)).Int(), m.Get(fds.ByNumber(2)).Int())
+	return err
+}
+
+// appendTimestamp appends a google.protobuf.Timestamp's JSON.
+func appendTimestamp(buf []byte, secs, nanos int64) ([]byte, error) {
 	if secs < minTimestamp || secs > maxTimestamp || nanos < 0 || nanos >= 1e9 {
-		return fmt.Errorf("invalid timestamp %ds %dns", secs, nanos)
+		return buf, fmt.Errorf("invalid timestamp %ds %dns", secs, nanos)
 	}
 	t := time.Unix(secs, 0).UTC()
-	e.buf = append(e.buf, '"')
-	e.buf = t.AppendFormat(e.buf, "2006-01-02T15:04:05")
-	e.buf = appendNanos(e.buf, nanos)
-	e.buf = append(e.buf, `Z"`...)
-	return nil
+	buf = append(buf, '"')
+	buf = t.AppendFormat(buf, "2006-01-02T15:04:05")
+	buf = appendNanos(buf, nanos)
+	return append(buf, `Z"`...), nil
 }
 
 func (e *Encoder) fieldMask(m protoreflect.Message) error {

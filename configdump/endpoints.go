@@ -58,6 +58,9 @@ type EndpointFilter struct {
 	HostAddress bool
 }
 
+// Empty reports whether the filter selects every endpoint.
+func (f EndpointFilter) Empty() bool { return f.empty() }
+
 func (f EndpointFilter) empty() bool {
 	return f.Address == "" && f.Port == 0 && f.Cluster == "" && f.Status == ""
 }

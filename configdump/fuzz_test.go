@@ -41,6 +41,7 @@ func FuzzParse(f *testing.F) {
 				if d.UnmarshalAny(&anypb.Any{TypeUrl: sp.typeURL, Value: d.src[sp.start:sp.end]}, m) == nil {
 					checkRoundTrip(t, d, m)
 				}
+				compareTranscoded(t, sp.typeURL, d, d.src[sp.start:sp.end], mt.Descriptor())
 			}
 		}
 		decodeAll(t, d, d.ClusterResources)
@@ -89,12 +90,14 @@ func decodeAll[T proto.Message](t *testing.T, d *Dump, resources func() (Resourc
 	if err != nil {
 		return
 	}
+	md := r.newT().ProtoReflect().Descriptor()
 	for i := 0; i < r.Len(); i++ {
 		// One at a time: a resource that does not decode must not hide the others.
 		_ = Each(r, []int{i}, func(m T) (T, error) { return m, nil }, func(m T) error {
 			checkRoundTrip(t, d, m)
 			return nil
 		})
+		compareTranscoded(t, "resource", d, r.list[i].any.GetValue(), md)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -68,6 +69,14 @@ func (s *scanner) errorf(format string, args ...any) error {
 // skipWS advances past JSON whitespace and returns the next byte (0 at the end). Runs of
 // spaces, the indentation of pretty-printed dumps, are skipped eight bytes at a time.
 func (s *scanner) skipWS() byte {
+	// Inlined: most calls find a token where they are.
+	if uint(s.pos) < uint(len(s.data)) && s.data[s.pos] > ' ' {
+		return s.data[s.pos]
+	}
+	return s.skipSpaces()
+}
+
+func (s *scanner) skipSpaces() byte {
 	data, i := s.data, s.pos
 	for i < len(data) {
 		c := data[i]
@@ -80,7 +89,13 @@ func (s *scanner) skipWS() byte {
 			return c
 		}
 		i++
-		for i+8 <= len(data) && binary.LittleEndian.Uint64(data[i:]) == 0x2020202020202020 {
+		// The spaces that follow, eight at a time: the first byte that is not a space ends
+		// the run.
+		for i+8 <= len(data) {
+			if x := binary.LittleEndian.Uint64(data[i:]) ^ 0x2020202020202020; x != 0 {
+				i += bits.TrailingZeros64(x) >> 3
+				break
+			}
 			i += 8
 		}
 	}
@@ -145,8 +160,13 @@ func (s *scanner) readRawString() ([]byte, bool, error) {
 	i := start
 	escaped := false
 	for {
-		// Eight bytes at a time while none is a quote, a backslash or a control character.
-		for i+8 <= len(data) && !specialInWord(binary.LittleEndian.Uint64(data[i:])) {
+		// Eight bytes at a time while none is a quote, a backslash or a control character;
+		// then straight to the first that is.
+		for i+8 <= len(data) {
+			if m := specialInWord(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(data) {
@@ -189,14 +209,16 @@ const (
 	msb = 0x8080808080808080
 )
 
-// specialInWord reports whether any of eight bytes is '"', '\\' or below 0x20.
-func specialInWord(v uint64) bool {
+// specialInWord returns a mask of the bytes of v (little-endian) that are '"', '\\' or below
+// 0x20, each as its high bit: zero when none is. Bytes above the first match may show as
+// matches that are not (a borrow runs on), the first one never.
+func specialInWord(v uint64) uint64 {
 	quote := v ^ (lsb * '"')
 	backslash := v ^ (lsb * '\\')
 	zeroQuote := (quote - lsb) &^ quote
 	zeroBackslash := (backslash - lsb) &^ backslash
 	control := (v - lsb*0x20) &^ v
-	return (zeroQuote|zeroBackslash|control)&msb != 0
+	return (zeroQuote | zeroBackslash | control) & msb
 }
 
 // readString consumes a string and returns its value. Without escapes the result shares memory

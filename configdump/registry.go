@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -121,10 +123,13 @@ func linkedFiles() *protoregistry.Files {
 
 // dynamicTypes builds message types from the embedded descriptors, on demand.
 type dynamicTypes struct {
-	mu     sync.Mutex
-	protos map[string]*descriptorpb.FileDescriptorProto // by path; nil until first use
-	files  protoregistry.Files
-	types  map[protoreflect.FullName]protoreflect.MessageType
+	mu sync.Mutex
+	// raw holds each embedded file descriptor, still encoded, by path (nil until first use):
+	// a dump needs a few of the hundreds of files, and decoding them all took longer than
+	// most views of a 50 MB dump take to decode what they print.
+	raw   map[string][]byte
+	files protoregistry.Files
+	types map[protoreflect.FullName]protoreflect.MessageType
 }
 
 var dynamic = &dynamicTypes{types: map[protoreflect.FullName]protoreflect.MessageType{}}
@@ -172,14 +177,14 @@ func (t *dynamicTypes) file(path string) (protoreflect.FileDescriptor, error) {
 	if fd, err := t.files.FindFileByPath(path); err == nil {
 		return fd, nil
 	}
-	if t.protos == nil {
+	if t.raw == nil {
 		if err := t.loadProtos(); err != nil {
 			return nil, err
 		}
 	}
-	fdp, ok := t.protos[path]
-	if !ok {
-		return nil, fmt.Errorf("no descriptor for %s", path)
+	fdp, err := t.fileProto(path)
+	if err != nil {
+		return nil, err
 	}
 	for _, dep := range fdp.GetDependency() {
 		if _, err := t.file(dep); err != nil {
@@ -196,21 +201,75 @@ func (t *dynamicTypes) file(path string) (protoreflect.FileDescriptor, error) {
 	return fd, nil
 }
 
+// loadProtos finds each file descriptor in the embedded FileDescriptorSet, decoding none.
 func (t *dynamicTypes) loadProtos() error {
-	raw, err := gunzip(descriptorsGz)
+	set, err := gunzip(descriptorsGz)
 	if err != nil {
 		return err
 	}
-	set := &descriptorpb.FileDescriptorSet{}
-	// Resolve extensions, so that options such as (udpa.annotations.sensitive) are readable.
-	if err := (proto.UnmarshalOptions{Resolver: protoregistry.GlobalTypes}).Unmarshal(raw, set); err != nil {
-		return err
-	}
-	t.protos = make(map[string]*descriptorpb.FileDescriptorProto, len(set.File))
-	for _, f := range set.File {
-		t.protos[f.GetName()] = f
+	t.raw = map[string][]byte{}
+	for b := set; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if num != 1 || typ != protowire.BytesType { // FileDescriptorSet.file
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return protowire.ParseError(n)
+			}
+			b = b[n:]
+			continue
+		}
+		file, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		name, err := fileName(file)
+		if err != nil {
+			return err
+		}
+		t.raw[name] = file
 	}
 	return nil
+}
+
+// fileName reads FileDescriptorProto.name from an encoded file descriptor.
+func fileName(file []byte) (string, error) {
+	for b := file; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return "", protowire.ParseError(n)
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return "", protowire.ParseError(n)
+			}
+			return string(v), nil
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return "", protowire.ParseError(n)
+		}
+		b = b[n:]
+	}
+	return "", errors.New("an embedded file descriptor has no name")
+}
+
+// fileProto decodes the embedded descriptor of the file at path.
+func (t *dynamicTypes) fileProto(path string) (*descriptorpb.FileDescriptorProto, error) {
+	raw, ok := t.raw[path]
+	if !ok {
+		return nil, fmt.Errorf("no descriptor for %s", path)
+	}
+	fdp := &descriptorpb.FileDescriptorProto{}
+	// Resolve extensions, so that options such as (udpa.annotations.sensitive) are readable.
+	if err := (proto.UnmarshalOptions{Resolver: protoregistry.GlobalTypes}).Unmarshal(raw, fdp); err != nil {
+		return nil, fmt.Errorf("descriptor of %s: %w", path, err)
+	}
+	return fdp, nil
 }
 
 // resolverChain resolves imports to linked files first, then to files built here.

@@ -3,6 +3,7 @@ package configdump
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -142,6 +143,67 @@ func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(
 		return out, nil
 	}, emit)
 }
+
+// EachJSON is Each for printing resources: it hands fn the JSON of each resource at indexes
+// (every one when nil) as an Encoder at depth prints the decoded resource, on all cores, and
+// fn's results to emit in order. The JSON is transcoded from the dump's (see transcode.go),
+// which skips building the messages; the errors are Each's. The JSON fn is given, which its
+// result may share, is only valid until emit returns.
+func EachJSON[T proto.Message, R any](r Resources[T], indexes []int, depth int, fn func(json []byte) (R, error), emit func(R) error) error {
+	n := len(r.list)
+	if indexes != nil {
+		n = len(indexes)
+	}
+	md := r.newT().ProtoReflect().Descriptor()
+	want := md.FullName()
+	type encoded struct {
+		out R
+		buf *[]byte
+	}
+	return parallel.Ordered(n, func(k int) (encoded, error) {
+		i := k
+		if indexes != nil {
+			i = indexes[k]
+		}
+		res := r.list[i]
+		wrap := func(err error) (encoded, error) { return encoded{}, res.at(r.section, err) }
+		if err := checkType(res.any.GetTypeUrl(), want); err != nil {
+			return wrap(err)
+		}
+		value := res.any.GetValue()
+		buf := jsonBuffers.Get().(*[]byte)
+		enc := r.d.NewEncoder()
+		enc.buf = (*buf)[:0]
+		enc.SetDepth(depth)
+		done := func() { *buf = enc.buf; jsonBuffers.Put(buf) }
+		if !transcode(enc, value, r.d.src, md) {
+			// Decoded and encoded, as Each and the Encoder do: this reports the error.
+			m := r.newT()
+			if err := decodeValue(value, m, r.d.src, nil, nil, false); err != nil {
+				done()
+				return wrap(r.d.firstError(value, md, err))
+			}
+			if err := enc.Message(m); err != nil {
+				done()
+				return wrap(r.d.firstError(value, md, err))
+			}
+		}
+		out, err := fn(enc.Bytes())
+		*buf = enc.buf
+		if err != nil {
+			jsonBuffers.Put(buf)
+			return wrap(r.d.firstError(value, md, err))
+		}
+		return encoded{out, buf}, nil
+	}, func(e encoded) error {
+		err := emit(e.out)
+		jsonBuffers.Put(e.buf)
+		return err
+	})
+}
+
+// jsonBuffers keeps EachJSON's output buffers between resources.
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // firstError returns the checker's error for a resource (JSON of type md) on which err was
 // met, or err when the checker finds nothing wrong (a binary value, say).

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	udpa "github.com/cncf/xds/go/udpa/annotations"
 	"google.golang.org/protobuf/proto"
@@ -46,22 +47,49 @@ var wktByName = map[protoreflect.FullName]wktKind{
 	"google.protobuf.BytesValue":  wktWrapper,
 }
 
-// fieldInfo is what the encoder needs of a field, computed once per message type.
+// fieldInfo is what the codec needs of a field, computed once per message type.
 type fieldInfo struct {
 	fd protoreflect.FieldDescriptor
 	// key is the field's JSON name, quoted and followed by ": ".
 	key string
+	// name and json are the field's proto and JSON names, the keys it is read by.
+	name, json string
 	// sensitive marks fields annotated (udpa.annotations.sensitive): secret material.
 	sensitive bool
+	// shape says how the field's values are written (see fieldShape).
+	shape fieldShape
+	// index is the field's index in its message's fields.
+	index int
+	// sub is the msgInfo of a message field's message (of a map field's values), set on
+	// first use.
+	sub atomic.Pointer[msgInfo]
+	// next is 1 + the index of the field whose key came after this one's the last time an
+	// object of this type was read (0: none yet): documents written by a program list the
+	// same fields in the same order in every object, so that the next key is found with a
+	// comparison instead of a map look-up (see msgInfo.lookup).
+	next atomic.Int32
 }
+
+// fieldShape is the JSON shape of a field's values.
+type fieldShape uint8
+
+const (
+	shapeScalar fieldShape = iota
+	shapeMessage
+	shapeList
+	shapeMap
+)
 
 // msgInfo caches, per message type, the lookups the codec does for every message.
 type msgInfo struct {
+	md  protoreflect.MessageDescriptor
 	wkt wktKind
 	// byKey finds a field by its proto name or its JSON name.
 	byKey map[string]protoreflect.FieldDescriptor
 	// fields in declaration order, as protojson prints them.
 	fields []fieldInfo
+	// first is 1 + the index of the field whose key came first the last time (see next).
+	first atomic.Int32
 }
 
 var msgInfos sync.Map // protoreflect.MessageDescriptor -> *msgInfo
@@ -72,6 +100,7 @@ func infoFor(md protoreflect.MessageDescriptor) *msgInfo {
 	}
 	fds := md.Fields()
 	info := &msgInfo{
+		md:     md,
 		wkt:    wktByName[md.FullName()],
 		byKey:  make(map[string]protoreflect.FieldDescriptor, 2*fds.Len()),
 		fields: make([]fieldInfo, fds.Len()),
@@ -80,10 +109,56 @@ func infoFor(md protoreflect.MessageDescriptor) *msgInfo {
 		fd := fds.Get(i)
 		info.byKey[string(fd.Name())] = fd
 		info.byKey[fd.JSONName()] = fd
-		info.fields[i] = fieldInfo{fd: fd, key: `"` + fd.JSONName() + `": `, sensitive: isSensitive(fd)}
+		f := &info.fields[i]
+		f.fd, f.key, f.sensitive, f.index = fd, `"`+fd.JSONName()+`": `, isSensitive(fd), i
+		f.name, f.json = string(fd.Name()), fd.JSONName()
+		switch {
+		case fd.IsMap():
+			f.shape = shapeMap
+		case fd.IsList():
+			f.shape = shapeList
+		case fd.Message() != nil:
+			f.shape = shapeMessage
+		}
 	}
 	v, _ := msgInfos.LoadOrStore(md, info)
 	return v.(*msgInfo)
+}
+
+// lookup finds the field of a key read after the field at index prev (-1 for the first key
+// of an object), or nil.
+func (info *msgInfo) lookup(prev int, key string) *fieldInfo {
+	hint := &info.first
+	if prev >= 0 {
+		hint = &info.fields[prev].next
+	}
+	if h := hint.Load(); h > 0 {
+		if f := &info.fields[h-1]; f.name == key || f.json == key {
+			return f
+		}
+	}
+	fd := info.byKey[key]
+	if fd == nil {
+		return nil
+	}
+	f := &info.fields[fd.Index()]
+	hint.Store(int32(f.index + 1))
+	return f
+}
+
+// message returns the msgInfo of a message field's message (a map field's value message, a
+// list's element message).
+func (f *fieldInfo) message() *msgInfo {
+	if sub := f.sub.Load(); sub != nil {
+		return sub
+	}
+	md := f.fd.Message()
+	if f.shape == shapeMap {
+		md = f.fd.MapValue().Message()
+	}
+	sub := infoFor(md)
+	f.sub.Store(sub)
+	return sub
 }
 
 func isSensitive(fd protoreflect.FieldDescriptor) bool {
@@ -119,6 +194,55 @@ func resolveType(url string) protoreflect.MessageType {
 	}
 	resolved.Store(strings.Clone(url), mt)
 	return mt
+}
+
+// typeByURL is what resolveTypeInfo found for a URL.
+type typeByURL struct {
+	mt   protoreflect.MessageType
+	info *msgInfo
+}
+
+// typesByURL caches resolveTypeInfo in a map that is copied to grow: a dump names few types,
+// each thousands of times, and a plain map answers faster than resolved does.
+var (
+	typesByURL   atomic.Pointer[map[string]typeByURL]
+	typesByURLMu sync.Mutex
+)
+
+// maxTypesByURL bounds typesByURL (a hostile document may name any number of types).
+const maxTypesByURL = 512
+
+// resolveTypeInfo is resolveType, with the type's msgInfo (nil for an unknown type).
+func resolveTypeInfo(url string) (protoreflect.MessageType, *msgInfo) {
+	if m := typesByURL.Load(); m != nil {
+		if t, ok := (*m)[url]; ok {
+			return t.mt, t.info
+		}
+	}
+	t := typeByURL{mt: resolveType(url)}
+	if t.mt != nil {
+		t.info = infoFor(t.mt.Descriptor())
+	}
+	typesByURLMu.Lock()
+	defer typesByURLMu.Unlock()
+	old := typesByURL.Load()
+	if old != nil && len(*old) >= maxTypesByURL {
+		return t.mt, t.info
+	}
+	grown := make(map[string]typeByURL, 1+len(ptrMap(old)))
+	for k, v := range ptrMap(old) {
+		grown[k] = v
+	}
+	grown[strings.Clone(url)] = t
+	typesByURL.Store(&grown)
+	return t.mt, t.info
+}
+
+func ptrMap(m *map[string]typeByURL) map[string]typeByURL {
+	if m == nil {
+		return nil
+	}
+	return *m
 }
 
 func findType(name protoreflect.FullName) protoreflect.MessageType {

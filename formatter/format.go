@@ -209,6 +209,27 @@ func EncodeResource(d *configdump.Dump, m proto.Message, f Format) ([]byte, erro
 	return yamlItem(y), nil
 }
 
+// ResourceDepth is the indentation depth EncodeResource encodes a resource at in format f.
+func ResourceDepth(f Format) int {
+	if f == JSON {
+		return 1
+	}
+	return 0
+}
+
+// EncodedResource is EncodeResource for a resource the Encoder printed already, at
+// ResourceDepth(f) (see configdump.EachJSON).
+func EncodedResource(json []byte, f Format) ([]byte, error) {
+	if f == JSON {
+		return json, nil
+	}
+	y, err := jsonToYAML(json)
+	if err != nil {
+		return nil, err
+	}
+	return yamlItem(y), nil
+}
+
 // Resources writes already decoded resources as a JSON array or YAML sequence, encoding them
 // on all cores.
 func Resources[T proto.Message](w io.Writer, d *configdump.Dump, msgs []T, f Format) error {

@@ -74,6 +74,7 @@ func clusterList(f configdump.ClusterFilter, withName bool) listView[*clusterv3.
 		less:      configdump.SubsetKey.Less,
 		sortJSON:  true,
 		show:      func(c *clusterv3.Cluster) (*clusterv3.Cluster, bool) { return c, f.Match(c) },
+		asIs:      true,
 		rows:      func(c *clusterv3.Cluster) []string { return []string{formatter.ClusterRow(c, withName)} },
 		table:     func(w io.Writer, rows []string) error { return formatter.ClusterTable(w, rows, withName) },
 		names:     func(c *clusterv3.Cluster) []string { return []string{formatter.ResourceName("cluster", c.GetName())} },

@@ -145,6 +145,7 @@ func endpointList(f configdump.EndpointFilter, withName bool) listView[*endpoint
 		show: func(c *endpointv3.ClusterLoadAssignment) (*endpointv3.ClusterLoadAssignment, bool) {
 			return configdump.FilterLoadAssignment(c, f)
 		},
+		asIs:      f.Empty(), // else the assignments lose the endpoints the filter leaves out
 		rows:      func(c *endpointv3.ClusterLoadAssignment) []string { return formatter.EndpointRows(c, withName) },
 		table:     formatter.EndpointTable,
 		names:     formatter.EndpointNames,
@@ -172,6 +173,7 @@ func (o *endpointOptions) hostsView(d *configdump.Dump) error {
 			show: func(cs *adminv3.ClusterStatus) (*adminv3.ClusterStatus, bool) {
 				return cs, o.filter.MatchClusterStatus(cs)
 			},
+			asIs: true,
 		})
 	}
 	// A cluster is printed when a host of it passes the filter, as with -o json.

@@ -115,6 +115,7 @@ func listenerList(d *configdump.Dump, f configdump.ListenerFilter, verbose, with
 		less:        configdump.ListenerKey.Less,
 		filterFirst: true,
 		show:        show,
+		asIs:        true,
 		rows:        func(l *listenerv3.Listener) []string { return formatter.ListenerRows(d, l, verbose, withName) },
 		table: func(w io.Writer, rows []string) error {
 			return formatter.ListenerTable(w, rows, verbose, withName)

@@ -63,6 +63,7 @@ func routeList(f configdump.RouteFilter, verbose, withName bool) listView[*route
 		less:     configdump.RouteKey.Less,
 		sortJSON: true,
 		show:     func(r *routev3.RouteConfiguration) (*routev3.RouteConfiguration, bool) { return r, f.Match(r) },
+		asIs:     true,
 		rows:     func(r *routev3.RouteConfiguration) []string { return formatter.RouteRows(r, verbose, withName) },
 		table:    func(w io.Writer, rows []string) error { return formatter.RouteTable(w, rows, verbose) },
 		names: func(r *routev3.RouteConfiguration) []string {

@@ -23,6 +23,9 @@ type listView[T proto.Message, K any] struct {
 	// show returns the resource as the view shows it (a filtered copy, say) and whether it
 	// passes the filters; nil shows every resource as it is.
 	show func(T) (T, bool)
+	// asIs says show returns every resource unchanged (it only selects): -o json|yaml then
+	// print the resources from their JSON, without decoding them (see configdump.EachJSON).
+	asIs bool
 	// rows are a resource's table rows; table writes the table.
 	rows  func(T) []string
 	table func(w io.Writer, rows []string) error
@@ -56,10 +59,10 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 	}
 	short := f == formatter.Short || names
 	if v.show == nil {
-		v.show = always[T]
+		v.show, v.asIs = always[T], true
 		if !short && (v.order == nil || !v.sortJSON) {
 			// Every resource, in the dump's order: one pass.
-			return encodeList(w, d, res, nil, f, v.show)
+			return encodeList(w, d, res, nil, f, v)
 		}
 	}
 	entries := make([]entry[K], 0, res.Len())
@@ -116,17 +119,24 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 	for i, e := range entries {
 		indexes[i] = e.index
 	}
-	return encodeList(w, d, res, indexes, f, v.show)
+	return encodeList(w, d, res, indexes, f, v)
 }
 
-// encodeList decodes the resources at indexes (all when nil) and writes them as a JSON array or
-// YAML sequence, streaming.
-func encodeList[T proto.Message](w io.Writer, d *configdump.Dump, res configdump.Resources[T], indexes []int, f formatter.Format, show func(T) (T, bool)) error {
+// encodeList writes the resources at indexes (all when nil), as v shows them, as a JSON array
+// or YAML sequence, streaming.
+func encodeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res configdump.Resources[T], indexes []int, f formatter.Format, v listView[T, K]) error {
 	rw := formatter.NewResourceWriter(w, f)
-	err := configdump.Each(res, indexes, func(m T) ([]byte, error) {
-		shown, _ := show(m)
-		return formatter.EncodeResource(d, shown, f)
-	}, rw.Write)
+	var err error
+	if v.asIs {
+		err = configdump.EachJSON(res, indexes, formatter.ResourceDepth(f), func(json []byte) ([]byte, error) {
+			return formatter.EncodedResource(json, f)
+		}, rw.Write)
+	} else {
+		err = configdump.Each(res, indexes, func(m T) ([]byte, error) {
+			shown, _ := v.show(m)
+			return formatter.EncodeResource(d, shown, f)
+		}, rw.Write)
+	}
 	if err != nil {
 		return err
 	}
