@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
@@ -26,6 +27,7 @@ type indexer struct {
 	str       []byte // the current string, when captured
 
 	word   []byte // the number or literal being read, outside strings
+	inWord bool   // word is being read
 	wordAt int64
 
 	topKey     string // the last key of the top-level object
@@ -143,15 +145,26 @@ func (ix *indexer) feed(p []byte) error {
 		}
 		switch class[p[i]] {
 		case clSpace:
-			if ix.word != nil {
+			if ix.inWord {
 				if err := ix.endWord(); err != nil {
 					return err
 				}
 			}
+			// The indentation of pretty-printed documents, eight spaces at a time.
 			for i++; i < len(p) && isSpace(p[i]); i++ {
+				for i+8 <= len(p) {
+					if x := binary.LittleEndian.Uint64(p[i:]) ^ 0x2020202020202020; x != 0 {
+						i += bits.TrailingZeros64(x) >> 3
+						break
+					}
+					i += 8
+				}
+				if i == len(p) || !isSpace(p[i]) {
+					break
+				}
 			}
 		case clStructural:
-			if ix.word != nil {
+			if ix.inWord {
 				if err := ix.endWord(); err != nil {
 					return err
 				}
@@ -165,14 +178,14 @@ func (ix *indexer) feed(p []byte) error {
 			for i < len(p) && class[p[i]] == clWord {
 				i++
 			}
-			if ix.word == nil {
+			if !ix.inWord {
 				if ix.state == stEnd {
 					return ix.errorf(base+int64(start), "unexpected data after the top-level value")
 				}
 				if ix.state != stValue && ix.state != stValueOrClose {
 					return ix.errorf(base+int64(start), "unexpected %q, want %s", firstWord(p[start:i]), ix.want())
 				}
-				ix.word, ix.wordAt = make([]byte, 0, 16), base+int64(start)
+				ix.inWord, ix.word, ix.wordAt = true, ix.word[:0], base+int64(start)
 			}
 			if len(ix.word)+i-start > maxWord {
 				return ix.errorf(ix.wordAt, "a number or literal longer than %d bytes", maxWord)
@@ -195,7 +208,7 @@ func (ix *indexer) want() string {
 // endWord checks a number or literal that just ended.
 func (ix *indexer) endWord() error {
 	w := ix.word
-	ix.word = nil
+	ix.inWord = false
 	switch string(w) {
 	case "true", "false", "null":
 	default:
@@ -245,25 +258,20 @@ func validNumber(b []byte) bool {
 	return i == len(b)
 }
 
-// controlByte returns the index of the first byte of b below 0x20 (which JSON strings must
-// escape), or -1. It tests eight bytes at a time: strings are most of a dump.
-func controlByte(b []byte) int {
-	const highs, limit = 0x8080808080808080, 0x2020202020202020
+// firstSpecial returns the index of the first byte of b that is '"', '\\' or below 0x20
+// (which JSON strings must escape), or len(b). It tests eight bytes at a time: strings are
+// most of a dump.
+func firstSpecial(b []byte) int {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		// A byte below 0x20 borrows in x-limit without its high bit set in x; bytes of 0x80
-		// and up never match, and a borrow only reaches bytes above one that matched.
-		if (x-limit)&^x&highs != 0 {
-			break
+		if m := specialInWord(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
-	for ; i < len(b); i++ {
-		if b[i] < 0x20 {
-			return i
-		}
+	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+		i++
 	}
-	return -1
+	return i
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
@@ -301,16 +309,9 @@ func (ix *indexer) scanString(p []byte, at int64) (int, error) {
 			i++
 			continue
 		}
-		q := bytes.IndexByte(p[i:], '"')
-		stop := len(p)
-		if q >= 0 {
-			stop = i + q
-		}
-		if b := bytes.IndexByte(p[i:stop], '\\'); b >= 0 {
-			stop = i + b
-		}
-		if c := controlByte(p[i:stop]); c >= 0 {
-			return 0, ix.errorf(at+int64(i+c), "control character U+%04X in a string; JSON escapes it", p[i+c])
+		stop := i + firstSpecial(p[i:])
+		if stop < len(p) && p[stop] < 0x20 {
+			return 0, ix.errorf(at+int64(stop), "control character U+%04X in a string; JSON escapes it", p[stop])
 		}
 		if ix.capturing {
 			ix.str = append(ix.str, p[i:stop]...)

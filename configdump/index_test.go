@@ -6,19 +6,20 @@ import (
 	"testing"
 )
 
-// TestControlByte: the eight-bytes-at-a-time search finds the first byte below 0x20 where a
-// byte-by-byte loop does, whatever its position and neighbours (0x20, 0x7f, 0x80 and up).
-func TestControlByte(t *testing.T) {
+// TestFirstSpecial: the eight-bytes-at-a-time search finds the first quote, backslash or byte
+// below 0x20 where a byte-by-byte loop does, whatever its position and neighbours (0x20, 0x7f,
+// 0x80 and up).
+func TestFirstSpecial(t *testing.T) {
 	naive := func(b []byte) int {
 		for i, c := range b {
-			if c < 0x20 {
+			if c < 0x20 || c == '"' || c == '\\' {
 				return i
 			}
 		}
-		return -1
+		return len(b)
 	}
 	rng := rand.New(rand.NewSource(1))
-	alphabet := []byte{0x00, 0x01, 0x09, 0x0a, 0x1f, 0x20, 0x21, 'a', 0x7f, 0x80, 0x9f, 0xa0, 0xdf, 0xe0, 0xff}
+	alphabet := []byte{0x00, 0x01, 0x09, 0x0a, 0x1f, 0x20, 0x21, '"', '\\', '#', ']', 'a', 0x7f, 0x80, 0x9f, 0xa0, 0xdc, 0xdf, 0xe0, 0xff}
 	for n := 0; n < 40; n++ {
 		for trial := 0; trial < 300; trial++ {
 			b := make([]byte, n)
@@ -28,8 +29,8 @@ func TestControlByte(t *testing.T) {
 					b[i] = alphabet[rng.Intn(len(alphabet))]
 				}
 			}
-			if got, want := controlByte(b), naive(b); got != want {
-				t.Fatalf("controlByte(%q) = %d, want %d", b, got, want)
+			if got, want := firstSpecial(b), naive(b); got != want {
+				t.Fatalf("firstSpecial(%q) = %d, want %d", b, got, want)
 			}
 		}
 	}

@@ -160,15 +160,8 @@ func (s *scanner) readRawString() ([]byte, bool, error) {
 	i := start
 	escaped := false
 	for {
-		// Eight bytes at a time while none is a quote, a backslash or a control character;
-		// then straight to the first that is.
-		for i+8 <= len(data) {
-			if m := specialInWord(binary.LittleEndian.Uint64(data[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
+		// Straight to the first quote, backslash or control character.
+		i += firstSpecial(data[i:])
 		if i >= len(data) {
 			s.pos = len(data)
 			return nil, false, s.errorf("unterminated string")

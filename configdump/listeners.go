@@ -51,14 +51,26 @@ func (d *Dump) filterConfig(f *listenerv3.Filter) (typed *anypb.Any, untyped []b
 	return nil, nil
 }
 
-// decodeFilterConfig decodes a network filter's config (see filterConfig) into m.
-func (d *Dump) decodeFilterConfig(f *listenerv3.Filter, m proto.Message) error {
+// decodeFilterConfig decodes a network filter's config (see filterConfig) into m; a typed
+// config of m's type, only the fields proj selects (all when nil).
+func (d *Dump) decodeFilterConfig(f *listenerv3.Filter, m proto.Message, proj Projection) error {
 	typed, untyped := d.filterConfig(f)
 	if untyped != nil {
 		return d.decodeRaw(untyped, m)
 	}
+	if typed != nil && proj != nil && canonicalName(typed.GetTypeUrl()) == m.ProtoReflect().Descriptor().FullName() {
+		return unmarshalAnyValue(typed.GetValue(), m, d.src, nil, proj)
+	}
 	return d.UnmarshalAny(typed, m)
 }
+
+// The fields ChainTarget reads of an HTTP connection manager and a TCP proxy: the tables that
+// show them check the whole listener first (see Resources.Checked), so the rest need not be
+// decoded again for every filter chain.
+var (
+	hcmTargetFields = Fields("route_config", "rds")
+	tcpTargetFields = Fields("cluster")
+)
 
 // Listeners returns the dump's listeners: the active state of dynamic ones, then static ones.
 func (d *Dump) ListenerResources() (Resources[*listenerv3.Listener], error) {
@@ -254,18 +266,20 @@ type ChainTarget struct {
 
 // ChainTarget decodes the first HTTP connection manager or TCP proxy filter of a chain, whatever
 // its type URL says, as istioctl does; a v2-era filter's untyped config reads as its typed one.
+// Of a typed config of the filter's own type, it decodes only what it returns: call it on
+// listeners checked whole (see Resources.Checked).
 func (d *Dump) ChainTarget(filters []*listenerv3.Filter) ChainTarget {
 	for _, f := range filters {
 		switch {
 		case isHTTPConnectionManager(f):
 			hcm := &hcmv3.HttpConnectionManager{}
-			if err := d.decodeFilterConfig(f, hcm); err != nil {
+			if err := d.decodeFilterConfig(f, hcm, hcmTargetFields); err != nil {
 				return ChainTarget{Kind: TargetError, Err: err}
 			}
 			return ChainTarget{Kind: TargetHTTP, RouteConfig: hcm.GetRouteConfig(), RDSName: hcm.GetRds().GetRouteConfigName()}
 		case isTCPProxy(f) && !isBlackHole(f):
 			tcp := &tcpv3.TcpProxy{}
-			if err := d.decodeFilterConfig(f, tcp); err != nil {
+			if err := d.decodeFilterConfig(f, tcp, tcpTargetFields); err != nil {
 				return ChainTarget{Kind: TargetError, Err: err}
 			}
 			return ChainTarget{Kind: TargetTCP, Cluster: tcp.GetCluster()}

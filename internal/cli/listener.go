@@ -96,6 +96,7 @@ func (o *listenerOptions) view(d *configdump.Dump) error {
 	}
 	v := listenerList(d, o.filter, o.verbose, false)
 	if o.waypoint {
+		v.keyFields, v.rowFields = nil, nil // the waypoint table reads more of each listener
 		v.less = configdump.ListenerKey.WaypointLess
 		v.rows = func(l *listenerv3.Listener) []string { return formatter.WaypointRows(d, l) }
 		v.table = formatter.WaypointListenerTable
@@ -123,5 +124,13 @@ func listenerList(d *configdump.Dump, f configdump.ListenerFilter, verbose, with
 		names: func(l *listenerv3.Listener) []string {
 			return []string{formatter.ResourceName("listener", l.GetName())}
 		},
+		keyFields: listenerFields,
+		rowFields: listenerFields,
 	}
 }
+
+// listenerFields are what the listener table, its order and its filters read of a listener:
+// its addresses and name, and its filter chains' matches and filters (see ListenerRows).
+var listenerFields = configdump.Fields("name", "address", "additional_addresses", "internal_listener",
+	"filter_chains.filter_chain_match", "filter_chains.filters",
+	"default_filter_chain.filter_chain_match", "default_filter_chain.filters")
