@@ -1,14 +1,21 @@
 package configdump
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/proxyctl/proxyctl/internal/parallel"
 )
 
 // The decoder turns JSON into typed protobuf messages the way protojson does (proto or JSON
@@ -40,6 +47,46 @@ type decoder struct {
 	check bool
 	// secrets, when set, collects the secret values the checker met (see Redactions).
 	secrets *[]Replacement
+	// lists, when set, is the dump whose section this decoder reads: the lists of objects at
+	// the section's root that its index found are decoded on all cores.
+	lists *Dump
+}
+
+// minParallelList is the shortest list decoded on all cores.
+const minParallelList = 64
+
+// listSpan returns the list of objects the index found at offset at, if any.
+func (d *Dump) listSpan(at int64) (listSpan, bool) {
+	i := sort.Search(len(d.lists), func(i int) bool { return d.lists[i].start >= at })
+	if i < len(d.lists) && d.lists[i].start == at {
+		return d.lists[i], true
+	}
+	return listSpan{}, false
+}
+
+// parallelList decodes the elements of a list of objects the index found (ls) into list, on
+// all cores, and moves past the list.
+func (d *decoder) parallelList(list protoreflect.List, ls listSpan, depth int) error {
+	dump := d.lists
+	elems := dump.elems[ls.first : ls.first+ls.objects]
+	err := parallel.Ordered(len(elems), func(k int) (protoreflect.Value, error) {
+		e := elems[k]
+		sub := newDecoder(dump.src[e.start:e.end], int(e.start), dump.src, d.unknown)
+		sub.proj = d.proj
+		elem := list.NewElement()
+		if err := sub.messageValue(elem.Message(), depth+1); err != nil {
+			return protoreflect.Value{}, err
+		}
+		return elem, nil
+	}, func(v protoreflect.Value) error {
+		list.Append(v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.pos = int(ls.end) - d.base
+	return nil
 }
 
 // Projection selects fields to decode, by proto name, with sub-projections for the fields of
@@ -73,9 +120,21 @@ func (p Projection) add(parts []string) {
 	}
 }
 
-// newDecoder decodes data, found at offset base of the document doc.
+// newDecoder decodes data, found at offset base of the document doc. doc, when not nil, is a
+// document the indexer accepted (a Dump's, or part of one): valid JSON.
 func newDecoder(data []byte, base int, doc []byte, unknown *typeSet) *decoder {
-	return &decoder{scanner: scanner{data: data, base: base, doc: doc}, unknown: unknown}
+	valid := doc != nil && len(data) > 0 && within(doc, data)
+	return &decoder{scanner: scanner{data: data, base: base, doc: doc, valid: valid}, unknown: unknown}
+}
+
+// within reports whether sub is part of doc.
+func within(doc, sub []byte) bool {
+	if len(doc) == 0 {
+		return false
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(doc)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(sub)))
+	return p >= start && p+uintptr(len(sub)) <= start+uintptr(len(doc))
 }
 
 func (d *decoder) messageValue(m protoreflect.Message, depth int) error {
@@ -231,6 +290,11 @@ func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescrip
 	}
 	list := m.Mutable(fd).List()
 	isMsg := fd.Message() != nil
+	if isMsg && depth == 0 && d.lists != nil && !d.check && d.secrets == nil {
+		if ls, ok := d.lists.listSpan(int64(d.base + start)); ok && ls.objects >= minParallelList {
+			return d.parallelList(list, ls, depth)
+		}
+	}
 	lossy := false // an element the list cannot hold
 	for first := true; ; first = false {
 		more, err := d.more(']', first)
@@ -556,6 +620,11 @@ func (d *decoder) anyValue(m protoreflect.Message) error {
 
 // anyURL reads a typed config's object, returning its "@type".
 func (d *decoder) anyURL() (string, error) {
+	if d.valid {
+		if url, ok := d.leadingAnyURL(); ok {
+			return url, nil
+		}
+	}
 	if err := d.expect('{'); err != nil {
 		return "", err
 	}
@@ -582,6 +651,81 @@ func (d *decoder) anyURL() (string, error) {
 			return "", err
 		}
 	}
+}
+
+// leadingAnyURL is anyURL for a typed config, in a valid document, whose first member is its
+// only "@type": the rest of the object is skipped in one pass. ok is false (and the position
+// unchanged) for any other.
+func (d *decoder) leadingAnyURL() (url string, ok bool) {
+	start := d.pos
+	defer func() {
+		if !ok {
+			d.pos = start
+		}
+	}()
+	if d.skipWS() != '{' {
+		return "", false
+	}
+	d.pos++
+	if d.skipWS() != '"' {
+		return "", false
+	}
+	key, err := d.readKey()
+	if err != nil || key != "@type" || d.skipWS() != '"' {
+		return "", false
+	}
+	if url, err = d.readString(); err != nil {
+		return "", false
+	}
+	end, again := objectRest(d.data, d.pos)
+	if again {
+		return "", false
+	}
+	d.pos = end
+	return url, true
+}
+
+// objectRest finds the end of an object of a valid document from a position between two of
+// its members; again reports a member "@type" after that position (or a key with escapes,
+// which might spell it).
+func objectRest(data []byte, i int) (end int, again bool) {
+	depth, keyNext := 1, false
+	for i < len(data) {
+		switch data[i] {
+		case '"':
+			j := stringEnd(data, i+1)
+			if keyNext && depth == 1 {
+				key := data[i+1 : j-1]
+				again = again || string(key) == "@type" || bytes.IndexByte(key, '\\') >= 0
+			}
+			keyNext = false
+			i = j
+		case ',':
+			keyNext = depth == 1
+			i++
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			depth--
+			i++
+			if depth == 0 {
+				return i, again
+			}
+		case ' ':
+			i++
+			for i+8 <= len(data) {
+				if x := binary.LittleEndian.Uint64(data[i:]) ^ 0x2020202020202020; x != 0 {
+					i += bits.TrailingZeros64(x) >> 3
+					break
+				}
+				i += 8
+			}
+		default:
+			i++
+		}
+	}
+	return i, again
 }
 
 func (d *decoder) durationValue(m protoreflect.Message) error {

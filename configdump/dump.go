@@ -55,6 +55,10 @@ type Dump struct {
 	src     []byte
 	kind    Kind
 	spans   []sectionSpan // the config dump's sections (or the cluster statuses), undecoded
+	// lists and elems are the lists of objects in the sections, for decoding them on all
+	// cores (see sectionLists).
+	lists []listSpan
+	elems []elemSpan
 	unknown *typeSet
 
 	mu      sync.Mutex
@@ -128,7 +132,7 @@ func (x *Indexer) Dump(data []byte) (*Dump, error) {
 	if err != nil {
 		return nil, Locate(err, data)
 	}
-	return &Dump{src: data, kind: kind, spans: spans, unknown: &typeSet{}, decoded: map[Section]proto.Message{}}, nil
+	return &Dump{src: data, kind: kind, spans: spans, lists: x.ix.lists, elems: x.ix.elems, unknown: &typeSet{}, decoded: map[Section]proto.Message{}}, nil
 }
 
 // Kind is the kind of document parsed.
@@ -177,11 +181,22 @@ func section[T proto.Message](d *Dump, s Section, newT func() T) (T, error) {
 		return zero, fmt.Errorf("the config dump has no %s section (%s): %w", s.Short(), s, ErrMissingSection)
 	}
 	out := newT()
-	if err := unmarshalAnyValue(values[len(values)-1], out, d.src, nil, nil); err != nil {
+	if err := d.decodeSection(values[len(values)-1], out); err != nil {
 		return zero, fmt.Errorf("%s section: %w", s.Short(), err)
 	}
 	d.decoded[s] = out
 	return out, nil
+}
+
+// decodeSection decodes a section's JSON into m as unmarshalAnyValue does, the elements of its
+// long lists on all cores.
+func (d *Dump) decodeSection(value []byte, m proto.Message) error {
+	if !isJSONValue(value) || infoFor(m.ProtoReflect().Descriptor()).wkt != wktNone {
+		return unmarshalAnyValue(value, m, d.src, nil, nil)
+	}
+	dec := newDecoder(value, offsetIn(d.src, value), d.src, nil)
+	dec.lists = d
+	return dec.messageValue(m.ProtoReflect(), 0)
 }
 
 // UnmarshalAny decodes a typed config of this dump into m, whatever its type URL says: like

@@ -38,6 +38,12 @@ type indexer struct {
 	kindSet    bool
 	cur        sectionSpan
 	spans      []sectionSpan
+	// The lists of objects that are members of config entries (dynamic_active_clusters...),
+	// and their elements: their resources can be decoded on all cores (see decoder.listField).
+	inList bool
+	list   listSpan
+	lists  []listSpan
+	elems  []elemSpan
 	started    bool // the document's first byte, '{', was seen
 }
 
@@ -81,6 +87,17 @@ func firstWord(p []byte) []byte {
 	}
 	return p
 }
+
+// listSpan is a list that is a member of an entry of "configs", all of whose elements are
+// objects: elems[first:first+objects] of the index.
+type listSpan struct {
+	start, end      int64
+	first           int32
+	objects, commas int32
+}
+
+// elemSpan is an element of a listSpan.
+type elemSpan struct{ start, end int64 }
 
 // sectionSpan is one entry of "configs".
 type sectionSpan struct {
@@ -411,6 +428,13 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 			ix.cur = sectionSpan{start: at}
 			ix.configKey = ""
 		}
+		switch {
+		case depth == 3 && c == '[' && ix.inConfigs && ix.kind == KindConfigDump:
+			ix.inList, ix.list = true, listSpan{start: at, first: int32(len(ix.elems))}
+		case depth == 4 && c == '{' && ix.inList:
+			ix.elems = append(ix.elems, elemSpan{start: at})
+			ix.list.objects++
+		}
 		ix.stack = append(ix.stack, c)
 		ix.state = stKeyOrClose
 		if c == '[' {
@@ -430,6 +454,14 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 		ix.stack = ix.stack[:depth-1]
 		ix.afterValue()
 		switch {
+		case depth == 5 && c == '}' && ix.inList:
+			ix.elems[len(ix.elems)-1].end = at + 1
+		case depth == 4 && c == ']' && ix.inList:
+			ix.list.end = at + 1
+			if ix.list.objects > 0 && ix.list.commas == ix.list.objects-1 {
+				ix.lists = append(ix.lists, ix.list) // a list of objects only
+			}
+			ix.inList = false
 		case depth == 3 && ix.inConfigs:
 			ix.cur.end = at + 1
 			ix.spans = append(ix.spans, ix.cur)
@@ -439,6 +471,9 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 	case ',':
 		if ix.state != stAfterValue {
 			return unexpected()
+		}
+		if depth == 4 && ix.inList {
+			ix.list.commas++
 		}
 		ix.state = stValue
 		if ix.stack[depth-1] == '{' {

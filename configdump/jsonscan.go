@@ -25,6 +25,9 @@ type scanner struct {
 	// base is the offset of data within the whole document, doc, for error positions.
 	base int
 	doc  []byte
+	// valid says data is part of a document the indexer accepted: valid JSON, whose values
+	// skipValue can skip without checking them again.
+	valid bool
 }
 
 // SyntaxError reports malformed JSON with its byte offset in the document (and its line and
@@ -382,8 +385,15 @@ func (s *scanner) readLiteral() (string, error) {
 	return "", s.errorf("unexpected %s, want a value", describeByte(s.data[s.pos]))
 }
 
-// skipValue consumes one JSON value of any kind, checking its syntax, without recursion.
+// skipValue consumes one JSON value of any kind, checking its syntax (unless the document is
+// known to be valid), without recursion.
 func (s *scanner) skipValue() error {
+	if s.valid {
+		if c := s.skipWS(); c == '{' || c == '[' || c == '"' {
+			s.skipValid()
+			return nil
+		}
+	}
 	var open []byte // the containers entered and not yet closed
 	for {
 		c := s.skipWS()
@@ -447,6 +457,60 @@ func (s *scanner) skipValue() error {
 			}
 			break
 		}
+	}
+}
+
+// skipValid consumes the object, array or string at the position, in a valid document: it
+// finds the end by matching brackets outside strings, eight bytes at a time where it can.
+func (s *scanner) skipValid() {
+	data, i := s.data, s.pos
+	if data[i] == '"' {
+		s.pos = stringEnd(data, i+1)
+		return
+	}
+	depth := 0
+	for i < len(data) {
+		switch c := data[i]; c {
+		case '"':
+			i = stringEnd(data, i+1)
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			depth--
+			i++
+			if depth == 0 {
+				s.pos = i
+				return
+			}
+		case ' ':
+			i++
+			for i+8 <= len(data) {
+				if x := binary.LittleEndian.Uint64(data[i:]) ^ 0x2020202020202020; x != 0 {
+					i += bits.TrailingZeros64(x) >> 3
+					break
+				}
+				i += 8
+			}
+		default:
+			i++
+		}
+	}
+	s.pos = i
+}
+
+// stringEnd returns the index after the closing quote of the string of a valid document whose
+// content starts at data[i].
+func stringEnd(data []byte, i int) int {
+	for {
+		i += firstSpecial(data[i:])
+		if i >= len(data) {
+			return len(data)
+		}
+		if data[i] == '"' {
+			return i + 1
+		}
+		i += 2 // a backslash and the byte it escapes
 	}
 }
 

@@ -1,13 +1,10 @@
 package configdump
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 
@@ -26,11 +23,11 @@ import (
 // and built, as dynamic messages, the first time a dump needs one: typically to print a typed
 // config with -o json.
 
-//go:embed descriptors.pb.gz
-var descriptorsGz []byte
+//go:embed descriptors.pb
+var descriptorsPB []byte
 
-//go:embed types.idx.gz
-var typeIndexGz []byte
+//go:embed types.idx
+var typeIndexData []byte
 
 // typeIndex is the embedded index: the file of each message, and the v3 successor of each
 // renamed v2 message.
@@ -41,13 +38,15 @@ type typeIndex struct {
 
 var loadTypeIndex = sync.OnceValue(func() *typeIndex {
 	ix := &typeIndex{file: map[protoreflect.FullName]string{}, previous: map[protoreflect.FullName]protoreflect.FullName{}}
-	data, err := gunzip(typeIndexGz)
-	if err != nil {
-		panic(fmt.Sprintf("configdump: embedded type index: %v", err))
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		kind, rest, _ := strings.Cut(sc.Text(), " ")
+	// The strings share the embedded data's memory: it never changes.
+	for data := typeIndexData; len(data) > 0; {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		kind, rest, _ := strings.Cut(bytesToString(line), " ")
 		a, b, _ := strings.Cut(rest, " ")
 		switch kind {
 		case "M":
@@ -58,14 +57,6 @@ var loadTypeIndex = sync.OnceValue(func() *typeIndex {
 	}
 	return ix
 })
-
-func gunzip(data []byte) ([]byte, error) {
-	r, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(r)
-}
 
 // successor follows v2 -> v3 renames to the newest name.
 func (ix *typeIndex) successor(name protoreflect.FullName) (protoreflect.FullName, bool) {
@@ -203,10 +194,7 @@ func (t *dynamicTypes) file(path string) (protoreflect.FileDescriptor, error) {
 
 // loadProtos finds each file descriptor in the embedded FileDescriptorSet, decoding none.
 func (t *dynamicTypes) loadProtos() error {
-	set, err := gunzip(descriptorsGz)
-	if err != nil {
-		return err
-	}
+	set := descriptorsPB
 	t.raw = map[string][]byte{}
 	for b := set; len(b) > 0; {
 		num, typ, n := protowire.ConsumeTag(b)

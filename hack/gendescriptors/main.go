@@ -18,10 +18,10 @@ func main() {
 	}
 	descriptors, index, err := descgen.Generate()
 	if err == nil {
-		err = os.WriteFile(filepath.Join(os.Args[1], "descriptors.pb.gz"), descriptors, 0o644)
+		err = os.WriteFile(filepath.Join(os.Args[1], "descriptors.pb"), descriptors, 0o644)
 	}
 	if err == nil {
-		err = os.WriteFile(filepath.Join(os.Args[1], "types.idx.gz"), index, 0o644)
+		err = os.WriteFile(filepath.Join(os.Args[1], "types.idx"), index, 0o644)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)

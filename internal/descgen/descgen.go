@@ -5,7 +5,6 @@ package descgen
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"sort"
 
@@ -17,8 +16,8 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// Generate returns the gzipped FileDescriptorSet of every registered file, sorted by path, and
-// the gzipped index: one line per message, "M full.Name path/of/file.proto", and one per
+// Generate returns the FileDescriptorSet of every registered file, sorted by path, and the
+// index: one line per message, "M full.Name path/of/file.proto", and one per
 // renamed message, "V old.v2.Name new.v3.Name", from (udpa.annotations.versioning).
 func Generate() (descriptors, index []byte, err error) {
 	var files []protoreflect.FileDescriptor
@@ -43,13 +42,9 @@ func Generate() (descriptors, index []byte, err error) {
 		idx.WriteString(l)
 		idx.WriteByte('\n')
 	}
-	if descriptors, err = gz(raw); err != nil {
-		return nil, nil, err
-	}
-	if index, err = gz(idx.Bytes()); err != nil {
-		return nil, nil, err
-	}
-	return descriptors, index, nil
+	// Not compressed: proxyctl reads them on most real dumps, and inflating them took longer
+	// than decoding the files a dump needs.
+	return raw, idx.Bytes(), nil
 }
 
 func appendMessages(lines []string, path string, msgs protoreflect.MessageDescriptors) []string {
@@ -64,20 +59,4 @@ func appendMessages(lines []string, path string, msgs protoreflect.MessageDescri
 		lines = appendMessages(lines, path, md.Messages())
 	}
 	return lines
-}
-
-// gz compresses deterministically: no name, no modification time.
-func gz(data []byte) ([]byte, error) {
-	var b bytes.Buffer
-	w, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(data); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
 }
