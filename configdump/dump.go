@@ -52,13 +52,13 @@ func (s Section) Short() string {
 
 // Dump is a parsed admin document.
 type Dump struct {
-	src     []byte
-	kind    Kind
-	spans   []sectionSpan // the config dump's sections (or the cluster statuses), undecoded
+	src   []byte
+	kind  Kind
+	spans []sectionSpan // the config dump's sections (or the cluster statuses), undecoded
 	// lists and elems are the lists of objects in the sections, for decoding them on all
 	// cores (see sectionLists).
-	lists []listSpan
-	elems []elemSpan
+	lists   []listSpan
+	elems   []elemSpan
 	unknown *typeSet
 
 	mu      sync.Mutex

@@ -40,11 +40,11 @@ type indexer struct {
 	spans      []sectionSpan
 	// The lists of objects that are members of config entries (dynamic_active_clusters...),
 	// and their elements: their resources can be decoded on all cores (see decoder.listField).
-	inList bool
-	list   listSpan
-	lists  []listSpan
-	elems  []elemSpan
-	started    bool // the document's first byte, '{', was seen
+	inList  bool
+	list    listSpan
+	lists   []listSpan
+	elems   []elemSpan
+	started bool // the document's first byte, '{', was seen
 }
 
 // state is what the JSON grammar allows next.
