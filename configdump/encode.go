@@ -43,6 +43,9 @@ type Encoder struct {
 	depth   int
 	// dropUnknown: leave out what the decoder kept as raw JSON (see Dump.DropUnknownFields).
 	dropUnknown bool
+	// compact leaves out line breaks and indentation: for JSON only read again (converted
+	// to YAML), never printed.
+	compact bool
 	// keepBinary prints the binary payload of an Any of an unknown type as {"@type": URL,
 	// "value": BASE64} instead of failing: for protobuf from a server rather than a document.
 	keepBinary bool
@@ -74,6 +77,9 @@ func (e *Encoder) Message(m proto.Message) error {
 var indentation = "\n" + strings.Repeat(" ", 4*64)
 
 func (e *Encoder) newline() {
+	if e.compact {
+		return
+	}
 	if n := 1 + 4*e.depth; n <= len(indentation) {
 		e.buf = append(e.buf, indentation[:n]...)
 		return

@@ -145,11 +145,12 @@ func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(
 }
 
 // EachJSON is Each for printing resources: it hands fn the JSON of each resource at indexes
-// (every one when nil) as an Encoder at depth prints the decoded resource, on all cores, and
-// fn's results to emit in order. The JSON is transcoded from the dump's (see transcode.go),
+// (every one when nil) as an Encoder at depth prints the decoded resource (compact: without
+// line breaks and indentation, for a reader that does not care), on all cores, and fn's
+// results to emit in order. The JSON is transcoded from the dump's (see transcode.go),
 // which skips building the messages; the errors are Each's. The JSON fn is given, which its
 // result may share, is only valid until emit returns.
-func EachJSON[T proto.Message, R any](r Resources[T], indexes []int, depth int, fn func(json []byte) (R, error), emit func(R) error) error {
+func EachJSON[T proto.Message, R any](r Resources[T], indexes []int, depth int, compact bool, fn func(json []byte) (R, error), emit func(R) error) error {
 	n := len(r.list)
 	if indexes != nil {
 		n = len(indexes)
@@ -175,6 +176,7 @@ func EachJSON[T proto.Message, R any](r Resources[T], indexes []int, depth int, 
 		enc := r.d.NewEncoder()
 		enc.buf = (*buf)[:0]
 		enc.SetDepth(depth)
+		enc.compact = compact
 		done := func() { *buf = enc.buf; jsonBuffers.Put(buf) }
 		if !transcode(enc, value, r.d.src, md) {
 			// Decoded and encoded, as Each and the Encoder do: this reports the error.

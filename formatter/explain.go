@@ -31,7 +31,7 @@ func Explain(w io.Writer, e *traffic.Explanation, f Format, verbose bool) error 
 		}
 		out := buf.Bytes()
 		if f == YAML {
-			y, err := jsonToYAML(out)
+			y, err := yamlConvert(out)
 			if err != nil {
 				return err
 			}

@@ -202,7 +202,7 @@ func EncodeResource(d *configdump.Dump, m proto.Message, f Format) ([]byte, erro
 	if f == JSON {
 		return enc.Bytes(), nil
 	}
-	y, err := jsonToYAML(enc.Bytes())
+	y, err := yamlConvert(enc.Bytes())
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func EncodedResource(json []byte, f Format) ([]byte, error) {
 	if f == JSON {
 		return json, nil
 	}
-	y, err := jsonToYAML(json)
+	y, err := yamlConvert(json)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func Message(w io.Writer, d *configdump.Dump, m proto.Message, f Format) error {
 	}
 	out := append(enc.Bytes(), '\n')
 	if f == YAML {
-		y, err := jsonToYAML(out)
+		y, err := yamlConvert(out)
 		if err != nil {
 			return err
 		}
@@ -290,19 +290,20 @@ func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement) e
 	return err
 }
 
-// yamlItem turns a YAML document into an item of a YAML sequence.
+// yamlItem turns a YAML document into an item of a YAML sequence: its first line after "- ",
+// the others after two spaces (a line feed ending the document is kept, not followed).
 func yamlItem(doc []byte) []byte {
-	var b bytes.Buffer
-	for i, l := range strings.SplitAfter(string(doc), "\n") {
-		if l == "" {
-			continue
+	out := make([]byte, 0, len(doc)+2+2*bytes.Count(doc, []byte{'\n'}))
+	prefix := "- "
+	for len(doc) > 0 {
+		line := doc
+		if i := bytes.IndexByte(doc, '\n'); i >= 0 {
+			line = doc[:i+1]
 		}
-		if i == 0 {
-			b.WriteString("- ")
-		} else {
-			b.WriteString("  ")
-		}
-		b.WriteString(l)
+		doc = doc[len(line):]
+		out = append(out, prefix...)
+		out = append(out, line...)
+		prefix = "  "
 	}
-	return b.Bytes()
+	return out
 }

@@ -193,7 +193,7 @@ func WriteProxyStatusYAML(w io.Writer, rows []istiod.ProxyStatus) error {
 	if err != nil {
 		return fmt.Errorf("encode proxy-status as yaml: %w", err)
 	}
-	b, err := jsonToYAML(j)
+	b, err := yamlConvert(j)
 	if err != nil {
 		return fmt.Errorf("encode proxy-status as yaml: %w", err)
 	}

@@ -47,7 +47,7 @@ func WriteVersion(w io.Writer, v VersionInfo, f Format, short bool) error {
 		}
 		b = append(b, '\n')
 		if f == YAML {
-			if b, err = jsonToYAML(b); err != nil {
+			if b, err = yamlConvert(b); err != nil {
 				return err
 			}
 		}

@@ -211,7 +211,7 @@ func (p yamlPart) render(doc []byte, replace []configdump.Replacement) ([]byte, 
 		}
 		v = append(append(append(append([]byte{'{'}, k...), ':'), v...), '}')
 	}
-	y, err := jsonToYAML(v)
+	y, err := yamlConvert(v)
 	if err != nil {
 		return nil, err
 	}

@@ -128,7 +128,7 @@ func encodeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res con
 	rw := formatter.NewResourceWriter(w, f)
 	var err error
 	if v.asIs {
-		err = configdump.EachJSON(res, indexes, formatter.ResourceDepth(f), func(json []byte) ([]byte, error) {
+		err = configdump.EachJSON(res, indexes, formatter.ResourceDepth(f), f == formatter.YAML, func(json []byte) ([]byte, error) {
 			return formatter.EncodedResource(json, f)
 		}, rw.Write)
 	} else {
