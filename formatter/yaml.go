@@ -72,11 +72,15 @@ var yamlSplitAbove = 256 << 10 // a variable for the tests
 func writeYAML(w io.Writer, doc []byte, replace []configdump.Replacement) error {
 	doc = bytes.TrimSpace(doc)
 	var plan []yamlPart
-	if err := planYAML(&plan, doc, 0, "", ""); err != nil {
+	parts, err := outlineJSON(doc)
+	if err != nil {
+		return err
+	}
+	if err := parts.plan(&plan, doc, 0, "", ""); err != nil {
 		return err
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
-	err := parallel.Ordered(len(plan), func(i int) ([]byte, error) { return plan[i].render(doc, replace) }, func(b []byte) error {
+	err = parallel.Ordered(len(plan), func(i int) ([]byte, error) { return plan[i].render(doc, replace) }, func(b []byte) error {
 		_, err := bw.Write(b)
 		return err
 	})
@@ -100,12 +104,21 @@ type yamlPart struct {
 
 // planYAML lays out the value doc[at:at+len(v)] (v) as parts.
 func planYAML(plan *[]yamlPart, v []byte, at int, first, rest string) error {
+	return outline(nil).plan(plan, v, at, first, rest)
+}
+
+// plan is planYAML, with the members of the large containers found already.
+func (o outline) plan(plan *[]yamlPart, v []byte, at int, first, rest string) error {
 	if !splitYAML(v) {
 		*plan = append(*plan, yamlPart{start: at, end: at + len(v), first: first, rest: rest})
 		return nil
 	}
 	if v[0] == '[' {
-		items, err := jsonElements(v)
+		items, ok := o[at]
+		var err error
+		if !ok {
+			items, err = jsonElements(v)
+		}
 		if err != nil {
 			return err
 		}
@@ -114,13 +127,17 @@ func planYAML(plan *[]yamlPart, v []byte, at int, first, rest string) error {
 			if i == 0 {
 				p = first + "- "
 			}
-			if err := planYAML(plan, v[it.start:it.end], at+it.start, p, rest+"  "); err != nil {
+			if err := o.plan(plan, v[it.start:it.end], at+it.start, p, rest+"  "); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	members, err := jsonMembers(v)
+	members, ok := o[at]
+	var err error
+	if !ok {
+		members, err = jsonMembers(v)
+	}
 	if err != nil {
 		return err
 	}
@@ -153,7 +170,7 @@ func planYAML(plan *[]yamlPart, v []byte, at int, first, rest string) error {
 		if val[0] == '[' {
 			nested = rest // yaml.v2 does not indent a sequence under its key
 		}
-		if err := planYAML(plan, val, at+m.start, nested, nested); err != nil {
+		if err := o.plan(plan, val, at+m.start, nested, nested); err != nil {
 			return err
 		}
 	}
@@ -248,10 +265,147 @@ func replaced(doc []byte, start, end int, replace []configdump.Replacement) []by
 	return append(b, doc[at:end]...)
 }
 
+// outline holds the members (or elements) of a document's containers larger than
+// yamlSplitAbove, by the container's offset: found in one pass over the document rather than
+// one pass per level of nesting.
+type outline map[int][]span
+
+// outlineMaxDepth bounds the nesting of the containers outlineJSON records (deeper ones, if
+// large, are split when planned).
+const outlineMaxDepth = 6
+
+// outlineJSON finds the members of the large containers of a valid JSON document.
+func outlineJSON(doc []byte) (outline, error) {
+	type frame struct {
+		start, valStart, valEnd, keyStart, keyEnd int
+		obj, expectKey                            bool
+		children                                  []span
+	}
+	out := outline{}
+	var stack []frame
+	flush := func(f *frame) error {
+		if f.valStart < 0 {
+			return nil
+		}
+		sp := span{start: f.valStart - f.start, end: f.valEnd - f.start}
+		if f.obj {
+			sp.keyStart, sp.keyEnd = f.keyStart-f.start, f.keyEnd-f.start
+		}
+		f.children = append(f.children, sp)
+		f.valStart = -1
+		return nil
+	}
+	token := func(start, end int) { // a value at the top of the stack
+		if n := len(stack); n > 0 {
+			if f := &stack[n-1]; f.valStart < 0 {
+				f.valStart = start
+			}
+			stack[n-1].valEnd = end
+		}
+	}
+	for i := 0; i < len(doc); {
+		switch c := doc[i]; c {
+		case ' ', '\t', '\r', '\n':
+			i++
+		case '"':
+			end := stringEnd(doc, i+1)
+			if end < 0 {
+				return nil, fmt.Errorf("yaml: unterminated JSON string")
+			}
+			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].expectKey {
+				stack[n-1].keyStart, stack[n-1].keyEnd = i, end
+			} else {
+				token(i, end)
+			}
+			i = end
+		case ':':
+			if n := len(stack); n > 0 {
+				stack[n-1].expectKey = false
+			}
+			i++
+		case ',':
+			if n := len(stack); n > 0 {
+				flush(&stack[n-1])
+				stack[n-1].expectKey = stack[n-1].obj
+			}
+			i++
+		case '{', '[':
+			if len(stack) >= outlineMaxDepth {
+				end, err := skipContainer(doc, i)
+				if err != nil {
+					return nil, err
+				}
+				token(i, end)
+				i = end
+				continue
+			}
+			token(i, i+1)
+			stack = append(stack, frame{start: i, valStart: -1, obj: c == '{', expectKey: c == '{'})
+			i++
+		case '}', ']':
+			n := len(stack)
+			if n == 0 {
+				return nil, fmt.Errorf("yaml: unbalanced JSON")
+			}
+			f := &stack[n-1]
+			flush(f)
+			if i+1-f.start > yamlSplitAbove {
+				for k := range f.children {
+					ch := &f.children[k]
+					if f.obj {
+						if err := json.Unmarshal(doc[f.start+ch.keyStart:f.start+ch.keyEnd], &ch.key); err != nil {
+							return nil, fmt.Errorf("yaml: bad key %.40q: %w", doc[f.start+ch.keyStart:f.start+ch.keyEnd], err)
+						}
+					}
+				}
+				out[f.start] = f.children
+			}
+			start := f.start
+			stack = stack[:n-1]
+			i++
+			token(start, i)
+		default:
+			start := i
+			for i < len(doc) && !strings.ContainsRune(" \t\r\n,]}:", rune(doc[i])) {
+				i++
+			}
+			token(start, i)
+		}
+	}
+	return out, nil
+}
+
+// skipContainer returns the end of the object or array of a valid document at doc[i].
+func skipContainer(doc []byte, i int) (int, error) {
+	depth := 0
+	for i < len(doc) {
+		switch doc[i] {
+		case '"':
+			end := stringEnd(doc, i+1)
+			if end < 0 {
+				return 0, fmt.Errorf("yaml: unterminated JSON string")
+			}
+			i = end
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1, nil
+			}
+		}
+		i++
+	}
+	return 0, fmt.Errorf("yaml: unterminated JSON container")
+}
+
 // span is a member or element of a JSON container: its value is v[start:end] of the container.
 type span struct {
 	key        string
 	start, end int
+	// keyStart and keyEnd bound a member's key, quotes included (see outlineJSON).
+	keyStart, keyEnd int
 }
 
 // jsonMembers splits a JSON object (valid JSON) into its members.
@@ -283,7 +437,6 @@ func jsonElements(arr []byte) ([]span, error) {
 func splitJSON(c []byte, fn func(key []byte, start, end int) error) error {
 	isObj := c[0] == '{'
 	depth := 0
-	inString, escaped := false, false
 	keyStart, keyEnd, valStart := -1, -1, -1
 	expectKey := isObj
 	flush := func(end int) error {
@@ -301,29 +454,24 @@ func splitJSON(c []byte, fn func(key []byte, start, end int) error) error {
 	}
 	for i := 1; i < len(c); i++ {
 		ch := c[i]
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case ch == '\\':
-				escaped = true
-			case ch == '"':
-				inString = false
-				if depth == 0 && expectKey {
-					keyEnd = i + 1
-				}
-			}
-			continue
-		}
 		switch ch {
 		case ' ', '\t', '\r', '\n':
 			continue
 		case '"':
-			inString = true
+			end := stringEnd(c, i+1)
+			if end < 0 {
+				return fmt.Errorf("yaml: unterminated JSON string")
+			}
 			if depth == 0 && expectKey {
-				keyStart = i
+				keyStart, keyEnd = i, end
+				i = end - 1
 				continue
 			}
+			if valStart < 0 && !(depth == 0 && expectKey) {
+				valStart = i
+			}
+			i = end - 1
+			continue
 		case ':':
 			if depth == 0 {
 				expectKey = false
@@ -350,4 +498,23 @@ func splitJSON(c []byte, fn func(key []byte, start, end int) error) error {
 		}
 	}
 	return fmt.Errorf("yaml: unterminated JSON container")
+}
+
+// stringEnd returns the index after the closing quote of the JSON string whose content starts
+// at c[i], or -1.
+func stringEnd(c []byte, i int) int {
+	for {
+		q := bytes.IndexByte(c[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		if b := bytes.IndexByte(c[i:i+q], '\\'); b >= 0 {
+			i += b + 2
+			if i > len(c) {
+				return -1
+			}
+			continue
+		}
+		return i + q + 1
+	}
 }

@@ -455,14 +455,17 @@ func yamlResolvesToString(s string) bool {
 		if yamlTimestamp(s) {
 			return false
 		}
-		plain := strings.ReplaceAll(s, "_", "")
+		plain := s
+		if strings.IndexByte(s, '_') >= 0 {
+			plain = strings.ReplaceAll(s, "_", "")
+		}
 		if _, err := strconv.ParseInt(plain, 0, 64); err == nil {
 			return false
 		}
 		if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
 			return false
 		}
-		if yamlFloat.MatchString(plain) {
+		if yamlFloatSyntax(plain) {
 			if _, err := strconv.ParseFloat(plain, 64); err == nil {
 				return false
 			}
@@ -505,8 +508,48 @@ var yamlResolveMap = func() map[string]struct{} {
 	return m
 }()
 
+// yamlFloatSyntax reports whether s matches yaml.v2's float syntax,
+// ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$.
+func yamlFloatSyntax(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	} else {
+		if digits() == 0 {
+			return false
+		}
+		if i < len(s) && s[i] == '.' {
+			i++
+			digits()
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '-' || s[i] == '+') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
 var (
-	yamlFloat       = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
 	yamlBase60      = regexp.MustCompile(`^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`)
 	yamlTimeFormats = []string{"2006-1-2T15:4:5.999999999Z07:00", "2006-1-2t15:4:5.999999999Z07:00", "2006-1-2 15:4:5.999999999", "2006-1-2"}
 )

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -151,6 +152,15 @@ func TestFastYAMLScalars(t *testing.T) {
 	}
 }
 
+func TestYAMLFloatSyntax(t *testing.T) {
+	re := regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
+	for _, s := range []string{"", "1", "-1", "+", "-", ".", ".5", "5.", "5.5", "1e", "1e5", "1E+5", "1e-", ".e1", "1.e1", "+.5e-3", "1.2.3", "10.96.9.93", "1x", "e5", "--1", "1e5.5", "0x1f", "٣"} {
+		if got, want := yamlFloatSyntax(s), re.MatchString(s); got != want {
+			t.Errorf("yamlFloatSyntax(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
 // TestFastYAMLKeyOrder: keys in yaml.v2's natural order (where it has one: with leading zeros,
 // as in "a9", "a09", "a10", it sorts differently from run to run).
 func TestFastYAMLKeyOrder(t *testing.T) {
@@ -176,4 +186,40 @@ func FuzzFastYAML(f *testing.F) {
 		}
 		compareYAML(t, "fuzz", doc)
 	})
+}
+
+// TestOutlineMatchesSplit: the plan of a large document is the same whether its containers'
+// members are found in one pass (outlineJSON) or container by container (splitJSON).
+func TestOutlineMatchesSplit(t *testing.T) {
+	defer func(n int) { yamlSplitAbove = n }(yamlSplitAbove)
+	yamlSplitAbove = 512
+	docs := [][]byte{testutil.GeneratedDump(t, 10)}
+	files, _ := filepath.Glob("../../shared/conformance/dumps/*.json")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err == nil && json.Valid(data) {
+			docs = append(docs, bytes.TrimSpace(data))
+		}
+	}
+	for i, doc := range docs {
+		var want, got []yamlPart
+		if err := planYAML(&want, doc, 0, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		o, err := outlineJSON(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.plan(&got, doc, 0, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("document %d: %d parts, want %d", i, len(got), len(want))
+		}
+		for k := range got {
+			if got[k] != want[k] {
+				t.Fatalf("document %d, part %d: %+v, want %+v", i, k, got[k], want[k])
+			}
+		}
+	}
 }
