@@ -65,6 +65,35 @@ type Dump struct {
 	decoded map[Section]proto.Message
 
 	dropUnknown bool // see DropUnknownFields
+
+	// release drops bytes of the document from memory (see ReleaseWith); rel is the pass
+	// over the whole document in progress.
+	release func([]byte)
+	rel     *releaser
+}
+
+// ReleaseWith makes the passes over the whole document (Redactions, CheckAll) drop from
+// memory, with release, the bytes they are done with, as they go: a caller that mapped the
+// document gives back its pages (they are read again from the file if touched again).
+func (d *Dump) ReleaseWith(release func([]byte)) { d.release = release }
+
+// releaser drops a document's bytes from memory in order, a megabyte or more at a time.
+type releaser struct {
+	release func([]byte)
+	src     []byte
+	from    int
+}
+
+// releaseChunk is how much a releaser drops at a time.
+const releaseChunk = 1 << 20
+
+// upTo drops the bytes before end (those not dropped yet).
+func (r *releaser) upTo(end int) {
+	if r == nil || r.release == nil || end-r.from < releaseChunk {
+		return
+	}
+	r.release(r.src[r.from:end])
+	r.from = end
 }
 
 // DropUnknownFields makes the dump's encoders print only what the types of this binary hold,

@@ -27,7 +27,10 @@ func (d *Dump) Redactions() ([]Replacement, error) { return d.walk(true) }
 // walk checks every section of a known type, noting unknown types and, with redact, secrets.
 func (d *Dump) walk(redact bool) ([]Replacement, error) {
 	var out []Replacement
+	d.rel = &releaser{release: d.release, src: d.src}
+	defer func() { d.rel = nil }()
 	for i, sp := range d.spans {
+		d.rel.upTo(int(sp.start))
 		url := sp.typeURL
 		if d.kind == KindClusterStatus {
 			url = "type.googleapis.com/envoy.admin.v3.ClusterStatus"
@@ -41,6 +44,7 @@ func (d *Dump) walk(redact bool) ([]Replacement, error) {
 			continue
 		}
 		dec := newDecoder(d.src[sp.start:sp.end], int(sp.start), d.src, d.unknown)
+		dec.lists = d // the sections' long lists are checked on all cores
 		if redact {
 			dec.secrets = &out
 		}

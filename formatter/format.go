@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
@@ -262,12 +263,37 @@ func Message(w io.Writer, d *configdump.Dump, m proto.Message, f Format) error {
 // Raw writes a JSON document as it is but for the replacements (see configdump.Redactions),
 // or converted to YAML.
 func Raw(w io.Writer, data []byte, replace []configdump.Replacement, f Format) error {
+	return RawReleasing(w, data, replace, f, nil)
+}
+
+// RawReleasing is Raw that drops from memory, with release (when not nil), the bytes of data
+// it has written: a caller that mapped the document gives back its pages as it goes.
+func RawReleasing(w io.Writer, data []byte, replace []configdump.Replacement, f Format, release func([]byte)) error {
 	if f == YAML {
-		return writeYAML(w, data, replace)
+		return writeYAML(w, data, replace, release)
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
-	if err := writeReplaced(bw, data, replace); err != nil {
-		return err
+	// A few megabytes at a time, each dropped once written.
+	const chunk = 4 << 20
+	at := 0
+	for at < len(data) {
+		end := min(at+chunk, len(data))
+		// The replacements that start in this chunk, the chunk stretched to their end.
+		i := sort.Search(len(replace), func(i int) bool { return replace[i].Start >= at })
+		j := sort.Search(len(replace), func(j int) bool { return replace[j].Start >= end })
+		if j > i && replace[j-1].End > end {
+			end = replace[j-1].End
+		}
+		if err := writeReplaced(bw, data[:end], replace[i:j], at); err != nil {
+			return err
+		}
+		if release != nil {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			release(data[at:end])
+		}
+		at = end
 	}
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		bw.WriteByte('\n')
@@ -275,8 +301,9 @@ func Raw(w io.Writer, data []byte, replace []configdump.Replacement, f Format) e
 	return bw.Flush()
 }
 
-func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement) error {
-	at := 0
+
+// writeReplaced writes data[at:] with the replacements (in order, inside it) applied.
+func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement, at int) error {
 	for _, r := range replace {
 		if _, err := w.Write(data[at:r.Start]); err != nil {
 			return err

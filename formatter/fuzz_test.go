@@ -182,7 +182,7 @@ func FuzzWriteYAML(f *testing.F) {
 		}
 		yamlSplitAbove = 1 << 30
 		var whole bytes.Buffer
-		if err := writeYAML(&whole, doc, nil); err != nil {
+		if err := writeYAML(&whole, doc, nil, nil); err != nil {
 			t.Fatalf("unsplit: %v", err)
 		}
 		if !bytes.Equal(whole.Bytes(), want) {
@@ -190,7 +190,7 @@ func FuzzWriteYAML(f *testing.F) {
 		}
 		yamlSplitAbove = int(split)%1024 + 1
 		var parts bytes.Buffer
-		if err := writeYAML(&parts, doc, nil); err != nil {
+		if err := writeYAML(&parts, doc, nil, nil); err != nil {
 			t.Fatalf("split above %d: %v", yamlSplitAbove, err)
 		}
 		if !sameYAMLValue(t, parts.Bytes(), want) {

@@ -69,10 +69,10 @@ var yamlSplitAbove = 256 << 10 // a variable for the tests
 // converted on all cores and written in order: the output is jsonToYAML's when nothing is
 // split, and otherwise the same value (yaml.v2 folds long strings at a column counted from the
 // start of each part, and indents a block scalar in a list by the part's own indentation).
-func writeYAML(w io.Writer, doc []byte, replace []configdump.Replacement) error {
+func writeYAML(w io.Writer, doc []byte, replace []configdump.Replacement, release func([]byte)) error {
 	doc = bytes.TrimSpace(doc)
 	var plan []yamlPart
-	parts, err := outlineJSON(doc)
+	parts, err := outlineJSON(doc, release)
 	if err != nil {
 		return err
 	}
@@ -80,9 +80,24 @@ func writeYAML(w io.Writer, doc []byte, replace []configdump.Replacement) error 
 		return err
 	}
 	bw := bufio.NewWriterSize(w, 1<<16)
-	err = parallel.Ordered(len(plan), func(i int) ([]byte, error) { return plan[i].render(doc, replace) }, func(b []byte) error {
-		_, err := bw.Write(b)
-		return err
+	type rendered struct {
+		out []byte
+		end int // where the part ends in the document (0 for literal text)
+	}
+	released := 0
+	err = parallel.Ordered(len(plan), func(i int) (rendered, error) {
+		out, err := plan[i].render(doc, replace)
+		return rendered{out, plan[i].end}, err
+	}, func(r rendered) error {
+		if _, err := bw.Write(r.out); err != nil {
+			return err
+		}
+		// The document's bytes written, a few megabytes at a time, dropped from memory.
+		if release != nil && r.end-released >= 4<<20 {
+			release(doc[released:r.end])
+			released = r.end
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -274,8 +289,10 @@ type outline map[int][]span
 // large, are split when planned).
 const outlineMaxDepth = 6
 
-// outlineJSON finds the members of the large containers of a valid JSON document.
-func outlineJSON(doc []byte) (outline, error) {
+// outlineJSON finds the members of the large containers of a valid JSON document, dropping
+// its bytes from memory behind it with release (when not nil).
+func outlineJSON(doc []byte, release func([]byte)) (outline, error) {
+	released := 0
 	type frame struct {
 		start, valStart, valEnd, keyStart, keyEnd int
 		obj, expectKey                            bool
@@ -304,6 +321,10 @@ func outlineJSON(doc []byte) (outline, error) {
 		}
 	}
 	for i := 0; i < len(doc); {
+		if release != nil && i-released >= 4<<20 {
+			release(doc[released:i])
+			released = i
+		}
 		switch c := doc[i]; c {
 		case ' ', '\t', '\r', '\n':
 			i++

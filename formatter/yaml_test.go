@@ -82,7 +82,7 @@ func TestWriteYAML(t *testing.T) {
 		yamlSplitAbove = split
 		for name, doc := range docs {
 			var got bytes.Buffer
-			if err := writeYAML(&got, doc, nil); err != nil {
+			if err := writeYAML(&got, doc, nil, nil); err != nil {
 				t.Fatalf("%s, split above %d: %v", name, split, err)
 			}
 			want, err := yaml.JSONToYAML(doc)
@@ -109,7 +109,7 @@ func TestWriteYAML(t *testing.T) {
 	yamlSplitAbove = 1
 	defer func() { yamlSplitAbove = 256 << 10 }()
 	var got bytes.Buffer
-	if err := writeYAML(&got, doc, replace); err != nil {
+	if err := writeYAML(&got, doc, replace, nil); err != nil {
 		t.Fatal(err)
 	}
 	redacted := doc

@@ -206,7 +206,7 @@ func TestOutlineMatchesSplit(t *testing.T) {
 		if err := planYAML(&want, doc, 0, "", ""); err != nil {
 			t.Fatal(err)
 		}
-		o, err := outlineJSON(doc)
+		o, err := outlineJSON(doc, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

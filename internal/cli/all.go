@@ -70,12 +70,14 @@ listeners, routes, secrets and endpoints (from the config dump's EDS section).
 func (o *allOptions) view(d *configdump.Dump) error {
 	f := o.output.format
 	if f != formatter.Short && f != formatter.Name {
-		// The whole dump as it is, but never a secret in the clear.
+		// The whole dump as it is, but never a secret in the clear: checked and searched for
+		// secrets in one pass, then written in another, each dropping the pages behind it.
+		d.ReleaseWith(o.release)
 		redactions, err := d.Redactions()
 		if err != nil {
 			return err
 		}
-		return formatter.Raw(o.streams.Out, d.Source(), redactions, o.output.format)
+		return formatter.RawReleasing(o.streams.Out, d.Source(), redactions, o.output.format, o.release)
 	}
 	// The sections the table does not show are checked as -o json checks them.
 	if err := d.CheckOthers(configdump.BootstrapSection, configdump.ClustersSection, configdump.ListenersSection,
