@@ -301,7 +301,6 @@ func RawReleasing(w io.Writer, data []byte, replace []configdump.Replacement, f 
 	return bw.Flush()
 }
 
-
 // writeReplaced writes data[at:] with the replacements (in order, inside it) applied.
 func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement, at int) error {
 	for _, r := range replace {
