@@ -3,10 +3,8 @@ package configdump
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"math"
-	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -138,10 +136,17 @@ func within(doc, sub []byte) bool {
 }
 
 func (d *decoder) messageValue(m protoreflect.Message, depth int) error {
+	return d.messageValueInfo(m, nil, depth)
+}
+
+// messageValueInfo is messageValue for a message of info's type (nil: looked up).
+func (d *decoder) messageValueInfo(m protoreflect.Message, info *msgInfo, depth int) error {
 	if depth > maxDepth {
 		return d.errorf("nesting deeper than %d levels", maxDepth)
 	}
-	info := infoFor(m.Descriptor())
+	if info == nil {
+		info = infoFor(m.Descriptor())
+	}
 	switch info.wkt {
 	case wktAny:
 		return d.anyValue(m)
@@ -150,11 +155,11 @@ func (d *decoder) messageValue(m protoreflect.Message, depth int) error {
 	case wktTimestamp:
 		return d.timestampValue(m)
 	case wktStruct:
-		return d.structValue(m, depth)
+		return d.mapField(m, info.fields[0].fd, &info.fields[0], depth)
 	case wktValue:
-		return d.valueValue(m, depth)
+		return d.valueValue(m, info, depth)
 	case wktListValue:
-		return d.listValueValue(m, depth)
+		return d.listField(m, info.fields[0].fd, &info.fields[0], depth)
 	case wktFieldMask:
 		return d.fieldMaskValue(m)
 	case wktWrapper:
@@ -252,13 +257,13 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 			}
 			continue
 		}
-		switch {
-		case fd.IsMap():
-			err = d.mapField(m, fd, depth)
-		case fd.IsList():
-			err = d.listField(m, fd, depth)
-		case fd.Message() != nil:
-			err = d.messageValue(m.Mutable(fd).Message(), depth+1)
+		switch f.shape {
+		case shapeMap:
+			err = d.mapField(m, fd, f, depth)
+		case shapeList:
+			err = d.listField(m, fd, f, depth)
+		case shapeMessage:
+			err = d.messageValueInfo(m.Mutable(fd).Message(), f.message(), depth+1)
 		default:
 			valueAt := d.pos
 			var v protoreflect.Value
@@ -282,7 +287,8 @@ func isValueMessage(fd protoreflect.FieldDescriptor) bool {
 	return fd.Message() != nil && fd.Message().FullName() == "google.protobuf.Value"
 }
 
-func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescriptor, depth int) error {
+// listField decodes a list field; f, when not nil, is its fieldInfo.
+func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescriptor, f *fieldInfo, depth int) error {
 	d.skipWS()
 	start := d.pos
 	if err := d.expect('['); err != nil {
@@ -294,6 +300,10 @@ func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescrip
 		if ls, ok := d.lists.listSpan(int64(d.base + start)); ok && ls.objects >= minParallelList {
 			return d.parallelList(list, ls, depth)
 		}
+	}
+	var sub *msgInfo
+	if isMsg && f != nil {
+		sub = f.message()
 	}
 	lossy := false // an element the list cannot hold
 	for first := true; ; first = false {
@@ -313,7 +323,7 @@ func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescrip
 		}
 		if isMsg {
 			elem := list.NewElement()
-			if err := d.messageValue(elem.Message(), depth+1); err != nil {
+			if err := d.messageValueInfo(elem.Message(), sub, depth+1); err != nil {
 				return err
 			}
 			list.Append(elem)
@@ -335,7 +345,8 @@ func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescrip
 	return nil
 }
 
-func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescriptor, depth int) error {
+// mapField decodes a map field; f, when not nil, is its fieldInfo.
+func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescriptor, f *fieldInfo, depth int) error {
 	d.skipWS()
 	start := d.pos
 	if err := d.expect('{'); err != nil {
@@ -370,8 +381,12 @@ func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescript
 				lossy = true
 				continue
 			}
+			var sub *msgInfo
+			if f != nil {
+				sub = f.message()
+			}
 			val := mp.NewValue()
-			if err := d.messageValue(val.Message(), depth+1); err != nil {
+			if err := d.messageValueInfo(val.Message(), sub, depth+1); err != nil {
 				return err
 			}
 			mp.Set(mk, val)
@@ -690,7 +705,11 @@ func (d *decoder) leadingAnyURL() (url string, ok bool) {
 // which might spell it).
 func objectRest(data []byte, i int) (end int, again bool) {
 	depth, keyNext := 1, false
-	for i < len(data) {
+	for {
+		i = nextStructural(data, i, true)
+		if i >= len(data) {
+			return i, again
+		}
 		switch data[i] {
 		case '"':
 			j := stringEnd(data, i+1)
@@ -706,26 +725,14 @@ func objectRest(data []byte, i int) (end int, again bool) {
 		case '{', '[':
 			depth++
 			i++
-		case '}', ']':
+		default: // '}', ']'
 			depth--
 			i++
 			if depth == 0 {
 				return i, again
 			}
-		case ' ':
-			i++
-			for i+8 <= len(data) {
-				if x := binary.LittleEndian.Uint64(data[i:]) ^ 0x2020202020202020; x != 0 {
-					i += bits.TrailingZeros64(x) >> 3
-					break
-				}
-				i += 8
-			}
-		default:
-			i++
 		}
 	}
-	return i, again
 }
 
 func (d *decoder) durationValue(m protoreflect.Message) error {
@@ -849,17 +856,10 @@ func camelToSnake(s string) string {
 	return b.String()
 }
 
-func (d *decoder) structValue(m protoreflect.Message, depth int) error {
-	return d.mapField(m, m.Descriptor().Fields().ByNumber(1), depth)
-}
-
-func (d *decoder) listValueValue(m protoreflect.Message, depth int) error {
-	return d.listField(m, m.Descriptor().Fields().ByNumber(1), depth)
-}
-
 // valueValue decodes google.protobuf.Value: any JSON value.
-func (d *decoder) valueValue(m protoreflect.Message, depth int) error {
+func (d *decoder) valueValue(m protoreflect.Message, info *msgInfo, depth int) error {
 	fds := m.Descriptor().Fields()
+	field := func(name string) *fieldInfo { return &info.fields[info.byKey[name].Index()] }
 	switch c := d.skipWS(); {
 	case c == 'n':
 		if _, err := d.readLiteral(); err != nil {
@@ -879,9 +879,11 @@ func (d *decoder) valueValue(m protoreflect.Message, depth int) error {
 		}
 		m.Set(fds.ByName("string_value"), protoreflect.ValueOfString(s))
 	case c == '{':
-		return d.messageValue(m.Mutable(fds.ByName("struct_value")).Message(), depth+1)
+		f := field("struct_value")
+		return d.messageValueInfo(m.Mutable(f.fd).Message(), f.message(), depth+1)
 	case c == '[':
-		return d.messageValue(m.Mutable(fds.ByName("list_value")).Message(), depth+1)
+		f := field("list_value")
+		return d.messageValueInfo(m.Mutable(f.fd).Message(), f.message(), depth+1)
 	default:
 		b, err := d.readNumber()
 		if err != nil {

@@ -36,6 +36,36 @@ func TestFirstSpecial(t *testing.T) {
 	}
 }
 
+// TestNextStructural: the eight-bytes-at-a-time search finds the first quote, bracket (and
+// comma) where a byte-by-byte loop does.
+func TestNextStructural(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	alphabet := []byte{'"', '{', '}', '[', ']', ',', ';', '[' | 0x80, '{' | 0x80, '}' ^ 0x20, 0x7b ^ 0x20, ' ', 'a', 0xff, 0x00}
+	for n := 0; n < 40; n++ {
+		for trial := 0; trial < 300; trial++ {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = 'a' + byte(rng.Intn(26))
+				if rng.Intn(8) == 0 {
+					b[i] = alphabet[rng.Intn(len(alphabet))]
+				}
+			}
+			for _, comma := range []bool{false, true} {
+				want := len(b)
+				for i, c := range b {
+					if c == '"' || c == '{' || c == '}' || c == '[' || c == ']' || comma && c == ',' {
+						want = i
+						break
+					}
+				}
+				if got := nextStructural(b, 0, comma); got != want {
+					t.Fatalf("nextStructural(%q, %v) = %d, want %d", b, comma, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestResourcesContaining(t *testing.T) {
 	doc := []byte(`{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump","dynamic_active_clusters":[
 		{"cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"a|80"}},

@@ -469,34 +469,59 @@ func (s *scanner) skipValid() {
 		return
 	}
 	depth := 0
-	for i < len(data) {
-		switch c := data[i]; c {
+	for {
+		i = nextStructural(data, i, false)
+		if i >= len(data) {
+			s.pos = len(data)
+			return
+		}
+		switch data[i] {
 		case '"':
 			i = stringEnd(data, i+1)
 		case '{', '[':
 			depth++
 			i++
-		case '}', ']':
+		default: // '}', ']'
 			depth--
 			i++
 			if depth == 0 {
 				s.pos = i
 				return
 			}
-		case ' ':
-			i++
-			for i+8 <= len(data) {
-				if x := binary.LittleEndian.Uint64(data[i:]) ^ 0x2020202020202020; x != 0 {
-					i += bits.TrailingZeros64(x) >> 3
-					break
-				}
-				i += 8
-			}
-		default:
-			i++
 		}
 	}
-	s.pos = i
+}
+
+// nextStructural returns the index of the first '"', '{', '}', '[' or ']' (or, with comma, ',')
+// of data from i on, or len(data): eight bytes at a time.
+func nextStructural(data []byte, i int, comma bool) int {
+	const quotes, brackets, commas = lsb * '"', lsb * 0x20, lsb * ','
+	for ; i+8 <= len(data); i += 8 {
+		x := binary.LittleEndian.Uint64(data[i:])
+		// '[' and ']' are '{' and '}' without 0x20.
+		q, open, closing := x^quotes, (x|brackets)^(lsb*'{'), (x|brackets)^(lsb*'}')
+		m := (q - lsb) &^ q
+		m |= (open - lsb) &^ open
+		m |= (closing - lsb) &^ closing
+		if comma {
+			c := x ^ commas
+			m |= (c - lsb) &^ c
+		}
+		if m &= msb; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"', '{', '}', '[', ']':
+			return i
+		case ',':
+			if comma {
+				return i
+			}
+		}
+	}
+	return i
 }
 
 // stringEnd returns the index after the closing quote of the string of a valid document whose
