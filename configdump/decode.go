@@ -67,17 +67,22 @@ func (d *Dump) listSpan(at int64) (listSpan, bool) {
 func (d *decoder) parallelList(list protoreflect.List, ls listSpan, depth int) error {
 	dump := d.lists
 	elems := dump.elems[ls.first : ls.first+ls.objects]
-	err := parallel.Ordered(len(elems), func(k int) (protoreflect.Value, error) {
+	var rel *releaser
+	if dump.release != nil {
+		rel = &releaser{release: dump.release, src: dump.src, from: int(ls.start)}
+	}
+	err := parallel.Ordered(len(elems), func(k int) (released[protoreflect.Value], error) {
 		e := elems[k]
 		sub := newDecoder(dump.src[e.start:e.end], int(e.start), dump.src, d.unknown)
 		sub.proj = d.proj
 		elem := list.NewElement()
 		if err := sub.messageValue(elem.Message(), depth+1); err != nil {
-			return protoreflect.Value{}, err
+			return released[protoreflect.Value]{}, err
 		}
-		return elem, nil
-	}, func(v protoreflect.Value) error {
-		list.Append(v)
+		return released[protoreflect.Value]{elem, int(e.end)}, nil
+	}, func(v released[protoreflect.Value]) error {
+		list.Append(v.out)
+		rel.upTo(v.end)
 		return nil
 	})
 	if err != nil {

@@ -72,9 +72,10 @@ type Dump struct {
 	rel     *releaser
 }
 
-// ReleaseWith makes the passes over the whole document (Redactions, CheckAll) drop from
-// memory, with release, the bytes they are done with, as they go: a caller that mapped the
-// document gives back its pages (they are read again from the file if touched again).
+// ReleaseWith makes the passes over the document (Redactions, CheckAll, and those over a
+// section's resources: Each, EachChecked, EachJSON, the decoding of a section's lists) drop
+// from memory, with release, the bytes they are done with, as they go: a caller that mapped
+// the document gives back its pages (they are read again from the file if touched again).
 func (d *Dump) ReleaseWith(release func([]byte)) { d.release = release }
 
 // releaser drops a document's bytes from memory in order, a megabyte or more at a time.
@@ -89,7 +90,7 @@ const releaseChunk = 1 << 20
 
 // upTo drops the bytes before end (those not dropped yet).
 func (r *releaser) upTo(end int) {
-	if r == nil || r.release == nil || end-r.from < releaseChunk {
+	if r == nil || r.release == nil || end-r.from < releaseChunk || end > len(r.src) {
 		return
 	}
 	r.release(r.src[r.from:end])

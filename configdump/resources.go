@@ -100,8 +100,9 @@ func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(
 		n = len(indexes)
 	}
 	want := r.newT().ProtoReflect().Descriptor().FullName()
-	return parallel.Ordered(n, func(k int) (R, error) {
-		var zero R
+	rel := r.releaser()
+	return parallel.Ordered(n, func(k int) (released[R], error) {
+		var zero released[R]
 		i := k
 		if indexes != nil {
 			i = indexes[k]
@@ -140,8 +141,37 @@ func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(
 			}
 			return zero, wrap(err)
 		}
-		return out, nil
-	}, emit)
+		return released[R]{out, r.end(i)}, nil
+	}, func(rr released[R]) error {
+		err := emit(rr.out)
+		rel.upTo(rr.end)
+		return err
+	})
+}
+
+// released is a result of one resource and where the resource ends in the document.
+type released[R any] struct {
+	out R
+	end int
+}
+
+// releaser returns a releaser of the resources' bytes, when the dump has a release function
+// (see ReleaseWith), else nil: the resources' pages are dropped once handled, as they go.
+func (r Resources[T]) releaser() *releaser {
+	if r.d.release == nil || len(r.list) == 0 {
+		return nil
+	}
+	return &releaser{release: r.d.release, src: r.d.src, from: r.start(0)}
+}
+
+// start and end are the offsets of resource i's value in the document (0 when not in it).
+func (r Resources[T]) start(i int) int { return offsetIn(r.d.src, r.list[i].any.GetValue()) }
+func (r Resources[T]) end(i int) int {
+	v := r.list[i].any.GetValue()
+	if at := offsetIn(r.d.src, v); at > 0 {
+		return at + len(v)
+	}
+	return 0
 }
 
 // EachJSON is Each for printing resources: it hands fn the JSON of each resource at indexes
@@ -160,7 +190,9 @@ func EachJSON[T proto.Message, R any](r Resources[T], indexes []int, depth int, 
 	type encoded struct {
 		out R
 		buf *[]byte
+		end int
 	}
+	rel := r.releaser()
 	return parallel.Ordered(n, func(k int) (encoded, error) {
 		i := k
 		if indexes != nil {
@@ -196,10 +228,11 @@ func EachJSON[T proto.Message, R any](r Resources[T], indexes []int, depth int, 
 			jsonBuffers.Put(buf)
 			return wrap(r.d.firstError(value, md, err))
 		}
-		return encoded{out, buf}, nil
+		return encoded{out, buf, r.end(i)}, nil
 	}, func(e encoded) error {
 		err := emit(e.out)
 		jsonBuffers.Put(e.buf)
+		rel.upTo(e.end)
 		return err
 	})
 }

@@ -72,7 +72,6 @@ func (o *allOptions) view(d *configdump.Dump) error {
 	if f != formatter.Short && f != formatter.Name {
 		// The whole dump as it is, but never a secret in the clear: checked and searched for
 		// secrets in one pass, then written in another, each dropping the pages behind it.
-		d.ReleaseWith(o.release)
 		redactions, err := d.Redactions()
 		if err != nil {
 			return err

@@ -180,6 +180,7 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 		return err
 	}
 	o.release = release
+	d.ReleaseWith(release) // the pages of the resources a view is done with are given back
 	if !o.keepUnknown {
 		d.DropUnknownFields()
 	}
