@@ -70,15 +70,16 @@ func (o *clusterOptions) view(d *configdump.Dump) error {
 // clusterList lists clusters as istioctl does: sorted, then filtered (table and JSON).
 func clusterList(f configdump.ClusterFilter, withName bool) listView[*clusterv3.Cluster, configdump.SubsetKey] {
 	return listView[*clusterv3.Cluster, configdump.SubsetKey]{
-		order:     func(c *clusterv3.Cluster) configdump.SubsetKey { return configdump.ClusterOrder(c.GetName()) },
-		less:      configdump.SubsetKey.Less,
-		sortJSON:  true,
-		show:      func(c *clusterv3.Cluster) (*clusterv3.Cluster, bool) { return c, f.Match(c) },
-		asIs:      true,
-		rows:      func(c *clusterv3.Cluster) []string { return []string{formatter.ClusterRow(c, withName)} },
-		table:     func(w io.Writer, rows []string) error { return formatter.ClusterTable(w, rows, withName) },
-		names:     func(c *clusterv3.Cluster) []string { return []string{formatter.ResourceName("cluster", c.GetName())} },
-		keyFields: configdump.Fields("name"),
-		rowFields: configdump.Fields("name", "type", "metadata"),
+		order:      func(c *clusterv3.Cluster) configdump.SubsetKey { return configdump.ClusterOrder(c.GetName()) },
+		less:       configdump.SubsetKey.Less,
+		sortJSON:   true,
+		show:       func(c *clusterv3.Cluster) (*clusterv3.Cluster, bool) { return c, f.Match(c) },
+		asIs:       true,
+		rows:       func(c *clusterv3.Cluster) []string { return []string{formatter.ClusterRow(c, withName)} },
+		table:      func(w io.Writer, rows []string) error { return formatter.ClusterTable(w, rows, withName) },
+		names:      func(c *clusterv3.Cluster) []string { return []string{formatter.ResourceName("cluster", c.GetName())} },
+		keyFields:  configdump.Fields("name"),
+		rowFields:  configdump.Fields("name", "type", "metadata"),
+		nameFields: configdump.Fields("name"),
 	}
 }

@@ -69,7 +69,8 @@ func routeList(f configdump.RouteFilter, verbose, withName bool) listView[*route
 		names: func(r *routev3.RouteConfiguration) []string {
 			return []string{formatter.ResourceName("route", r.GetName())}
 		},
-		keyFields: configdump.Fields("name"),
+		keyFields:  configdump.Fields("name"),
+		nameFields: configdump.Fields("name"),
 		rowFields: configdump.Fields("name", "virtual_hosts.name", "virtual_hosts.domains", "virtual_hosts.routes.match",
 			"virtual_hosts.routes.route.cluster", "virtual_hosts.routes.metadata"),
 	}

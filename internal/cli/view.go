@@ -33,7 +33,8 @@ type listView[T proto.Message, K any] struct {
 	names func(T) []string
 	// keyFields are the fields order and show read, rowFields those rows read as well (nil:
 	// all); the others are not decoded for the table, nor for the first pass of -o json.
-	keyFields, rowFields configdump.Projection
+	// nameFields, when set, are those names read with the keyFields (-o name).
+	keyFields, rowFields, nameFields configdump.Projection
 }
 
 // entry is what a view keeps of one resource: never the decoded message, so memory stays flat.
@@ -67,7 +68,10 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 	}
 	entries := make([]entry[K], 0, res.Len())
 	first := res.Select(v.keyFields).Checked()
-	if short {
+	switch {
+	case names && v.nameFields != nil:
+		first = res.Select(v.nameFields).Checked()
+	case short:
 		first = res.Select(v.rowFields).Checked()
 	}
 	err := configdump.EachChecked(first, nil, func(m T, unknown []string, failed error) (entry[K], error) {
