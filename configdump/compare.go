@@ -23,6 +23,7 @@ type Entry struct {
 // ComparedSection is one of the sections the diff compares, with the JSON field its entries
 // sit under.
 type ComparedSection struct {
+	Section Section
 	Title   string // "Clusters", "Listeners", "Routes"
 	Field   string // "dynamicActiveClusters", ...
 	Entries []Entry
@@ -31,7 +32,7 @@ type ComparedSection struct {
 // DynamicClusters returns the dynamic active clusters, ordered by name, without version and
 // update time.
 func (d *Dump) DynamicClusters() (ComparedSection, error) {
-	out := ComparedSection{Title: "Clusters", Field: "dynamicActiveClusters"}
+	out := ComparedSection{Section: ClustersSection, Title: "Clusters", Field: "dynamicActiveClusters"}
 	cd, err := section(d, ClustersSection, func() *adminv3.ClustersConfigDump { return &adminv3.ClustersConfigDump{} })
 	if err != nil {
 		return out, err
@@ -55,7 +56,7 @@ func (d *Dump) DynamicClusters() (ComparedSection, error) {
 // without draining state, version, update time and the dynamic listener's own name (which
 // Envoy sets and istiod does not).
 func (d *Dump) DynamicListeners() (ComparedSection, error) {
-	out := ComparedSection{Title: "Listeners", Field: "dynamicListeners"}
+	out := ComparedSection{Section: ListenersSection, Title: "Listeners", Field: "dynamicListeners"}
 	ld, err := section(d, ListenersSection, func() *adminv3.ListenersConfigDump { return &adminv3.ListenersConfigDump{} })
 	if err != nil {
 		return out, err
@@ -83,7 +84,7 @@ func (d *Dump) DynamicListeners() (ComparedSection, error) {
 // DynamicRoutes returns the dynamic route configurations, ordered by name, each with its
 // virtual hosts ordered by name, without version and update time.
 func (d *Dump) DynamicRoutes() (ComparedSection, error) {
-	out := ComparedSection{Title: "Routes", Field: "dynamicRouteConfigs"}
+	out := ComparedSection{Section: RoutesSection, Title: "Routes", Field: "dynamicRouteConfigs"}
 	rd, err := section(d, RoutesSection, func() *adminv3.RoutesConfigDump { return &adminv3.RoutesConfigDump{} })
 	if err != nil {
 		return out, err

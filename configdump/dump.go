@@ -78,6 +78,14 @@ type Dump struct {
 // the document gives back its pages (they are read again from the file if touched again).
 func (d *Dump) ReleaseWith(release func([]byte)) { d.release = release }
 
+// Release drops b, bytes of the document, from memory with the function given to ReleaseWith
+// (if any).
+func (d *Dump) Release(b []byte) {
+	if d.release != nil {
+		d.release(b)
+	}
+}
+
 // releaser drops a document's bytes from memory in order, a megabyte or more at a time.
 type releaser struct {
 	release func([]byte)

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -49,9 +51,11 @@ type proxyStatusOptions struct {
 	xdsOnce sync.Once
 	xdsCfg  *xdsConfig
 	xdsErr  error
-	// forwards are the port-forwards opened to istiod replicas, closed at the end.
+	// forwards are the port-forwards opened to istiod replicas, closed at the end; released
+	// how to drop the pages of each answer read off the heap (see readOffHeap).
 	mu       sync.Mutex
 	forwards []*portforward.Forwarder
+	released map[*byte]func([]byte)
 }
 
 // psTransport is how proxy-status asks istiod.
@@ -436,7 +440,56 @@ func tokenOnce(kube *portforward.Kube, ns string) func(context.Context) (string,
 }
 
 func (o *proxyStatusOptions) fetcher() *istiod.Fetcher {
-	return &istiod.Fetcher{MaxBodyBytes: o.maxInput}
+	return &istiod.Fetcher{MaxBodyBytes: o.maxInput, ReadBody: o.readOffHeap}
+}
+
+// readOffHeap reads an answer as loadDocument keeps a streamed document: in memory while small,
+// else in an unlinked temporary file, mapped, so that a large config dump from istiod costs
+// neither heap nor a garbage collector's target twice its size. It notes how to drop a mapped
+// answer's pages (see bodyRelease).
+func (o *proxyStatusOptions) readOffHeap(r io.Reader) ([]byte, error) {
+	data, release, err := readSpooled(r)
+	if err == nil && len(data) > 0 {
+		o.mu.Lock()
+		if o.released == nil {
+			o.released = map[*byte]func([]byte){}
+		}
+		o.released[&data[0]] = release
+		o.mu.Unlock()
+	}
+	return data, err
+}
+
+// bodyRelease returns how to drop the pages of an answer readOffHeap read (a no-op for one
+// kept in memory).
+func (o *proxyStatusOptions) bodyRelease(data []byte) func([]byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(data) > 0 && o.released[&data[0]] != nil {
+		return o.released[&data[0]]
+	}
+	return func([]byte) {}
+}
+
+func readSpooled(r io.Reader) ([]byte, func([]byte), error) {
+	sp := &spool{max: math.MaxInt64}
+	defer sp.close()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if werr := sp.write(buf[:n]); werr != nil {
+				return nil, nil, werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return sp.bytes()
 }
 
 // status prints the sync state of every proxy.
@@ -508,17 +561,22 @@ func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
 	if err != nil {
 		return deadline(err, "asking istiod for "+proxyID, o.timeout)
 	}
-	istiodDump, err := configdump.Parse(fromIstiod.Body)
+	istiodRelease := o.bodyRelease(fromIstiod.Body)
+	istiodDump, err := configdump.ParseWith(fromIstiod.Body, configdump.ParseOptions{ChunkDone: istiodRelease})
 	if err != nil {
 		return fmt.Errorf("parsing the config dump %s gave for %s: %w", fromIstiod.Istiod, proxyID, err)
 	}
-	envoyDump, err := o.envoyDump(ctx, t)
+	envoyDump, envoyRelease, err := o.envoyDump(ctx, t)
 	if err != nil {
 		return err
 	}
 	// istioctl compares what its types hold: a field only one side's Envoy knows is no difference.
 	istiodDump.DropUnknownFields()
 	envoyDump.DropUnknownFields()
+	// Large ones are mapped (istiod's answer is kept in a temporary file, see readOffHeap):
+	// their pages can be given back as the diff goes.
+	istiodDump.ReleaseWith(istiodRelease)
+	envoyDump.ReleaseWith(envoyRelease)
 	_, err = formatter.ProxyDiff(o.streams.Out, istiodDump, envoyDump, localZone())
 	return err
 }
@@ -534,23 +592,23 @@ func localZone() *time.Location {
 }
 
 // envoyDump reads Envoy's config dump from --file or from the pod.
-func (o *proxyStatusOptions) envoyDump(ctx context.Context, t portforward.Target) (*configdump.Dump, error) {
+func (o *proxyStatusOptions) envoyDump(ctx context.Context, t portforward.Target) (*configdump.Dump, func([]byte), error) {
 	var src Source = &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}
 	if o.file == "" {
 		kube, _, err := o.root.kube.Client()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		admin, err := o.live.openPod(ctx, kube, t, o.maxInput, o.streams)
 		if err != nil {
-			return nil, deadline(err, "reaching "+t.String(), o.timeout)
+			return nil, nil, deadline(err, "reaching "+t.String(), o.timeout)
 		}
 		src = admin
 	}
 	defer src.Close()
-	d, _, err := loadDocument(ctx, src, pathFullDump, o.maxInput)
+	d, release, err := loadDocument(ctx, src, pathFullDump, o.maxInput)
 	if err != nil {
-		return nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
+		return nil, nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
 	}
-	return d, nil
+	return d, release, nil
 }

@@ -132,6 +132,10 @@ type Fetcher struct {
 	// MaxBodyBytes bounds one answer (an HTTP body, an xDS message); zero
 	// means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// ReadBody, when set, reads an HTTP answer's body (bounded by the caller)
+	// instead of io.ReadAll: a caller can keep a large config dump off the
+	// heap, in a temporary file it maps.
+	ReadBody func(io.Reader) ([]byte, error)
 }
 
 // ask runs do on t and, when that fails over HTTP and t has a Fallback that
@@ -223,7 +227,11 @@ func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Valu
 		return nil, &HTTPStatusError{Request: reqName, Code: resp.StatusCode, Status: resp.Status, Body: msg}
 	}
 	limit := f.maxBody()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	read := io.ReadAll
+	if f.ReadBody != nil {
+		read = f.ReadBody
+	}
+	body, err := read(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: read answer: %w", reqName, err)
 	}
