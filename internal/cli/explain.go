@@ -271,6 +271,7 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 	if d.Kind() != configdump.KindConfigDump {
 		return fmt.Errorf("%s holds Envoy's /clusters document, not a config dump: explain needs the config dump (config_dump?include_eds=true)", src)
 	}
+	d.ReleaseWith(release) // the pages of the resources read are given back as they go
 	cfg := &traffic.DumpConfig{Dump: d, Release: release}
 	if _, single := src.(*fileSource); !single {
 		status, _, err := loadDocument(ctx, src, pathEndpoints, o.maxInput)

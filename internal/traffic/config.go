@@ -89,6 +89,8 @@ func (c *DumpConfig) Listeners() ([]*listenerv3.Listener, error) {
 }
 
 func (c *DumpConfig) Listener(i int) (*listenerv3.Listener, error) {
+	// Choosing the listener read the typed configs of many: their pages are given back first.
+	c.done(configdump.ListenersSection)
 	var out *listenerv3.Listener
 	err := configdump.Each(c.listeners, []int{i}, func(l *listenerv3.Listener) (*listenerv3.Listener, error) { return l, nil },
 		func(l *listenerv3.Listener) error { out = l; return nil })
