@@ -3,58 +3,93 @@ package configdump
 import (
 	"testing"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-
 	"google.golang.org/protobuf/proto"
 
 	"github.com/proxyctl/proxyctl/internal/testutil"
 )
 
-// benchServices makes a dump of about 12 MB: big enough for per-byte costs to dominate.
-const benchServices = 1000
+// The benchmarks run on two dumps of about 12 MB, big enough for per-byte costs to dominate:
+// one from the project's generator ("gen") and one from the real-shaped generator beside the
+// checkout ("real": real Istio listeners with many filter chains, route tables, EDS; skipped
+// without Python 3 or ../shared).
+const (
+	benchServices = 1000 // gendump's services for about 12 MB
+	benchRealMB   = 12
+)
 
-func benchDump(b *testing.B) ([]byte, *Dump) {
-	b.Helper()
-	data := testutil.GeneratedDump(b, benchServices)
-	d, err := Parse(data)
-	if err != nil {
-		b.Fatal(err)
+// benchInputs runs bench on each input.
+func benchInputs(b *testing.B, bench func(b *testing.B, data []byte, d *Dump)) {
+	for _, in := range []struct {
+		name string
+		data func(testing.TB) []byte
+	}{
+		{"gen", func(tb testing.TB) []byte { return testutil.GeneratedDump(tb, benchServices) }},
+		{"real", func(tb testing.TB) []byte { return testutil.RealShapedDump(tb, benchRealMB) }},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			data := in.data(b)
+			d, err := Parse(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			bench(b, data, d)
+		})
 	}
-	return data, d
 }
 
 // BenchmarkParse indexes the whole dump: what every view pays before it reads a section.
 func BenchmarkParse(b *testing.B) {
-	data, _ := benchDump(b)
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		if _, err := Parse(data); err != nil {
-			b.Fatal(err)
+	benchInputs(b, func(b *testing.B, data []byte, _ *Dump) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := Parse(data); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
 }
 
-// BenchmarkDecode decodes every resource of a section, on all cores, as -o json does.
+// BenchmarkSection decodes the clusters and listeners sections (their resources left raw), the
+// long lists on all cores: what every view of the section pays first.
+func BenchmarkSection(b *testing.B) {
+	benchInputs(b, func(b *testing.B, _ []byte, d *Dump) {
+		for _, s := range []Section{ClustersSection, ListenersSection} {
+			b.Run(s.Short(), func(b *testing.B) {
+				value := d.sectionValues(s)[0]
+				mt := resolveType("type.googleapis.com/" + string(s))
+				b.SetBytes(int64(len(value)))
+				for b.Loop() {
+					if err := d.decodeSection(value, mt.New().Interface()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	})
+}
+
+// BenchmarkDecode decodes every resource of a section, on all cores: whole (as -o json did
+// before transcoding), or as the tables do (the fields they read decoded, the rest checked).
 func BenchmarkDecode(b *testing.B) {
-	_, d := benchDump(b)
-	b.Run("clusters", func(b *testing.B) { benchDecode(b, d, ClustersSection, d.ClusterResources, nil) })
-	b.Run("clusters-projected", func(b *testing.B) {
-		// The fields the cluster table reads.
-		benchDecode(b, d, ClustersSection, d.ClusterResources, Fields("name", "type", "metadata"))
+	benchInputs(b, func(b *testing.B, _ []byte, d *Dump) {
+		b.Run("clusters", func(b *testing.B) { benchDecode(b, d, ClustersSection, d.ClusterResources, nil, false) })
+		b.Run("clusters-projected", func(b *testing.B) {
+			benchDecode(b, d, ClustersSection, d.ClusterResources, Fields("name", "type", "metadata"), false)
+		})
+		b.Run("clusters-table", func(b *testing.B) {
+			benchDecode(b, d, ClustersSection, d.ClusterResources, Fields("name", "type", "metadata"), true)
+		})
+		b.Run("listeners", func(b *testing.B) { benchDecode(b, d, ListenersSection, d.ListenerResources, nil, false) })
+		b.Run("listeners-table", func(b *testing.B) {
+			benchDecode(b, d, ListenersSection, d.ListenerResources, Fields("name", "address", "additional_addresses", "internal_listener",
+				"filter_chains.filter_chain_match", "filter_chains.filters", "default_filter_chain.filter_chain_match", "default_filter_chain.filters"), true)
+		})
+		b.Run("routes", func(b *testing.B) { benchDecode(b, d, RoutesSection, d.RouteConfigResources, nil, false) })
+		b.Run("endpoints", func(b *testing.B) { benchDecode(b, d, EndpointsSection, d.LoadAssignmentResources, nil, false) })
 	})
-	b.Run("clusters-table", func(b *testing.B) {
-		// What the cluster table does: those fields decoded, the rest checked (see Checked).
-		benchDecode(b, d, ClustersSection, func() (Resources[*clusterv3.Cluster], error) {
-			r, err := d.ClusterResources()
-			return r.Checked(), err
-		}, Fields("name", "type", "metadata"))
-	})
-	b.Run("listeners", func(b *testing.B) { benchDecode(b, d, ListenersSection, d.ListenerResources, nil) })
-	b.Run("routes", func(b *testing.B) { benchDecode(b, d, RoutesSection, d.RouteConfigResources, nil) })
-	b.Run("endpoints", func(b *testing.B) { benchDecode(b, d, EndpointsSection, d.LoadAssignmentResources, nil) })
 }
 
-func benchDecode[T proto.Message](b *testing.B, d *Dump, s Section, resources func() (Resources[T], error), p Projection) {
+func benchDecode[T proto.Message](b *testing.B, d *Dump, s Section, resources func() (Resources[T], error), p Projection, checked bool) {
 	size := 0
 	for _, v := range d.SectionData(s) {
 		size += len(v)
@@ -65,8 +100,12 @@ func benchDecode[T proto.Message](b *testing.B, d *Dump, s Section, resources fu
 		if err != nil {
 			b.Fatal(err)
 		}
+		r = r.Select(p)
+		if checked {
+			r = r.Checked()
+		}
 		n := 0
-		err = Each(r.Select(p), nil, func(m T) (int, error) { return 1, nil }, func(k int) error {
+		err = Each(r, nil, func(m T) (int, error) { return 1, nil }, func(k int) error {
 			n += k
 			return nil
 		})
@@ -76,11 +115,12 @@ func benchDecode[T proto.Message](b *testing.B, d *Dump, s Section, resources fu
 	}
 }
 
-// BenchmarkEncode prints decoded clusters and listeners as JSON.
+// BenchmarkEncode prints decoded clusters and listeners as JSON (the Encoder alone).
 func BenchmarkEncode(b *testing.B) {
-	_, d := benchDump(b)
-	b.Run("clusters", func(b *testing.B) { benchEncode(b, d, d.ClusterResources) })
-	b.Run("listeners", func(b *testing.B) { benchEncode(b, d, d.ListenerResources) })
+	benchInputs(b, func(b *testing.B, _ []byte, d *Dump) {
+		b.Run("clusters", func(b *testing.B) { benchEncode(b, d, d.ClusterResources) })
+		b.Run("listeners", func(b *testing.B) { benchEncode(b, d, d.ListenerResources) })
+	})
 }
 
 func benchEncode[T proto.Message](b *testing.B, d *Dump, resources func() (Resources[T], error)) {
@@ -112,13 +152,82 @@ func benchEncode[T proto.Message](b *testing.B, d *Dump, resources func() (Resou
 	}
 }
 
-// BenchmarkRedactions walks the whole dump for secrets, as pc all -o json does.
-func BenchmarkRedactions(b *testing.B) {
-	data, d := benchDump(b)
-	b.SetBytes(int64(len(data)))
+// BenchmarkJSON prints every cluster and listener as -o json does: transcoded from the dump's
+// JSON on all cores (EachJSON), against decoding and encoding them ("decode+encode").
+func BenchmarkJSON(b *testing.B) {
+	benchInputs(b, func(b *testing.B, _ []byte, d *Dump) {
+		b.Run("clusters", func(b *testing.B) { benchJSON(b, d, ClustersSection, d.ClusterResources, false) })
+		b.Run("clusters-decode+encode", func(b *testing.B) { benchJSON(b, d, ClustersSection, d.ClusterResources, true) })
+		b.Run("listeners", func(b *testing.B) { benchJSON(b, d, ListenersSection, d.ListenerResources, false) })
+		b.Run("listeners-decode+encode", func(b *testing.B) { benchJSON(b, d, ListenersSection, d.ListenerResources, true) })
+	})
+}
+
+func benchJSON[T proto.Message](b *testing.B, d *Dump, s Section, resources func() (Resources[T], error), decode bool) {
+	size := 0
+	for _, v := range d.SectionData(s) {
+		size += len(v)
+	}
+	b.SetBytes(int64(size))
+	r, err := resources()
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
-		if _, err := d.Redactions(); err != nil {
-			b.Fatal(err)
+		n := 0
+		if decode {
+			err = Each(r, nil, func(m T) (int, error) {
+				e := d.NewEncoder()
+				e.SetDepth(1)
+				return len(e.Bytes()), e.Message(m)
+			}, func(int) error { n++; return nil })
+		} else {
+			err = EachJSON(r, nil, 1, false, func(j []byte) (int, error) { return len(j), nil }, func(int) error { n++; return nil })
+		}
+		if err != nil || n != r.Len() {
+			b.Fatalf("printed %d of %d: %v", n, r.Len(), err)
 		}
 	}
+}
+
+// BenchmarkRedactions walks the whole dump for wrong values and secrets, as pc all -o json
+// does (the sections' long lists on all cores).
+func BenchmarkRedactions(b *testing.B) {
+	benchInputs(b, func(b *testing.B, data []byte, d *Dump) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := d.Redactions(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkChainTarget finds where each filter chain of each listener sends traffic, as the
+// listener table does (of a chain's HTTP connection manager, only the route is decoded).
+func BenchmarkChainTarget(b *testing.B) {
+	benchInputs(b, func(b *testing.B, _ []byte, d *Dump) {
+		r, err := d.ListenerResources()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ls, err := r.Decode()
+		if err != nil {
+			b.Fatal(err)
+		}
+		chains := 0
+		for _, l := range ls {
+			chains += len(FilterChains(l))
+		}
+		b.ReportMetric(float64(chains), "chains")
+		for b.Loop() {
+			for _, l := range ls {
+				for _, fc := range FilterChains(l) {
+					if t := d.ChainTarget(fc.GetFilters()); t.Kind == TargetError {
+						b.Fatal(t.Err)
+					}
+				}
+			}
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package formatter
 
 import (
+	"bytes"
 	"io"
 	"testing"
 	"time"
@@ -136,4 +137,87 @@ func BenchmarkProxyDiff(b *testing.B) {
 			b.Fatalf("differs %v, %v", differs, err)
 		}
 	}
+}
+
+// benchDocs runs bench on a generated dump and a real-shaped one (see configdump's benchmarks).
+func benchDocs(b *testing.B, bench func(b *testing.B, d *configdump.Dump)) {
+	for _, in := range []struct {
+		name string
+		data func(testing.TB) []byte
+	}{
+		{"gen", func(tb testing.TB) []byte { return testutil.GeneratedDump(tb, benchServices) }},
+		{"real", func(tb testing.TB) []byte { return testutil.RealShapedDump(tb, 12) }},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			d, err := configdump.Parse(in.data(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			bench(b, d)
+		})
+	}
+}
+
+// BenchmarkYAML converts the clusters' and listeners' JSON to YAML as -o yaml does, with the
+// fast writer and with yaml.v2 ("yaml.v2": JSON read into maps, then yaml.v2).
+func BenchmarkYAML(b *testing.B) {
+	benchDocs(b, func(b *testing.B, d *configdump.Dump) {
+		var docs [][]byte
+		var size int64
+		collect := func(j []byte) ([]byte, error) { return bytes.Clone(j), nil }
+		keep := func(j []byte) error { docs = append(docs, j); size += int64(len(j)); return nil }
+		if r, err := d.ClusterResources(); err == nil {
+			configdump.EachJSON(r, nil, 0, true, collect, keep)
+		}
+		if r, err := d.ListenerResources(); err == nil {
+			configdump.EachJSON(r, nil, 0, true, collect, keep)
+		}
+		for _, conv := range []struct {
+			name string
+			f    func([]byte) ([]byte, error)
+		}{{"fast", yamlConvert}, {"yaml.v2", jsonToYAML}} {
+			b.Run(conv.name, func(b *testing.B) {
+				b.SetBytes(size)
+				for b.Loop() {
+					for _, doc := range docs {
+						if _, err := conv.f(doc); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
+	})
+}
+
+// BenchmarkWriteYAML writes the whole dump as YAML, as pc all -o yaml does.
+func BenchmarkWriteYAML(b *testing.B) {
+	benchDocs(b, func(b *testing.B, d *configdump.Dump) {
+		benchWrite(b, func(w io.Writer) error { return Raw(w, d.Source(), nil, YAML) })
+	})
+}
+
+// BenchmarkProxyDiffSums: proxy-status's diff of a dump against itself and against a copy
+// with a few values changed, resource by resource from the sums of their text.
+func BenchmarkProxyDiffSums(b *testing.B) {
+	benchDocs(b, func(b *testing.B, d *configdump.Dump) {
+		changed := bytes.Replace(d.Source(), []byte(`"initial_fetch_timeout": "0s"`), []byte(`"initial_fetch_timeout": "1s"`), 5)
+		for _, c := range []struct {
+			name  string
+			other []byte
+		}{{"identical", d.Source()}, {"changed", changed}} {
+			b.Run(c.name, func(b *testing.B) {
+				other, err := configdump.Parse(c.other)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(int64(len(c.other)))
+				for b.Loop() {
+					if _, err := ProxyDiff(io.Discard, d, other, time.UTC); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	})
 }
