@@ -79,8 +79,18 @@ const indexChunk = 4 << 20
 // change while the Dump is in use: decoded strings share its memory.
 func Parse(data []byte) (*Dump, error) { return ParseWith(data, ParseOptions{}) }
 
-// ParseWith is Parse with options. A YAML document is converted to JSON first.
+// ParseWith is Parse with options. A YAML document is converted to JSON first; a leading UTF-8
+// byte order mark is skipped; a document that is compressed or UTF-16 is refused with an error
+// (wrapping ErrEncoding) that names it.
 func ParseWith(data []byte, o ParseOptions) (*Dump, error) {
+	d, err := parseWith(TrimBOM(data), o)
+	if err != nil {
+		return nil, ExplainEncoding(data[:min(len(data), 64)], err)
+	}
+	return d, nil
+}
+
+func parseWith(data []byte, o ParseOptions) (*Dump, error) {
 	if LooksLikeYAML(data[:min(len(data), 4096)]) {
 		converted, err := YAMLToJSON(data)
 		if err != nil {

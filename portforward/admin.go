@@ -15,16 +15,20 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/proxyctl/proxyctl/internal/limits"
+	"github.com/proxyctl/proxyctl/internal/safetext"
 )
 
 // ErrTooLarge is wrapped when a document exceeds the size limit.
-var ErrTooLarge = errors.New("document too large")
+var ErrTooLarge = limits.ErrTooLarge
 
 // AdminClient talks to one Envoy admin API.
 type AdminClient struct {
 	base *url.URL
 	http *http.Client
-	// MaxBytes bounds a response body.
+	// MaxBytes bounds a response body; zero gives each kind of answer its default limit
+	// (package limits).
 	MaxBytes int64
 	// describe names the admin API in messages.
 	describe string
@@ -32,27 +36,77 @@ type AdminClient struct {
 	onFailure func(err error) error
 }
 
-// NewAdminClient returns a client of the admin API at base (http://HOST:PORT).
+// NewAdminClient returns a client of the admin API at base (http://HOST:PORT, with a path
+// prefix when a proxy serves it under one). A password in it is sent (basic auth) but never
+// printed: messages show http://USER:xxxxx@HOST, as kubectl does.
 func NewAdminClient(base string, maxBytes int64) (*AdminClient, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("admin URL %q is not of the form http://HOST:PORT", base)
+		return nil, fmt.Errorf("admin URL %q is not of the form http://HOST:PORT", safetext.URL(base))
+	}
+	switch {
+	case u.RawQuery != "" || u.ForceQuery:
+		return nil, fmt.Errorf("admin URL %s has a query (?%s): give http://HOST:PORT only; proxyctl adds the admin path and its query itself", u.Redacted(), u.RawQuery)
+	case u.Fragment != "" || strings.Contains(base, "#"):
+		return nil, fmt.Errorf("admin URL %s has a fragment (#...): give http://HOST:PORT only", safetext.URL(base))
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &AdminClient{base: u, http: newHTTPClient(), MaxBytes: maxBytes, describe: "admin API " + u.String()}, nil
+	u.RawPath = ""
+	return &AdminClient{base: u, http: NewHTTPClient(), MaxBytes: maxBytes, describe: "admin API " + u.Redacted()}, nil
 }
 
-// newHTTPClient never uses a proxy: admin APIs are local or forwarded.
-func newHTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-		ResponseHeaderTimeout: 0, // the caller's context bounds the whole exchange
-		DisableCompression:    false,
-		MaxIdleConns:          2,
-		IdleConnTimeout:       10 * time.Second,
-	}}
+// NewHTTPClient returns the HTTP client of an admin or debug API: never through a proxy (admin
+// APIs are local or forwarded), following redirects only to the same scheme and host, and
+// never for a request that changes state (see CheckRedirect).
+func NewHTTPClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 nil,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			ResponseHeaderTimeout: 0, // the caller's context bounds the whole exchange
+			DisableCompression:    false,
+			MaxIdleConns:          2,
+			IdleConnTimeout:       10 * time.Second,
+		},
+		CheckRedirect: CheckRedirect,
+	}
 }
+
+// maxRedirects is how many redirects a GET follows.
+const maxRedirects = 5
+
+// RedirectError is a redirect proxyctl refused to follow.
+type RedirectError struct {
+	Method, Path string // of the request redirected
+	To           string // where to, redacted
+	Why          string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("%s /%s was redirected to %s: refused: %s", e.Method, strings.TrimPrefix(e.Path, "/"), e.To, e.Why)
+}
+
+// CheckRedirect is the redirect policy of admin and debug API clients (an http.Client's
+// CheckRedirect): a GET may follow a few redirects on the same scheme and host (a path moved);
+// a redirect to another host is refused (the answer would not be the proxy's, and basic-auth
+// credentials could follow it); a request that changes state (a POST, such as pc log --level)
+// is never repeated through a redirect, which would also turn it into a GET.
+func CheckRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0]
+	e := &RedirectError{Method: first.Method, Path: first.URL.Path, To: req.URL.Redacted()}
+	switch {
+	case first.Method != http.MethodGet && first.Method != http.MethodHead:
+		e.Why = "proxyctl does not repeat a request that changes a proxy's state elsewhere; give the address that answers it"
+	case req.URL.Scheme != first.URL.Scheme || req.URL.Host != first.URL.Host:
+		e.Why = fmt.Sprintf("it leaves %s://%s; give the address that answers instead", first.URL.Scheme, first.URL.Host)
+	case len(via) >= maxRedirects:
+		e.Why = fmt.Sprintf("more than %d redirects", maxRedirects)
+	default:
+		return nil
+	}
+	return e
+}
+
 
 func (c *AdminClient) String() string { return c.describe }
 
@@ -73,21 +127,29 @@ func (c *AdminClient) Open(ctx context.Context, path string) (io.ReadCloser, err
 }
 
 // Post POSTs to an admin path (Envoy changes state only on POST, e.g. /logging) and returns
-// the answer, of at most MaxBytes.
+// the answer, of at most MaxBytes (by default, limits.Logging: Post serves /logging).
 func (c *AdminClient) Post(ctx context.Context, path string) ([]byte, error) {
 	body, err := c.open(ctx, http.MethodPost, path)
 	if err != nil {
 		return nil, err
 	}
 	defer body.Close()
-	data, err := io.ReadAll(io.LimitReader(body, c.MaxBytes+1))
-	if err != nil {
+	data, err := limits.ReadAll(body, c.limit(limits.Logging, "an answer of Envoy's /logging"))
+	switch {
+	case errors.Is(err, limits.ErrTooLarge):
+		return nil, fmt.Errorf("%s: /%s: %w", c.describe, pathOnly(path), err)
+	case err != nil:
 		return nil, c.explain(ctx, http.MethodPost, path, fmt.Errorf("reading the answer: %w", err))
 	}
-	if int64(len(data)) > c.MaxBytes {
-		return nil, fmt.Errorf("%s: /%s: %w: more than the limit of %d bytes (--max-input)", c.describe, pathOnly(path), ErrTooLarge, c.MaxBytes)
-	}
 	return data, nil
+}
+
+// limit is the size limit of an answer: MaxBytes when set, else def.
+func (c *AdminClient) limit(def int64, what string) limits.Limit {
+	if c.MaxBytes > 0 {
+		return limits.Limit{Max: c.MaxBytes, What: what}
+	}
+	return limits.Limit{Max: def, What: what}
 }
 
 // open makes a request and checks the answer is Envoy's: 200, and not an HTML page.
@@ -104,15 +166,15 @@ func (c *AdminClient) open(ctx context.Context, method, path string) (io.ReadClo
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, fmt.Errorf("%s answered %s to %s /%s: %s", c.describe, resp.Status, method, pathOnly(path), firstLine(resp.Body))
+		return nil, fmt.Errorf("%s answered %s to %s /%s: %s", c.describe, resp.Status, method, pathOnly(path), FirstLine(resp.Body))
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
 		defer resp.Body.Close()
-		return nil, fmt.Errorf("%s answered an HTML page to %s /%s, not Envoy's JSON: %s; is this Envoy's admin port?", c.describe, method, pathOnly(path), firstLine(resp.Body))
+		return nil, fmt.Errorf("%s answered an HTML page to %s /%s, not Envoy's JSON: %s; is this Envoy's admin port?", c.describe, method, pathOnly(path), FirstLine(resp.Body))
 	}
-	if resp.ContentLength > c.MaxBytes {
+	if l := c.limit(limits.ConfigDump, "an Envoy admin document"); method == http.MethodGet && resp.ContentLength > l.Max {
 		resp.Body.Close()
-		return nil, fmt.Errorf("%s: /%s: %w: %d bytes announced, more than the limit of %d (--max-input)", c.describe, pathOnly(path), ErrTooLarge, resp.ContentLength, c.MaxBytes)
+		return nil, fmt.Errorf("%s: /%s announces %w", c.describe, pathOnly(path), l.SizeError(resp.ContentLength))
 	}
 	return resp.Body, nil
 }
@@ -147,6 +209,10 @@ func (c *AdminClient) explain(ctx context.Context, method, path string, err erro
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
+	var re *RedirectError
+	if errors.As(err, &re) {
+		return fmt.Errorf("%s: %w", c.describe, re)
+	}
 	if c.onFailure != nil {
 		if why := c.onFailure(err); why != nil {
 			return why
@@ -167,9 +233,10 @@ func pathOnly(p string) string {
 	return p
 }
 
-// firstLine returns the first non-empty line of a body, shortened.
-func firstLine(r io.Reader) string {
-	sc := bufio.NewScanner(io.LimitReader(r, 4096))
+// FirstLine returns the first non-empty line of an error answer, shortened: at most
+// limits.ErrorBody bytes of it are read.
+func FirstLine(r io.Reader) string {
+	sc := bufio.NewScanner(io.LimitReader(r, limits.ErrorBody))
 	for sc.Scan() {
 		if line := strings.TrimSpace(sc.Text()); line != "" {
 			if len(line) > 200 {

@@ -23,6 +23,8 @@ type Forwarder struct {
 	// URL is the local end: http://127.0.0.1:PORT.
 	URL       string
 	local     uint16
+	port      int
+	pod, ns   string
 	stop      chan struct{}
 	done      chan error
 	closeOnce sync.Once
@@ -52,7 +54,7 @@ func (k *Kube) Forward(ctx context.Context, ns, pod string, port int, spdyOnly b
 			return streamhttp.IsUpgradeFailure(err) || streamhttp.IsHTTPSProxyError(err)
 		})
 	}
-	f := &Forwarder{stop: make(chan struct{}), done: make(chan error, 1)}
+	f := &Forwarder{stop: make(chan struct{}), done: make(chan error, 1), port: port, pod: pod, ns: ns}
 	ready := make(chan struct{})
 	pf, err := portforward.NewOnAddressesForStreaming(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, f.stop, ready, io.Discard, io.Discard)
 	if err != nil {
@@ -150,8 +152,16 @@ func (l *failureLog) last(port uint16) string {
 	return l.byPort[port]
 }
 
+// portRole says what listens on a forwarded port, for the sentences that explain a failure.
+type portRole struct {
+	// notListening is the sentence for a port where nothing listens.
+	notListening string
+	// closed is the sentence for a connection closed before any answer ("%w" is the error).
+	closed string
+}
+
 // explainFailure turns a failed request through the forward into the forward's own error.
-func (f *Forwarder) explainFailure(what string, port int) func(error) error {
+func (f *Forwarder) explainFailure(role portRole) func(error) error {
 	return func(reqErr error) error {
 		// The forward reports its failure from its own goroutine, maybe after the request saw
 		// the connection close: give it a moment.
@@ -162,14 +172,24 @@ func (f *Forwarder) explainFailure(what string, port int) func(error) error {
 		}
 		switch {
 		case strings.Contains(msg, "connection refused") || strings.Contains(msg, "failed to connect"):
-			return errorf(ErrNotListening, "nothing is listening on port %d in %s; is Envoy running there? if its admin port is another, use --proxy-admin-port", port, what)
+			return errorf(ErrNotListening, "%s", role.notListening)
 		case msg != "":
-			return fmt.Errorf("port-forward to %s: %s", what, msg)
+			return fmt.Errorf("port-forward to pod %s in namespace %s: %s", f.pod, f.ns, msg)
 		case errors.Is(reqErr, io.ErrUnexpectedEOF):
-			return nil // cut in the middle of an answer: the admin client says so
+			return nil // cut in the middle of an answer: the client says so
 		case errors.Is(reqErr, io.EOF) || strings.Contains(reqErr.Error(), "EOF") || strings.Contains(reqErr.Error(), "connection reset"):
-			return fmt.Errorf("the port-forward to %s closed the connection to port %d before any answer: %w; is Envoy's admin API listening there? (--proxy-admin-port)", what, port, reqErr)
+			return fmt.Errorf(role.closed, reqErr)
 		}
 		return nil
 	}
+}
+
+// ExplainIstiod returns, for a request to istiod's debug port through this forward that failed
+// with err, what went wrong as the forward saw it ("nothing is listening on port 15014 of
+// istiod X"), or nil when the forward saw nothing.
+func (f *Forwarder) ExplainIstiod(err error) error {
+	return f.explainFailure(portRole{
+		notListening: fmt.Sprintf("nothing is listening on port %d of istiod %s in namespace %s; is istiod running there? if its debug port is another, use --istiod-port", f.port, f.pod, f.ns),
+		closed:       fmt.Sprintf("the port-forward to istiod %s in namespace %s closed the connection to port %d before any answer: %%w; is istiod's debug API listening there? (--istiod-port)", f.pod, f.ns, f.port),
+	})(err)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,6 +45,17 @@ func (f *KubeFlags) AddFlags(fs *pflag.FlagSet) {
 
 // NamespaceFlag returns -n/--namespace as given on the command line ("" when not given).
 func (f *KubeFlags) NamespaceFlag() string { return f.overrides.Context.Namespace }
+
+// RequestTimeout returns --request-timeout, the time limit of each Kubernetes API request (0
+// when there is none), read as kubectl reads it: a duration, or a number of seconds.
+func (f *KubeFlags) RequestTimeout() time.Duration {
+	s := f.overrides.Timeout
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	d, _ := time.ParseDuration(s)
+	return d
+}
 
 // ErrNoKubeconfig is wrapped by Client's error when there is no Kubernetes configuration at all.
 var ErrNoKubeconfig = errors.New("no Kubernetes configuration found")

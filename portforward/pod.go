@@ -58,7 +58,10 @@ func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, 
 		return nil, err
 	}
 	client.describe = "Envoy admin API of " + what
-	client.onFailure = fwd.explainFailure(what, o.AdminPort)
+	client.onFailure = fwd.explainFailure(portRole{
+		notListening: fmt.Sprintf("nothing is listening on port %d in %s; is Envoy running there? if its admin port is another, use --proxy-admin-port", o.AdminPort, what),
+		closed:       "the port-forward to " + what + " closed the connection to port " + fmt.Sprint(o.AdminPort) + " before any answer: %w; is Envoy's admin API listening there? (--proxy-admin-port)",
+	})
 	return &PodAdmin{AdminClient: client, Pod: pod.Name, Namespace: pod.Namespace, forward: fwd}, nil
 }
 
@@ -76,7 +79,7 @@ func (p *PodAdmin) Close() error {
 func (k *Kube) OpenPodPort(ctx context.Context, ns, name string, port int) (*Forwarder, error) {
 	pod, err := k.GetPod(ctx, ns, name)
 	if err != nil {
-		return nil, apiError(err, Target{Kind: "pod", Name: name, Namespace: ns}.String(), "pods")
+		return nil, APIError(err, Target{Kind: "pod", Name: name, Namespace: ns}.String(), "get pods", "--istiod-url")
 	}
 	if err := CheckPod(pod, port, true); err != nil {
 		return nil, err

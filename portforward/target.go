@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strings"
@@ -184,19 +185,41 @@ func podReady(p *corev1.Pod) bool {
 
 // apiError turns an API error about what into a message naming the fix.
 func apiError(err error, what, resource string) error {
+	return APIError(err, what, "get/list "+resource, "--admin-url or -f")
+}
+
+// APIError turns a client-go error reading what (the API server down, access forbidden,
+// credentials refused, not found) into one sentence naming the cause and the fix: access names
+// the RBAC access it needs ("list pods"), instead what to use without Kubernetes ("--istiod-url").
+func APIError(err error, what, access, instead string) error {
 	switch {
+	case err == nil:
+		return nil
 	case apierrors.IsNotFound(err):
 		return errorf(ErrNotFound, "%s not found; check the name and the namespace (NAME.NAMESPACE or -n)", what)
 	case apierrors.IsForbidden(err):
-		return errorf(ErrForbidden, "you may not read %s (%s); ask for RBAC access to get/list %s, or use --admin-url or -f", what, err, resource)
+		return errorf(ErrForbidden, "you may not read %s (%s); ask for RBAC access to %s, or use %s", what, err, access, instead)
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("the API server did not accept your credentials reading %s: %w; check --kubeconfig and --context", what, err)
+		return fmt.Errorf("the API server did not accept your credentials reading %s: %w; check --kubeconfig and --context (is your token expired?)", what, err)
 	}
 	var urlErr *url.Error
-	if errors.As(err, &urlErr) {
-		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w; check --context and --kubeconfig, or use --admin-url or -f", urlHost(urlErr.URL), urlErr.Err)
+	if errors.As(err, &urlErr) && !IsTimeout(err) {
+		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w; check --context and --kubeconfig, or use %s", urlHost(urlErr.URL), urlErr.Err, instead)
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
+}
+
+// IsTimeout reports whether err is a request that ran out of time: a context's deadline, or an
+// http.Client's own Timeout (kubectl's --request-timeout sets the Kubernetes client's).
+func IsTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return strings.Contains(err.Error(), "Client.Timeout exceeded") || strings.Contains(err.Error(), "context deadline exceeded")
 }
 
 // CheckPod verifies that a pod can be port-forwarded to: Running, and with an Envoy admin port.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxyctl/proxyctl/internal/safetext"
 	"github.com/proxyctl/proxyctl/portforward"
 )
 
@@ -24,6 +25,7 @@ type logOptions struct {
 	level    string
 	reset    bool
 	timeout  time.Duration
+	maxInput maxInputFlag
 	target   string
 	// reqs are the /logging calls --level or --reset ask for (see requests).
 	reqs []string
@@ -60,7 +62,8 @@ of every pod matching a label selector (-l), or of an admin URL.`,
 	fs.StringVar(&o.level, "level", "", "the level of every logger (LEVEL), or of some (LOGGER:LEVEL,...): "+strings.Join(logLevels, ", "))
 	fs.BoolVarP(&o.reset, "reset", "r", false, "set every logger back to the default level, warning")
 	fs.StringVar(&o.adminURL, "admin-url", "", "an Envoy admin API at this URL (http://HOST:PORT) instead of a pod")
-	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for each proxy")
+	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for each proxy (and for listing the pods of -l)")
+	addMaxInputFlag(cmd, &o.maxInput)
 	o.live.addFlags(cmd)
 	return cmd
 }
@@ -134,7 +137,7 @@ type logAdmin interface {
 
 func (o *logOptions) run(ctx context.Context) error {
 	if o.adminURL != "" {
-		admin, err := newAdminURLSource(o.adminURL, defaultMaxInput)
+		admin, err := newAdminURLSource(o.adminURL, o.maxInput.n)
 		if err != nil {
 			return err
 		}
@@ -151,9 +154,11 @@ func (o *logOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pods, err := kube.ListPods(ctx, ns, o.selector)
+	listCtx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	pods, err := explainedLister{kube, "--admin-url"}.ListPods(listCtx, ns, o.selector)
 	if err != nil {
-		return fmt.Errorf("listing pods with labels %s in namespace %s: %w", o.selector, ns, err)
+		return o.live.root.deadline(listCtx, err, fmt.Sprintf("listing the pods with labels %s in namespace %s", o.selector, ns), o.timeout)
 	}
 	var names []string
 	for _, p := range pods {
@@ -169,7 +174,7 @@ func (o *logOptions) run(ctx context.Context) error {
 	for _, name := range names {
 		t := portforward.Target{Kind: "pod", Name: name, Namespace: ns}
 		if err := o.applyPod(ctx, kube, t, o.reqs, name+"."+ns+":\n"); err != nil {
-			fmt.Fprintf(o.streams.ErrOut, "error: %s\n", oneLine(err.Error()))
+			printLine(o.streams.ErrOut, "error", err.Error())
 			failed++
 		}
 	}
@@ -182,9 +187,9 @@ func (o *logOptions) run(ctx context.Context) error {
 func (o *logOptions) applyPod(ctx context.Context, kube *portforward.Kube, t portforward.Target, reqs []string, header string) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	admin, err := o.live.openPod(ctx, kube, t, defaultMaxInput, o.streams)
+	admin, err := o.live.openPod(ctx, kube, t, o.maxInput.n, o.streams)
 	if err != nil {
-		return deadline(err, "reaching "+t.String(), o.timeout)
+		return o.live.root.deadline(ctx, err, "reaching "+t.String(), o.timeout)
 	}
 	return o.apply(ctx, admin, o.reqs, header)
 }
@@ -197,13 +202,19 @@ func (o *logOptions) apply(ctx context.Context, admin logAdmin, reqs []string, h
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
+	doing := "setting the log levels of "
+	if o.level == "" && !o.reset {
+		doing = "reading the log levels of "
+	}
 	var answer []byte
 	for _, r := range reqs {
 		var err error
 		if answer, err = admin.Post(ctx, r); err != nil {
-			return deadline(err, "setting the log levels of "+admin.String(), o.timeout)
+			return o.live.root.deadline(ctx, err, doing+admin.String(), o.timeout)
 		}
 	}
-	_, err := fmt.Fprint(o.streams.Out, header+strings.TrimRight(string(answer), "\n")+"\n")
+	// Envoy's answer, lines of "logger: level", printed as it came, but for the control
+	// characters a hostile admin API could put in it to act on the terminal or forge a line.
+	_, err := fmt.Fprint(o.streams.Out, header+safetext.EscapeLines(strings.TrimRight(string(answer), "\n"))+"\n")
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,9 @@ import (
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
+	"github.com/proxyctl/proxyctl/internal/limits"
+	"github.com/proxyctl/proxyctl/internal/safetext"
+	"github.com/proxyctl/proxyctl/portforward"
 )
 
 func newProxyConfigCommand(streams Streams, root *rootOptions) *cobra.Command {
@@ -72,6 +76,37 @@ func (o *outputFlag) Set(s string) error {
 
 var _ pflag.Value = (*outputFlag)(nil)
 
+// maxInputFlag is --max-input: the largest document a command reads. Unset (0), each kind of
+// document has its own default (package limits; docs/reliability.md).
+type maxInputFlag struct{ n int64 }
+
+func (f *maxInputFlag) String() string {
+	if f.n == 0 {
+		return "per document"
+	}
+	return strconv.FormatInt(f.n, 10)
+}
+func (f *maxInputFlag) Type() string { return "size" }
+func (f *maxInputFlag) Set(s string) error {
+	n, err := limits.ParseSize(s)
+	if err != nil {
+		return fmt.Errorf("--max-input: %w", err)
+	}
+	f.n = n
+	return nil
+}
+
+var _ pflag.Value = (*maxInputFlag)(nil)
+
+// maxInputUsage is --max-input's help, shared by every command that reads a document.
+var maxInputUsage = fmt.Sprintf("largest document to read, in bytes or with a suffix (500Mi, 4Gi); default: by kind of document, %s for a config dump, %s for one in YAML, %s for istiod's syncz, %s for Envoy's /logging (docs/reliability.md)",
+	limits.Size(limits.ConfigDump), limits.Size(limits.YAMLDump), limits.Size(limits.Syncz), limits.Size(limits.Logging))
+
+// addMaxInputFlag registers --max-input.
+func addMaxInputFlag(cmd *cobra.Command, f *maxInputFlag) {
+	cmd.Flags().Var(f, "max-input", maxInputUsage)
+}
+
 // commonOptions are the flags every proxy-config view shares: where the dump comes from and
 // how the result is printed.
 type commonOptions struct {
@@ -81,7 +116,7 @@ type commonOptions struct {
 	output   outputFlag
 	timeout  time.Duration
 	quiet    bool
-	maxInput int64
+	maxInput maxInputFlag
 	target   string
 	live     *liveOptions
 	// release drops bytes of the loaded document from memory (see load).
@@ -93,7 +128,6 @@ func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatte
 		streams:  streams,
 		output:   outputFlag{format: defaultOutput},
 		timeout:  30 * time.Second,
-		maxInput: defaultMaxInput,
 		live:     newLiveOptions(root),
 	}
 }
@@ -105,7 +139,7 @@ func (o *commonOptions) addFlags(cmd *cobra.Command) {
 	fs.VarP(&o.output, "output", "o", "output format: short, json or yaml")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
-	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from a file, stdin or the admin API")
+	addMaxInputFlag(cmd, &o.maxInput)
 	o.live.addFlags(cmd)
 }
 
@@ -130,25 +164,32 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf("give only one of a pod, --admin-url and -f")
 	case o.timeout <= 0:
 		return usageErrorf("--timeout must be positive, got %s", o.timeout)
-	case o.maxInput <= 0:
-		return usageErrorf("--max-input must be positive, got %d", o.maxInput)
 	}
 	return nil
+}
+
+// readOptions are how the command reads its document.
+func (o *commonOptions) readOptions() readOptions {
+	return readOptions{maxInput: o.maxInput.n, note: func(s string) {
+		if !o.quiet {
+			printLine(o.streams.ErrOut, "note", s)
+		}
+	}}
 }
 
 // source returns where the dump comes from; the Kubernetes client is only built for pods.
 func (o *commonOptions) source(ctx context.Context) (Source, error) {
 	switch {
 	case o.file != "":
-		return &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}, nil
+		return &fileSource{path: o.file, stdin: o.streams.In}, nil
 	case o.adminURL != "":
-		admin, err := newAdminURLSource(o.adminURL, o.maxInput)
+		admin, err := newAdminURLSource(o.adminURL, o.maxInput.n)
 		if err != nil {
 			return nil, err // not a nil *AdminClient in a non-nil Source
 		}
 		return admin, nil
 	}
-	return o.live.podSource(ctx, o.target, o.maxInput, o.streams)
+	return o.live.podSource(ctx, o.target, o.maxInput.n, o.streams)
 }
 
 // load fetches the document at an admin path and parses it. It also returns how to drop a
@@ -158,21 +199,30 @@ func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump
 	defer cancel()
 	src, err := o.source(ctx)
 	if err != nil {
-		return nil, nil, deadline(err, "reaching the proxy", o.timeout)
+		return nil, nil, o.live.root.deadline(ctx, err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
-	d, release, err := loadDocument(ctx, src, path, o.maxInput)
+	d, release, err := loadDocument(ctx, src, path, o.readOptions())
 	if err != nil {
 		// Sources name themselves in their errors.
-		return nil, nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
+		return nil, nil, o.live.root.deadline(ctx, err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	return d, release, nil
 }
 
-// deadline explains an error caused by --timeout running out.
-func deadline(err error, doing string, timeout time.Duration) error {
-	if errors.Is(err, context.DeadlineExceeded) {
+// deadline explains an error caused by a time limit running out: --timeout, when ctx (bounded
+// by it) is past its deadline; kubectl's --request-timeout, which bounds each Kubernetes API
+// request, when a request timed out while ctx had time left.
+func (r *rootOptions) deadline(ctx context.Context, err error, doing string, timeout time.Duration) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("%s took longer than --timeout %s: %w", doing, timeout, err)
+	case portforward.IsTimeout(err):
+		if rt := r.kube.RequestTimeout(); rt > 0 {
+			return fmt.Errorf("%s: a Kubernetes API request took longer than --request-timeout %s (raise it, or leave it out: --timeout %s bounds the whole command): %w", doing, rt, timeout, err)
+		}
 	}
 	return err
 }
@@ -188,7 +238,24 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 		return err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {
-		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
+		printLine(o.streams.ErrOut, "note", unknownTypesNote(unknown))
 	}
 	return nil
+}
+
+// maxNotedTypes is how many unknown type URLs the note names.
+const maxNotedTypes = 10
+
+// unknownTypesNote names the unknown types met, each cut to a few hundred bytes, at most
+// maxNotedTypes of them.
+func unknownTypesNote(unknown []string) string {
+	names := make([]string, 0, min(len(unknown), maxNotedTypes))
+	for _, u := range unknown[:min(len(unknown), maxNotedTypes)] {
+		names = append(names, safetext.Name(u))
+	}
+	more := ""
+	if len(unknown) > maxNotedTypes {
+		more = fmt.Sprintf(" and %d more", len(unknown)-maxNotedTypes)
+	}
+	return fmt.Sprintf("kept %d type(s) this proxyctl does not know as they are: %s%s", len(unknown), strings.Join(names, ", "), more)
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
@@ -28,7 +30,7 @@ type proxyStatusOptions struct {
 	failOn     []string
 	file       string
 	timeout    time.Duration
-	maxInput   int64
+	maxInput   maxInputFlag
 
 	failOnSet istiod.FailOn
 }
@@ -36,7 +38,7 @@ type proxyStatusOptions struct {
 func newProxyStatusCommand(streams Streams, root *rootOptions) *cobra.Command {
 	o := &proxyStatusOptions{
 		streams: streams, root: root, live: newLiveOptions(root), istiodPort: istiod.DefaultDebugPort,
-		output: outputFlag{format: formatter.Short}, timeout: 30 * time.Second, maxInput: defaultMaxInput,
+		output: outputFlag{format: formatter.Short}, timeout: 30 * time.Second,
 	}
 	cmd := &cobra.Command{
 		Use:     "proxy-status [POD[.NAMESPACE]]",
@@ -90,7 +92,7 @@ and the others are still shown.`,
 	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit 3 when a shown proxy has this state: stale, error or notsent (repeatable)")
 	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump instead of the pod")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for the whole command")
-	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from istiod, a file or the admin API")
+	addMaxInputFlag(cmd, &o.maxInput)
 	o.live.addFlags(cmd)
 	return cmd
 }
@@ -137,7 +139,7 @@ func (o *proxyStatusOptions) istiods(ctx context.Context) (targets []istiod.Targ
 		return nil, close, err
 	}
 	ns := o.root.istioNamespace
-	pods, err := istiod.DiscoverPods(ctx, kube, ns, o.revision)
+	pods, err := istiod.DiscoverPods(ctx, explainedLister{kube, "--istiod-url"}, ns, o.revision)
 	if err != nil {
 		return nil, close, err
 	}
@@ -162,10 +164,10 @@ func (o *proxyStatusOptions) istiods(ctx context.Context) (targets []istiod.Targ
 	}
 	for i, pod := range pods {
 		if errs[i] != nil {
-			fmt.Fprintf(o.streams.ErrOut, "warning: istiod %s in %s: %s\n", pod, ns, oneLine(errs[i].Error()))
+			printLine(o.streams.ErrOut, "warning", fmt.Sprintf("istiod %s in %s: %s", pod, ns, errs[i]))
 			continue
 		}
-		targets = append(targets, istiod.Target{Name: pod, Namespace: ns, BaseURL: forwards[i].URL})
+		targets = append(targets, istiod.Target{Name: pod, Namespace: ns, BaseURL: forwards[i].URL, Explain: forwards[i].ExplainIstiod})
 	}
 	if len(targets) == 0 {
 		close()
@@ -175,7 +177,22 @@ func (o *proxyStatusOptions) istiods(ctx context.Context) (targets []istiod.Targ
 }
 
 func (o *proxyStatusOptions) fetcher() *istiod.Fetcher {
-	return &istiod.Fetcher{MaxBodyBytes: o.maxInput}
+	return &istiod.Fetcher{Client: portforward.NewHTTPClient(), MaxBodyBytes: o.maxInput.n}
+}
+
+// explainedLister lists pods, turning client-go's failures into sentences that name the cause
+// and the fix (instead is what to use without Kubernetes).
+type explainedLister struct {
+	kube    *portforward.Kube
+	instead string
+}
+
+func (l explainedLister) ListPods(ctx context.Context, ns, selector string) ([]corev1.Pod, error) {
+	pods, err := l.kube.ListPods(ctx, ns, selector)
+	if err != nil && !portforward.IsTimeout(err) {
+		err = portforward.APIError(err, fmt.Sprintf("the pods with labels %s in namespace %s", selector, ns), "list pods in namespace "+ns, l.instead)
+	}
+	return pods, err
 }
 
 // status prints the sync state of every proxy.
@@ -184,15 +201,15 @@ func (o *proxyStatusOptions) status(ctx context.Context) error {
 	defer cancel()
 	targets, closeTargets, err := o.istiods(ctx)
 	if err != nil {
-		return deadline(err, "finding istiod", o.timeout)
+		return o.root.deadline(ctx, err, "finding istiod", o.timeout)
 	}
 	defer closeTargets()
 	res := o.fetcher().Syncz(ctx, targets, o.root.kube.NamespaceFlag())
 	if err := res.Err(); err != nil {
-		return deadline(err, "asking istiod", o.timeout)
+		return o.root.deadline(ctx, err, "asking istiod", o.timeout)
 	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(o.streams.ErrOut, "warning: %s; its proxies are not shown\n", oneLine(e.Error()))
+		printLine(o.streams.ErrOut, "warning", e.Error()+"; its proxies are not shown")
 	}
 	output := string(o.output.format)
 	if o.output.format == formatter.Short {
@@ -237,16 +254,19 @@ func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
 	proxyID := t.Name + "." + t.Namespace
 	targets, closeTargets, err := o.istiods(ctx)
 	if err != nil {
-		return deadline(err, "finding istiod", o.timeout)
+		return o.root.deadline(ctx, err, "finding istiod", o.timeout)
 	}
 	defer closeTargets()
 	fromIstiod, err := o.fetcher().ConfigDump(ctx, targets, proxyID)
 	if err != nil {
-		return deadline(err, "asking istiod for "+proxyID, o.timeout)
+		return o.root.deadline(ctx, err, "asking istiod for "+proxyID, o.timeout)
 	}
-	istiodDump, err := configdump.Parse(fromIstiod.Body)
+	// Read as any document is: bounded, and spooled to disk when large.
+	src := &answerSource{body: fromIstiod.Body, name: fmt.Sprintf("the config dump %s gave for %s", fromIstiod.Istiod, proxyID)}
+	istiodDump, _, err := loadDocument(ctx, src, pathFullDump, o.readOptions())
+	src.Close()
 	if err != nil {
-		return fmt.Errorf("parsing the config dump %s gave for %s: %w", fromIstiod.Istiod, proxyID, err)
+		return o.root.deadline(ctx, err, "reading "+src.String(), o.timeout)
 	}
 	envoyDump, err := o.envoyDump(ctx, t)
 	if err != nil {
@@ -268,22 +288,36 @@ func localZone() *time.Location {
 
 // envoyDump reads Envoy's config dump from --file or from the pod.
 func (o *proxyStatusOptions) envoyDump(ctx context.Context, t portforward.Target) (*configdump.Dump, error) {
-	var src Source = &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}
+	var src Source = &fileSource{path: o.file, stdin: o.streams.In}
 	if o.file == "" {
 		kube, _, err := o.root.kube.Client()
 		if err != nil {
 			return nil, err
 		}
-		admin, err := o.live.openPod(ctx, kube, t, o.maxInput, o.streams)
+		admin, err := o.live.openPod(ctx, kube, t, o.maxInput.n, o.streams)
 		if err != nil {
-			return nil, deadline(err, "reaching "+t.String(), o.timeout)
+			return nil, o.root.deadline(ctx, err, "reaching "+t.String(), o.timeout)
 		}
 		src = admin
 	}
 	defer src.Close()
-	d, _, err := loadDocument(ctx, src, pathFullDump, o.maxInput)
+	d, _, err := loadDocument(ctx, src, pathFullDump, o.readOptions())
 	if err != nil {
-		return nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
+		return nil, o.root.deadline(ctx, err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	return d, nil
 }
+
+func (o *proxyStatusOptions) readOptions() readOptions {
+	return readOptions{maxInput: o.maxInput.n, note: func(s string) { printLine(o.streams.ErrOut, "note", s) }}
+}
+
+// answerSource is a document already being received (istiod's answer), as a Source.
+type answerSource struct {
+	body io.ReadCloser
+	name string
+}
+
+func (s *answerSource) Open(context.Context, string) (io.ReadCloser, error) { return s.body, nil }
+func (s *answerSource) String() string                                      { return s.name }
+func (s *answerSource) Close() error                                        { return s.body.Close() }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxyctl/proxyctl/internal/safetext"
 	"github.com/proxyctl/proxyctl/portforward"
 )
 
@@ -119,7 +120,7 @@ func Run(args []string, streams Streams) int {
 	err := root.ExecuteContext(ctx)
 	if err != nil && ctx.Err() != nil {
 		// Ctrl-C or SIGTERM: whatever failed, it failed because it was stopped.
-		fmt.Fprintln(streams.ErrOut, "error: interrupted")
+		printLine(streams.ErrOut, "error", "interrupted")
 		return ExitInterrupted
 	}
 	return reportError(err, streams.ErrOut)
@@ -133,11 +134,11 @@ func reportError(err error, w io.Writer) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(w, "error: %s\n", oneLine(ee.err.Error()))
+			printLine(w, "error", ee.err.Error())
 		}
 		return ee.code
 	}
-	fmt.Fprintf(w, "error: %s\n", oneLine(err.Error()))
+	printLine(w, "error", err.Error())
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsageError(err) {
 		return ExitUsage
@@ -145,12 +146,15 @@ func reportError(err error, w io.Writer) int {
 	return ExitRuntime
 }
 
+// printLine prints a message on stderr as one line, "KIND: MESSAGE": every error, warning and
+// note goes through it, so that what a proxy, istiod or a dump put in the message (a control
+// character, a line break, a 100 MB name) is escaped and clipped (see safetext.Line).
+func printLine(w io.Writer, kind, msg string) {
+	fmt.Fprintf(w, "%s: %s\n", kind, safetext.Line(msg))
+}
+
 // isCobraUsageError recognises the errors cobra returns for unknown commands.
 func isCobraUsageError(err error) bool {
 	return strings.HasPrefix(err.Error(), "unknown command ") || strings.HasPrefix(err.Error(), "unknown shorthand flag") ||
 		strings.HasPrefix(err.Error(), "unknown flag")
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }

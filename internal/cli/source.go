@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/internal/limits"
 )
 
 // Admin API paths each view fetches: only what it needs.
@@ -25,7 +26,10 @@ const (
 )
 
 // Source yields Envoy admin documents: from a file or stdin, an admin URL, or a pod through a
-// port-forward. It is chosen before any Kubernetes client is built.
+// port-forward. It is chosen before any Kubernetes client is built. A command reads its
+// documents with loadDocument, which bounds their size (see readOptions) and, through ctx, the
+// time they take: a Source's reader must give up with ctx's error once ctx is done, even when
+// what it reads blocks (wrap such a reader in limits.ContextReader, as fileSource does).
 type Source interface {
 	// Open starts reading the document at an admin API path, such as "config_dump?mask=...".
 	// A file source has one document and returns it whatever the path.
@@ -42,17 +46,41 @@ type mapper interface {
 	Map() (data []byte, ok bool, err error)
 }
 
-// defaultMaxInput bounds the documents proxyctl reads.
-const defaultMaxInput = 4 << 30
+// readOptions say how a command reads its documents: how large each may be (--max-input, else
+// the default of its kind, see package limits) and where notes about them go.
+type readOptions struct {
+	// maxInput is --max-input; 0 gives each kind of document its default limit.
+	maxInput int64
+	// note prints a note on stderr (nil: none).
+	note func(string)
+}
 
-// ErrTooLarge is returned for input above the size limit.
-var ErrTooLarge = errors.New("input too large")
+// limit is the size limit of a document of a kind: def bytes by default, what names it.
+func (r readOptions) limit(def int64, what string) limits.Limit {
+	if r.maxInput > 0 {
+		return limits.Limit{Max: r.maxInput, What: what}
+	}
+	return limits.Limit{Max: def, What: what}
+}
+
+func (r readOptions) dumpLimit() limits.Limit { return r.limit(limits.ConfigDump, "a config dump") }
+func (r readOptions) yamlLimit() limits.Limit {
+	return r.limit(limits.YAMLDump, "a config dump in YAML (converted in memory; convert it to JSON once, or raise --max-input)")
+}
+
+func (r readOptions) notef(format string, args ...any) {
+	if r.note != nil {
+		r.note(fmt.Sprintf(format, args...))
+	}
+}
+
+// yamlNoteSize: from this size, reading a YAML dump says how to read it faster.
+const yamlNoteSize = 1 << 20
 
 // fileSource reads a config dump from a file, or from stdin for "-".
 type fileSource struct {
 	path  string
 	stdin io.Reader
-	max   int64
 }
 
 func (s *fileSource) String() string {
@@ -64,23 +92,56 @@ func (s *fileSource) String() string {
 
 func (s *fileSource) Close() error { return nil }
 
-func (s *fileSource) Open(context.Context, string) (io.ReadCloser, error) {
+// Open opens the file, or stdin. What is read gives up when ctx ends, even on a pipe or a FIFO
+// that sends nothing (opening a FIFO waits for its writer: that too).
+func (s *fileSource) Open(ctx context.Context, _ string) (io.ReadCloser, error) {
 	if s.path == "-" {
-		return io.NopCloser(s.stdin), nil
+		return limits.ContextReader(ctx, s.stdin), nil
 	}
-	f, err := os.Open(s.path)
-	if err != nil {
+	fi, err := os.Stat(s.path)
+	if err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%s is a directory; -f takes a config dump file (or - for stdin)", s.path)
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(s.path)
+		done <- opened{f, err}
+	}()
+	var o opened
+	select {
+	case o = <-done:
+	case <-ctx.Done():
+		go func() { // the open returns once a writer comes; close what it opened
+			if o := <-done; o.f != nil {
+				o.f.Close()
+			}
+		}()
+		return nil, fmt.Errorf("opening %s (a FIFO waits for a writer): %w", s.path, ctx.Err())
+	}
+	if o.err != nil {
+		err := o.err
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
 		return nil, fmt.Errorf("cannot open %s: %w", s.path, err)
 	}
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%s is a directory; -f takes a config dump file (or - for stdin)", s.path)
-	}
-	return f, nil
+	return &fileReader{ReadCloser: limits.ContextReader(ctx, o.f), f: o.f}, nil
+}
+
+// fileReader reads an open file through a ContextReader and closes both.
+type fileReader struct {
+	io.ReadCloser
+	f *os.File
+}
+
+func (r *fileReader) Close() error {
+	r.ReadCloser.Close()
+	return r.f.Close()
 }
 
 // Map maps the file, or stdin when it is redirected from a file. Anything else (a pipe, a
@@ -110,25 +171,35 @@ func (s *fileSource) Map() ([]byte, bool, error) {
 	if err != nil || !fi.Mode().IsRegular() {
 		return nil, false, nil
 	}
-	if fi.Size() > s.max {
-		return nil, false, fmt.Errorf("%w: %s has %d bytes, more than the limit of %d (--max-input)", ErrTooLarge, s, fi.Size(), s.max)
-	}
 	data, ok := mapFile(f, fi.Size())
 	return data, ok, nil
 }
 
-// loadDocument reads the document at an admin path from src and parses it. A regular file is
-// mapped; anything else is indexed as it arrives, so that what is not an admin document is
-// refused from its first bytes, and kept in memory up to spoolInMemory bytes, beyond that in
-// an unlinked temporary file, mapped at the end: memory stays flat whatever the size. The
-// returned release drops bytes of the document from memory (see configdump.ParseOptions).
-func loadDocument(ctx context.Context, src Source, path string, max int64) (*configdump.Dump, func([]byte), error) {
+// loadDocument reads the document at an admin path from src and parses it, within the size
+// limits of ro. A regular file is mapped; anything else is indexed as it arrives, so that what
+// is not an admin document is refused from its first bytes, and kept in memory up to
+// spoolInMemory bytes, beyond that in an unlinked temporary file, mapped at the end: memory
+// stays flat whatever the size. A leading UTF-8 byte order mark is skipped. The returned
+// release drops bytes of the document from memory (see configdump.ParseOptions).
+func loadDocument(ctx context.Context, src Source, path string, ro readOptions) (*configdump.Dump, func([]byte), error) {
 	if m, ok := src.(mapper); ok {
 		data, ok, err := m.Map()
 		if err != nil {
 			return nil, nil, err
 		}
 		if ok {
+			data = configdump.TrimBOM(data)
+			isYAML := configdump.LooksLikeYAML(data[:min(len(data), 4096)])
+			limit := ro.dumpLimit()
+			if isYAML {
+				limit = ro.yamlLimit()
+			}
+			if int64(len(data)) > limit.Max {
+				return nil, nil, fmt.Errorf("reading the configuration from %s: %w", src, limit.SizeError(int64(len(data))))
+			}
+			if isYAML && len(data) >= yamlNoteSize {
+				ro.notef("%s is YAML, which proxyctl reads about 20 times slower than JSON; convert it once: proxyctl pc all -f FILE -o json > dump.json", src)
+			}
 			// Indexing reads the whole document once; drop each chunk behind it, so that only
 			// the sections the view reads come back into memory.
 			d, err := configdump.ParseWith(data, configdump.ParseOptions{ChunkDone: releasePages})
@@ -142,12 +213,13 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 			return d, releasePages, nil
 		}
 	}
-	body, err := src.Open(ctx, path)
+	rc, err := src.Open(ctx, path)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer body.Close()
-	sp := &spool{max: max}
+	defer rc.Close()
+	body := skipBOM(rc)
+	sp := &spool{limit: ro.dumpLimit()}
 	defer sp.close() // on an early return; once mapped, the file is closed already
 	ix := configdump.NewIndexer()
 	buf := make([]byte, 1<<20)
@@ -155,12 +227,15 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 	// converted; a pipe may deliver them a few at a time.
 	const sniff = 4096
 	kind := "" // "json" or "yaml" once known
+	parseError := func(err error) error {
+		if data, _, derr := sp.bytes(); derr == nil {
+			err = configdump.Locate(err, data)
+		}
+		return fmt.Errorf("parsing the configuration from %s: %w", src, configdump.ExplainEncoding(sp.head(), err))
+	}
 	feed := func(p []byte) error {
 		if err := ix.Feed(p); err != nil {
-			if data, _, derr := sp.bytes(); derr == nil {
-				err = configdump.Locate(err, data)
-			}
-			return fmt.Errorf("parsing the configuration from %s: %w", src, err)
+			return parseError(err)
 		}
 		return nil
 	}
@@ -190,6 +265,10 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 				kind = "json" // the indexer explains what it is not
 				if configdump.LooksLikeYAML(head[:min(len(head), sniff)]) {
 					kind = "yaml"
+					sp.limit = ro.yamlLimit()
+					if sp.n > sp.limit.Max {
+						return nil, nil, fmt.Errorf("reading the configuration from %s: %w", src, sp.limit.Error())
+					}
 				}
 			}
 			if kind == "json" {
@@ -207,6 +286,9 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 		return nil, nil, err
 	}
 	if kind == "yaml" {
+		if len(data) >= yamlNoteSize {
+			ro.notef("%s is YAML, which proxyctl reads about 20 times slower than JSON; convert it once: proxyctl pc all -f FILE -o json > dump.json", src)
+		}
 		d, err := configdump.Parse(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
@@ -215,7 +297,7 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 	}
 	d, err := ix.Dump(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
+		return nil, nil, parseError(err)
 	}
 	return d, release, nil
 }
@@ -227,8 +309,10 @@ const spoolInMemory = 2 << 20
 
 // spool keeps a streamed document: in memory while small, then in an unlinked temporary file.
 type spool struct {
-	max  int64
-	n    int64
+	limit limits.Limit
+	n     int64
+	// first are the document's first bytes, which name what it is when it is not JSON.
+	first []byte
 	mem  []byte
 	file *os.File
 	// noDisk is set when no temporary file can be made.
@@ -236,8 +320,11 @@ type spool struct {
 }
 
 func (s *spool) write(p []byte) error {
-	if s.n+int64(len(p)) > s.max {
-		return fmt.Errorf("%w: more than the limit of %d bytes (--max-input)", ErrTooLarge, s.max)
+	if s.n+int64(len(p)) > s.limit.Max {
+		return s.limit.Error()
+	}
+	if len(s.first) < 64 {
+		s.first = append(s.first, p[:min(len(p), 64-len(s.first))]...)
 	}
 	s.n += int64(len(p))
 	if s.file == nil && (s.noDisk || len(s.mem)+len(p) <= spoolInMemory) {
@@ -265,6 +352,9 @@ func (s *spool) write(p []byte) error {
 	return nil
 }
 
+// head returns the document's first bytes.
+func (s *spool) head() []byte { return s.first }
+
 // close closes the temporary file, if any (its data is then gone).
 func (s *spool) close() {
 	if s.file != nil {
@@ -286,4 +376,38 @@ func (s *spool) bytes() ([]byte, func([]byte), error) {
 	data := make([]byte, s.n)
 	_, err := s.file.ReadAt(data, 0)
 	return data, func([]byte) {}, err
+}
+
+// bomSkipper drops a UTF-8 byte order mark from the start of what it reads.
+type bomSkipper struct {
+	r       io.Reader
+	started bool
+	pending []byte
+}
+
+// skipBOM returns r without a leading UTF-8 byte order mark.
+func skipBOM(r io.Reader) io.Reader { return &bomSkipper{r: r} }
+
+func (b *bomSkipper) Read(p []byte) (int, error) {
+	if !b.started {
+		b.started = true
+		head := make([]byte, 3)
+		n, err := io.ReadFull(b.r, head)
+		head = head[:n]
+		if !configdump.HasBOM(head) {
+			b.pending = head
+		}
+		if err != nil && len(b.pending) == 0 {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF
+			}
+			return 0, err
+		}
+	}
+	if len(b.pending) > 0 {
+		n := copy(p, b.pending)
+		b.pending = b.pending[n:]
+		return n, nil
+	}
+	return b.r.Read(p)
 }

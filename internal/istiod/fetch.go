@@ -11,6 +11,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/proxyctl/proxyctl/internal/limits"
+	"github.com/proxyctl/proxyctl/internal/safetext"
+	"github.com/proxyctl/proxyctl/portforward"
 )
 
 // Debug API paths, served on istiod's HTTP debug port (15014).
@@ -19,8 +23,6 @@ const (
 	ConfigDumpPath = "/debug/config_dump"
 )
 
-// DefaultMaxBodyBytes bounds one answer when Fetcher.MaxBodyBytes is zero.
-const DefaultMaxBodyBytes int64 = 1 << 30
 
 // Target is one istiod replica to ask.
 type Target struct {
@@ -30,8 +32,12 @@ type Target struct {
 	// Namespace, when set, is named in errors ("istiod X in istio-system").
 	Namespace string
 	// BaseURL is where its debug API answers, http://HOST:PORT (a path
-	// prefix is kept).
+	// prefix is kept; a password in it is sent, never printed).
 	BaseURL string
+	// Explain, when set, may explain a failed request in the terms of how
+	// the target is reached (a port-forward: "nothing is listening on port
+	// 15014 of istiod X"); nil when it has nothing to add.
+	Explain func(error) error
 }
 
 func (t Target) String() string {
@@ -53,10 +59,13 @@ func TargetFromURL(raw string) (Target, error) {
 		s = "http://" + s
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return Target{}, fmt.Errorf("invalid --istiod-url %q: want http://HOST:PORT, e.g. http://127.0.0.1:15014", raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		return Target{}, fmt.Errorf("invalid --istiod-url %q: want http://HOST:PORT, e.g. http://127.0.0.1:15014", safetext.URL(raw))
 	}
 	base := u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
+	if u.User != nil {
+		base = u.Scheme + "://" + u.User.String() + "@" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
+	}
 	if name == "" {
 		name = u.Host
 	}
@@ -75,25 +84,30 @@ func (e *TargetError) Unwrap() error { return e.Err }
 // Fetcher reads istiod's debug API. The zero value is ready to use; the
 // deadline comes from the caller's context.
 type Fetcher struct {
-	// Client makes the requests; nil means a plain http.Client (no timeout
-	// of its own: bound the context).
+	// Client makes the requests; nil means portforward.NewHTTPClient() (no
+	// timeout of its own: bound the context; redirects to another host
+	// refused).
 	Client *http.Client
-	// MaxBodyBytes bounds one answer; zero means DefaultMaxBodyBytes.
+	// MaxBodyBytes bounds one answer; zero gives each its default:
+	// limits.Syncz for /debug/syncz, limits.ConfigDump for a config dump.
 	MaxBodyBytes int64
 }
+
+var defaultClient = portforward.NewHTTPClient()
 
 func (f *Fetcher) client() *http.Client {
 	if f != nil && f.Client != nil {
 		return f.Client
 	}
-	return &http.Client{}
+	return defaultClient
 }
 
-func (f *Fetcher) maxBody() int64 {
+// limit is the size limit of an answer: MaxBodyBytes when set, else def.
+func (f *Fetcher) limit(def int64, what string) limits.Limit {
 	if f != nil && f.MaxBodyBytes > 0 {
-		return f.MaxBodyBytes
+		return limits.Limit{Max: f.MaxBodyBytes, What: what}
 	}
-	return DefaultMaxBodyBytes
+	return limits.Limit{Max: def, What: what}
 }
 
 // HTTPStatusError is a non-2xx answer.
@@ -112,12 +126,14 @@ func (e *HTTPStatusError) Error() string {
 	return msg
 }
 
-// get fetches path?query from t and returns the body of a 2xx answer.
-func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Values) ([]byte, error) {
+// open requests path?query from t and returns the body of a 2xx answer, as
+// it arrives, bounded by limit: a read past it fails with limits.ErrTooLarge,
+// and a failed read is explained as a failed request is.
+func (f *Fetcher) open(ctx context.Context, t Target, path string, query url.Values, limit limits.Limit) (io.ReadCloser, error) {
 	reqName := requestName(path, query)
 	base, err := url.Parse(t.BaseURL)
 	if err != nil || base.Scheme == "" || base.Host == "" {
-		return nil, fmt.Errorf("%s: invalid base URL %q: want http://HOST:PORT", reqName, t.BaseURL)
+		return nil, fmt.Errorf("%s: invalid base URL %q: want http://HOST:PORT", reqName, safetext.URL(t.BaseURL))
 	}
 	u := *base
 	u.Path = strings.TrimRight(base.Path, "/") + path
@@ -130,33 +146,78 @@ func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Valu
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client().Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%s: no answer in time (raise the timeout, or check the istiod pod): %w", reqName, err)
-		}
-		return nil, fmt.Errorf("%s: %w", reqName, err)
+		return nil, explain(ctx, t, reqName, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		head, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		defer resp.Body.Close()
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, limits.ErrorBody))
 		msg := snippet(head)
 		if msg == http.StatusText(resp.StatusCode) {
 			msg = ""
 		}
 		return nil, &HTTPStatusError{Request: reqName, Code: resp.StatusCode, Status: resp.Status, Body: msg}
 	}
-	limit := f.maxBody()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if resp.ContentLength > limit.Max {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: the answer announces %w", reqName, limit.SizeError(resp.ContentLength))
+	}
+	return &answerBody{Reader: limits.Reader(resp.Body, limit), body: resp.Body, ctx: ctx, t: t, reqName: reqName}, nil
+}
+
+// answerBody is a bounded answer whose read errors name the request.
+type answerBody struct {
+	io.Reader
+	body    io.Closer
+	ctx     context.Context
+	t       Target
+	reqName string
+}
+
+func (b *answerBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, limits.ErrTooLarge):
+		err = fmt.Errorf("%s: %w", b.reqName, err)
+	default:
+		err = explain(b.ctx, b.t, b.reqName, fmt.Errorf("reading the answer: %w", err))
+	}
+	return n, err
+}
+
+func (b *answerBody) Close() error { return b.body.Close() }
+
+// explain names the cause of a failed request to t.
+func explain(ctx context.Context, t Target, reqName string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var re *portforward.RedirectError
+	switch {
+	case errors.As(err, &re):
+		return fmt.Errorf("%s: %w", reqName, re)
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%s: no answer in time (raise the timeout, or check the istiod pod): %w", reqName, ctx.Err())
+	case ctx.Err() != nil:
+		return fmt.Errorf("%s: %w", reqName, ctx.Err())
+	}
+	if t.Explain != nil {
+		if why := t.Explain(err); why != nil {
+			return fmt.Errorf("%s: %w", reqName, why)
+		}
+	}
+	return fmt.Errorf("%s: %w", reqName, err)
+}
+
+// get fetches path?query from t and returns the body of a 2xx answer, whole.
+func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Values, limit limits.Limit) ([]byte, error) {
+	body, err := f.open(ctx, t, path, query, limit)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read answer: %w", reqName, err)
+		return nil, err
 	}
-	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("%s: answer larger than %d bytes", reqName, limit)
-	}
-	return body, nil
+	defer body.Close()
+	return io.ReadAll(body)
 }
 
 // requestName is how errors name a request: "GET /debug/syncz?namespace=x".
@@ -238,17 +299,23 @@ func (f *Fetcher) Syncz(ctx context.Context, targets []Target, namespace string)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body, err := f.get(ctx, t, SynczPath, query)
+			body, err := f.open(ctx, t, SynczPath, query, f.limit(limits.Syncz, "istiod's /debug/syncz answer"))
 			if err != nil {
 				answers[i].err = err
 				return
 			}
-			entries, err := DecodeSyncz(bytes.NewReader(body))
-			if err != nil {
-				answers[i].err = fmt.Errorf("%s: %w (check that %s is istiod's debug port, 15014)", requestName(SynczPath, query), err, t.BaseURL)
-				return
+			defer body.Close()
+			// Decoded as it arrives, entry by entry: memory holds the rows, not the answer too.
+			rec := &readRecorder{r: body}
+			entries, err := DecodeSyncz(rec)
+			switch {
+			case err != nil && rec.err != nil:
+				answers[i].err = rec.err // reading the answer failed (too large, cut, timed out): named already
+			case err != nil:
+				answers[i].err = fmt.Errorf("%s: %w (check that %s is istiod's debug port, 15014)", requestName(SynczPath, query), err, safetext.URL(t.BaseURL))
+			default:
+				answers[i].rows = Rows(t.Name, entries)
 			}
-			answers[i].rows = Rows(t.Name, entries)
 		}()
 	}
 	wg.Wait()
@@ -267,7 +334,10 @@ func (f *Fetcher) Syncz(ctx context.Context, targets []Target, namespace string)
 
 // ConfigDumpResult is istiod's config dump for one proxy.
 type ConfigDumpResult struct {
-	Body   []byte // an envoy.admin.v3.ConfigDump as JSON
+	// Body is the answer, an envoy.admin.v3.ConfigDump as JSON, as it
+	// arrives (bounded by MaxBodyBytes, else limits.ConfigDump); the caller
+	// closes it.
+	Body   io.ReadCloser
 	Istiod Target // the replica that answered
 }
 
@@ -297,40 +367,113 @@ func (e *ConfigDumpError) Unwrap() []error {
 	return errs
 }
 
-// ConfigDump asks each target in turn for GET
+// ConfigDump asks every target at once for GET
 // /debug/config_dump?proxyID=<proxyID> (proxyID is <pod>.<namespace>) and
-// returns the first answer with content: a 2xx JSON object that is not empty.
-// A replica the proxy is not connected to answers with an error or nothing,
-// so it is skipped. When none has content, the error is a *ConfigDumpError
-// (wrapping ErrProxyNotConnected) naming each replica's answer.
+// returns the first answer with content: a 2xx JSON object that is not
+// empty. A replica the proxy is not connected to answers with an error or
+// nothing, so it is skipped; one that hangs does not hold up the others (it
+// is cancelled once one answers). When none has content, the error is a
+// *ConfigDumpError (wrapping ErrProxyNotConnected) naming each replica's
+// answer, in target order.
 func (f *Fetcher) ConfigDump(ctx context.Context, targets []Target, proxyID string) (ConfigDumpResult, error) {
-	query := url.Values{"proxyID": {proxyID}}
-	cerr := &ConfigDumpError{ProxyID: proxyID}
-	for _, t := range targets {
-		if err := ctx.Err(); err != nil {
-			cerr.Errors = append(cerr.Errors, &TargetError{Target: t, Err: fmt.Errorf("not asked: %w", err)})
-			continue
-		}
-		body, err := f.get(ctx, t, ConfigDumpPath, query)
-		if err == nil {
-			if derr := checkDumpContent(body); derr != nil {
-				err = fmt.Errorf("%s: %w", requestName(ConfigDumpPath, query), derr)
-			}
-		}
-		if err != nil {
-			cerr.Errors = append(cerr.Errors, &TargetError{Target: t, Err: err})
-			continue
-		}
-		return ConfigDumpResult{Body: body, Istiod: t}, nil
-	}
 	if len(targets) == 0 {
 		return ConfigDumpResult{}, errors.New("no istiod to ask: check -i/--istio-namespace and -r/--revision, or give --istiod-url")
+	}
+	query := url.Values{"proxyID": {proxyID}}
+	reqName := requestName(ConfigDumpPath, query)
+	limit := f.limit(limits.ConfigDump, "istiod's config dump of a proxy")
+	type answer struct {
+		i    int
+		body io.ReadCloser
+		err  error
+	}
+	answers := make(chan answer, len(targets))
+	cancels := make([]context.CancelFunc, len(targets))
+	for i, t := range targets {
+		tctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		go func() {
+			if err := ctx.Err(); err != nil {
+				answers <- answer{i, nil, fmt.Errorf("not asked: %w", err)}
+				return
+			}
+			body, err := f.open(tctx, t, ConfigDumpPath, query, limit)
+			if err == nil {
+				var derr error
+				if body, derr = checkDumpHead(body); derr != nil {
+					err = fmt.Errorf("%s: %w", reqName, derr)
+				}
+			}
+			answers <- answer{i, body, err}
+		}()
+	}
+	cerr := &ConfigDumpError{ProxyID: proxyID, Errors: make([]*TargetError, len(targets))}
+	for n := range len(targets) {
+		a := <-answers
+		if a.err != nil {
+			cerr.Errors[a.i] = &TargetError{Target: targets[a.i], Err: a.err}
+			cancels[a.i]()
+			continue
+		}
+		for j, cancel := range cancels {
+			if j != a.i {
+				cancel()
+			}
+		}
+		go func(left int) { // the others end once cancelled: close what they opened
+			for range left {
+				if b := <-answers; b.body != nil {
+					b.body.Close()
+				}
+			}
+		}(len(targets) - n - 1)
+		return ConfigDumpResult{Body: &cancelOnClose{ReadCloser: a.body, cancel: cancels[a.i]}, Istiod: targets[a.i]}, nil
 	}
 	return ConfigDumpResult{}, cerr
 }
 
+// cancelOnClose ends a request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// dumpHead is how much of a config dump answer is read to tell whether it
+// has content.
+const dumpHead = 4096
+
+// checkDumpHead reads the start of a config dump answer and checks it (see
+// checkDumpContent); it returns a body that reads the answer from its start.
+func checkDumpHead(body io.ReadCloser) (io.ReadCloser, error) {
+	head := make([]byte, dumpHead+1)
+	n, err := io.ReadFull(body, head)
+	head = head[:n]
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		err = nil // all of it
+	case err != nil:
+		body.Close()
+		return nil, err
+	}
+	if err := checkDumpContent(head); err != nil {
+		body.Close()
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), body), body}, nil
+}
+
 // checkDumpContent accepts a JSON object with at least one non-empty member.
-// Big answers are only checked to start like an object.
+// Big answers (more than dumpHead bytes) are only checked to start like an
+// object.
 func checkDumpContent(body []byte) error {
 	b := bytes.TrimSpace(body)
 	if len(b) == 0 {
@@ -339,7 +482,7 @@ func checkDumpContent(body []byte) error {
 	if b[0] != '{' {
 		return fmt.Errorf("answer is not a JSON config dump: %s", snippet(b))
 	}
-	if len(b) > 4096 {
+	if len(body) > dumpHead {
 		return nil
 	}
 	var members map[string]json.RawMessage
@@ -354,4 +497,18 @@ func checkDumpContent(body []byte) error {
 		}
 	}
 	return errors.New("empty config dump")
+}
+
+// readRecorder keeps the first error of a reader other than io.EOF.
+type readRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readRecorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }

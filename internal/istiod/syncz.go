@@ -147,17 +147,49 @@ type SynczEntry struct {
 // objects is an error.
 func DecodeSyncz(r io.Reader) ([]SynczEntry, error) {
 	dec := json.NewDecoder(r)
-	var entries []SynczEntry
-	if err := dec.Decode(&entries); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty answer, want a JSON array")
+	tok, err := dec.Token()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, errors.New("empty answer, want a JSON array")
+	case err != nil:
+		return nil, fmt.Errorf("not a syncz JSON array: %w", err)
+	case tok == nil: // null: no proxy (a nil slice, as Go encodes it)
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return nil, errors.New("not a syncz JSON array: trailing data after null")
 		}
+		return nil, nil
+	case tok != json.Delim('['):
+		return nil, fmt.Errorf("not a syncz JSON array: it starts with %v", describeToken(tok))
+	}
+	entries := []SynczEntry{}
+	for dec.More() {
+		var e SynczEntry
+		if err := dec.Decode(&e); err != nil {
+			return nil, fmt.Errorf("not a syncz JSON array: entry %d: %w", len(entries), err)
+		}
+		entries = append(entries, e)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
 		return nil, fmt.Errorf("not a syncz JSON array: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("not a syncz JSON array: trailing data after the array")
 	}
 	return entries, nil
+}
+
+// describeToken names a JSON token for an error message, briefly.
+func describeToken(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		return fmt.Sprintf("%q", string(v))
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	default:
+		return fmt.Sprintf("a %T", v)
+	}
 }
 
 // TypeStatus is the state of one xDS type a proxy watches.
