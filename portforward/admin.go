@@ -107,7 +107,6 @@ func CheckRedirect(req *http.Request, via []*http.Request) error {
 	return e
 }
 
-
 func (c *AdminClient) String() string { return c.describe }
 
 // Close releases idle connections.

@@ -125,10 +125,10 @@ type commonOptions struct {
 
 func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatter.Format) *commonOptions {
 	return &commonOptions{
-		streams:  streams,
-		output:   outputFlag{format: defaultOutput},
-		timeout:  30 * time.Second,
-		live:     newLiveOptions(root),
+		streams: streams,
+		output:  outputFlag{format: defaultOutput},
+		timeout: 30 * time.Second,
+		live:    newLiveOptions(root),
 	}
 }
 

@@ -313,8 +313,8 @@ type spool struct {
 	n     int64
 	// first are the document's first bytes, which name what it is when it is not JSON.
 	first []byte
-	mem  []byte
-	file *os.File
+	mem   []byte
+	file  *os.File
 	// noDisk is set when no temporary file can be made.
 	noDisk bool
 }

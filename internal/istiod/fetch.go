@@ -23,7 +23,6 @@ const (
 	ConfigDumpPath = "/debug/config_dump"
 )
 
-
 // Target is one istiod replica to ask.
 type Target struct {
 	// Name is the istiod pod name (the ISTIOD column), or HOST:PORT for a
