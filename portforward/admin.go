@@ -118,7 +118,7 @@ func (c *AdminClient) Close() error {
 // Open GETs an admin path such as "config_dump?mask=..." and returns the body as it arrives.
 // A failure while reading it is explained as a failed request is.
 func (c *AdminClient) Open(ctx context.Context, path string) (io.ReadCloser, error) {
-	body, err := c.open(ctx, http.MethodGet, path)
+	body, err := c.open(ctx, http.MethodGet, path, c.limit(limits.ConfigDump, "an Envoy admin document"))
 	if err != nil {
 		return nil, err
 	}
@@ -128,12 +128,13 @@ func (c *AdminClient) Open(ctx context.Context, path string) (io.ReadCloser, err
 // Post POSTs to an admin path (Envoy changes state only on POST, e.g. /logging) and returns
 // the answer, of at most MaxBytes (by default, limits.Logging: Post serves /logging).
 func (c *AdminClient) Post(ctx context.Context, path string) ([]byte, error) {
-	body, err := c.open(ctx, http.MethodPost, path)
+	limit := c.limit(limits.Logging, "an answer of Envoy's /logging")
+	body, err := c.open(ctx, http.MethodPost, path, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer body.Close()
-	data, err := limits.ReadAll(body, c.limit(limits.Logging, "an answer of Envoy's /logging"))
+	data, err := limits.ReadAll(body, limit)
 	switch {
 	case errors.Is(err, limits.ErrTooLarge):
 		return nil, fmt.Errorf("%s: /%s: %w", c.describe, pathOnly(path), err)
@@ -151,8 +152,9 @@ func (c *AdminClient) limit(def int64, what string) limits.Limit {
 	return limits.Limit{Max: def, What: what}
 }
 
-// open makes a request and checks the answer is Envoy's: 200, and not an HTML page.
-func (c *AdminClient) open(ctx context.Context, method, path string) (io.ReadCloser, error) {
+// open makes a request and checks the answer is Envoy's: 200, not an HTML page, and not
+// announced larger than limit.
+func (c *AdminClient) open(ctx context.Context, method, path string, limit limits.Limit) (io.ReadCloser, error) {
 	u := c.base.String() + "/" + strings.TrimPrefix(path, "/")
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
@@ -171,9 +173,9 @@ func (c *AdminClient) open(ctx context.Context, method, path string) (io.ReadClo
 		defer resp.Body.Close()
 		return nil, fmt.Errorf("%s answered an HTML page to %s /%s, not Envoy's JSON: %s; is this Envoy's admin port?", c.describe, method, pathOnly(path), FirstLine(resp.Body))
 	}
-	if l := c.limit(limits.ConfigDump, "an Envoy admin document"); method == http.MethodGet && resp.ContentLength > l.Max {
+	if resp.ContentLength > limit.Max {
 		resp.Body.Close()
-		return nil, fmt.Errorf("%s: /%s announces %w", c.describe, pathOnly(path), l.SizeError(resp.ContentLength))
+		return nil, fmt.Errorf("%s: /%s announces %w", c.describe, pathOnly(path), limit.SizeError(resp.ContentLength))
 	}
 	return resp.Body, nil
 }

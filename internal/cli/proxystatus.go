@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -162,16 +163,20 @@ func (o *proxyStatusOptions) istiods(ctx context.Context) (targets []istiod.Targ
 			}
 		}
 	}
+	var failed []string
 	for i, pod := range pods {
 		if errs[i] != nil {
-			printLine(o.streams.ErrOut, "warning", fmt.Sprintf("istiod %s in %s: %s", pod, ns, errs[i]))
+			failed = append(failed, o.root.deadline(ctx, fmt.Errorf("istiod %s in %s: %w", pod, ns, errs[i]), "reaching istiod "+pod, o.timeout).Error())
 			continue
 		}
 		targets = append(targets, istiod.Target{Name: pod, Namespace: ns, BaseURL: forwards[i].URL, Explain: forwards[i].ExplainIstiod})
 	}
 	if len(targets) == 0 {
 		close()
-		return nil, func() {}, fmt.Errorf("could not reach any of the %d istiod pods in %s", len(pods), ns)
+		return nil, func() {}, fmt.Errorf("could not reach any of the %d istiod pods in %s: %s", len(pods), ns, strings.Join(failed, "; "))
+	}
+	for _, f := range failed {
+		printLine(o.streams.ErrOut, "warning", f)
 	}
 	return targets, close, nil
 }

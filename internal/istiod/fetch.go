@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -298,22 +299,35 @@ func (f *Fetcher) Syncz(ctx context.Context, targets []Target, namespace string)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body, err := f.open(ctx, t, SynczPath, query, f.limit(limits.Syncz, "istiod's /debug/syncz answer"))
+			limit := f.limit(limits.Syncz, "istiod's /debug/syncz answer")
+			body, err := f.open(ctx, t, SynczPath, query, limit)
 			if err != nil {
 				answers[i].err = err
 				return
 			}
 			defer body.Close()
-			// Decoded as it arrives, entry by entry: memory holds the rows, not the answer too.
+			// Decoded as it arrives, entry by entry, into rows: memory holds the rows only. An
+			// entry takes a few hundred bytes in a real answer, but its row takes about 150
+			// whatever its size: a hostile answer of tiny entries is bounded by their number.
+			maxRows := int(min(limit.Max/minSynczEntry, math.MaxInt32))
 			rec := &readRecorder{r: body}
-			entries, err := DecodeSyncz(rec)
+			err = EachSynczEntry(rec, func(e SynczEntry) error {
+				if len(answers[i].rows) >= maxRows {
+					return fmt.Errorf("%s: the answer lists more than %d proxies, one per %d bytes of the limit of %s: %w", requestName(SynczPath, query), maxRows, minSynczEntry, limits.Size(limit.Max), limit.Error())
+				}
+				answers[i].rows = append(answers[i].rows, e.Row(t.Name))
+				return nil
+			})
 			switch {
 			case err != nil && rec.err != nil:
 				answers[i].err = rec.err // reading the answer failed (too large, cut, timed out): named already
+			case err != nil && errors.Is(err, limits.ErrTooLarge):
+				answers[i].err = err
 			case err != nil:
 				answers[i].err = fmt.Errorf("%s: %w (check that %s is istiod's debug port, 15014)", requestName(SynczPath, query), err, safetext.URL(t.BaseURL))
-			default:
-				answers[i].rows = Rows(t.Name, entries)
+			}
+			if err != nil {
+				answers[i].rows = nil
 			}
 		}()
 	}
@@ -497,6 +511,11 @@ func checkDumpContent(body []byte) error {
 	}
 	return errors.New("empty config dump")
 }
+
+// minSynczEntry is the fewest bytes an entry of a real syncz answer has (its
+// proxy id, type, cluster and versions take more): an answer may list one
+// proxy per minSynczEntry bytes of its size limit.
+const minSynczEntry = 128
 
 // readRecorder keeps the first error of a reader other than io.EOF.
 type readRecorder struct {

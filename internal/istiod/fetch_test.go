@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -339,5 +341,33 @@ func TestSynczFailOn(t *testing.T) {
 		if got := len(f.Failing(tt.filter.Apply(res.Rows))) > 0; got != tt.want {
 			t.Errorf("--fail-on %v on %+v = %v, want %v", tt.values, tt.filter, got, tt.want)
 		}
+	}
+}
+
+// TestSynczBounds: an answer is decoded as it arrives and bounded twice: by its size, and by
+// the number of proxies it may list, so that tiny entries cannot take more memory than real ones.
+func TestSynczBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name, item, want string
+	}{
+		{"tiny entries", `{"proxy": "a"},`, "the answer lists more than 8192 proxies, one per 128 bytes of the limit of 1 MiB"},
+		{"large entries", `{"proxy": "` + strings.Repeat("a", 1000) + `"},`, "GET /debug/syncz: document too large: more than the limit of 1048576 bytes (1 MiB)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte("["))
+				chunk := []byte(strings.Repeat(tc.item, 1000))
+				for r.Context().Err() == nil {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+			}))
+			defer srv.Close()
+			res := (&Fetcher{MaxBodyBytes: 1 << 20}).Syncz(context.Background(), []Target{{Name: "istiod-0", BaseURL: srv.URL}}, "")
+			if err := res.Err(); err == nil || !strings.Contains(err.Error(), tc.want) || len(res.Rows) != 0 {
+				t.Errorf("err %v, %d rows; want %q", err, len(res.Rows), tc.want)
+			}
+		})
 	}
 }

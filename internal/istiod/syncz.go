@@ -146,36 +146,54 @@ type SynczEntry struct {
 // list). Unknown fields are ignored; anything else that is not an array of
 // objects is an error.
 func DecodeSyncz(r io.Reader) ([]SynczEntry, error) {
+	entries := []SynczEntry{}
+	err := EachSynczEntry(r, func(e SynczEntry) error {
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	return entries, nil
+}
+
+// EachSynczEntry decodes a /debug/syncz answer as DecodeSyncz does, handing
+// each entry to fn as it is decoded, so that the answer is never held whole.
+func EachSynczEntry(r io.Reader, fn func(SynczEntry) error) error {
 	dec := json.NewDecoder(r)
 	tok, err := dec.Token()
 	switch {
 	case errors.Is(err, io.EOF):
-		return nil, errors.New("empty answer, want a JSON array")
+		return errors.New("empty answer, want a JSON array")
 	case err != nil:
-		return nil, fmt.Errorf("not a syncz JSON array: %w", err)
+		return fmt.Errorf("not a syncz JSON array: %w", err)
 	case tok == nil: // null: no proxy (a nil slice, as Go encodes it)
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			return nil, errors.New("not a syncz JSON array: trailing data after null")
+			return errors.New("not a syncz JSON array: trailing data after null")
 		}
-		return nil, nil
+		return nil
 	case tok != json.Delim('['):
-		return nil, fmt.Errorf("not a syncz JSON array: it starts with %v", describeToken(tok))
+		return fmt.Errorf("not a syncz JSON array: it starts with %v", describeToken(tok))
 	}
-	entries := []SynczEntry{}
-	for dec.More() {
+	for n := 0; dec.More(); n++ {
 		var e SynczEntry
 		if err := dec.Decode(&e); err != nil {
-			return nil, fmt.Errorf("not a syncz JSON array: entry %d: %w", len(entries), err)
+			return fmt.Errorf("not a syncz JSON array: entry %d: %w", n, err)
 		}
-		entries = append(entries, e)
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing ']'
-		return nil, fmt.Errorf("not a syncz JSON array: %w", err)
+		return fmt.Errorf("not a syncz JSON array: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("not a syncz JSON array: trailing data after the array")
+		return errors.New("not a syncz JSON array: trailing data after the array")
 	}
-	return entries, nil
+	return nil
 }
 
 // describeToken names a JSON token for an error message, briefly.

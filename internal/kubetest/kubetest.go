@@ -44,10 +44,19 @@ type Server struct {
 	// Kubeconfig is a kubeconfig file that points to the server, namespace "default".
 	Kubeconfig string
 
-	mu       sync.Mutex
-	pods     map[string]*corev1.Pod // by namespace/name
-	forwards map[string]map[int32]string
-	requests []string
+	mu        sync.Mutex
+	pods      map[string]*corev1.Pod // by namespace/name
+	forwards  map[string]map[int32]string
+	requests  []string
+	intercept func(http.ResponseWriter, *http.Request) bool
+}
+
+// Intercept gives every request to h first: when h returns true it has answered (a failure the
+// test stages: a hang, a 403, a 401), else the API serves it as usual.
+func (s *Server) Intercept(h func(w http.ResponseWriter, r *http.Request) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.intercept = h
 }
 
 // NewServer starts the API with pods; it stops at the end of the test.
@@ -66,10 +75,17 @@ func NewServer(t testing.TB, pods ...Pod) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests = append(s.requests, r.Method+" "+r.URL.Path)
+		intercept := s.intercept
 		s.mu.Unlock()
+		if intercept != nil && intercept(w, r) {
+			return
+		}
 		mux.ServeHTTP(w, r)
 	}))
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		s.CloseClientConnections() // ends what a test left hanging
+		s.Close()
+	})
 	s.Kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
 	config := fmt.Sprintf(`apiVersion: v1
 kind: Config

@@ -27,8 +27,9 @@ const (
 	// YAMLDump bounds a dump written as YAML: YAML is converted to JSON in memory, which costs
 	// about 25 times its size.
 	YAMLDump int64 = 64 << 20
-	// Syncz bounds istiod's /debug/syncz answer: a few hundred bytes per connected proxy.
-	Syncz int64 = 256 << 20
+	// Syncz bounds istiod's /debug/syncz answer: a few hundred bytes per connected proxy, so
+	// 100 000 proxies on one replica; decoded, its rows take a few times its size.
+	Syncz int64 = 32 << 20
 	// Logging bounds the answer of Envoy's /logging: a line per logger, a few KB.
 	Logging int64 = 1 << 20
 	// ErrorBody is how much of an error answer (a 500, an HTML page) is read to quote its first
