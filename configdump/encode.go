@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/proxyctl/proxyctl/internal/safetext"
 	"math"
 	"sort"
 	"strconv"
@@ -334,7 +335,9 @@ func appendFloat(out []byte, n float64, bitSize int) []byte {
 	return out
 }
 
-// appendString appends s as a JSON string, escaping as protojson does (no HTML escaping);
+// appendString appends s as a JSON string, escaping as protojson does (no HTML escaping), and
+// also the characters a terminal acts on or that reorder text (C1 controls, bidirectional
+// overrides, line separators: see safetext.UnsafeRune), as \u escapes of the same value;
 // invalid UTF-8 becomes U+FFFD.
 func appendString(out []byte, s string) []byte {
 	out = append(out, '"')
@@ -347,6 +350,13 @@ func appendString(out []byte, s string) []byte {
 		}
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
+			if safetext.UnsafeRune(r) {
+				out = append(out, s[start:i]...)
+				out = appendRuneEscape(out, r)
+				i += size
+				start = i
+				continue
+			}
 			if r != utf8.RuneError || size != 1 {
 				i += size
 				continue
@@ -380,6 +390,12 @@ func appendString(out []byte, s string) []byte {
 	}
 	out = append(out, s[start:]...)
 	return append(out, '"')
+}
+
+// appendRuneEscape appends r as a JSON \u escape.
+func appendRuneEscape(out []byte, r rune) []byte {
+	const hex = "0123456789abcdef"
+	return append(out, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 }
 
 func (e *Encoder) duration(m protoreflect.Message) error {

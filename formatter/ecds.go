@@ -13,7 +13,7 @@ func EcdsTable(w io.Writer, configs []*corev3.TypedExtensionConfig) error {
 	t := newTable(w, 5)
 	fmt.Fprintln(t, "ECDS NAME\tTYPE")
 	for _, c := range configs {
-		fmt.Fprintf(t, "%s\t%s\n", c.GetName(), strings.TrimPrefix(c.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/"))
+		t.Row(c.GetName(), strings.TrimPrefix(c.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/"))
 	}
 	return t.Flush()
 }

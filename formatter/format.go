@@ -15,6 +15,7 @@ import (
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/internal/parallel"
+	"github.com/proxyctl/proxyctl/internal/safetext"
 )
 
 // Format is an output format.
@@ -40,21 +41,74 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown output format %q: use one of short, json, yaml", s)
 }
 
+// Every table goes through newTable or writeTable, which escape what a terminal could act on
+// (safetext.EscapeCells): a cluster name, a status reason or an istiod's answer cannot rewrite
+// the user's terminal, and a "\r\n" in one cannot forge a row. Rows are built with row, which
+// also escapes the tabs inside a cell, so that a cell cannot forge a column either.
+
+// row joins a row's cells with tabs, each escaped (see safetext.Escape).
+func row(cells ...string) string {
+	for i, c := range cells {
+		cells[i] = safetext.Escape(c)
+	}
+	return strings.Join(cells, "\t")
+}
+
+// table is a tab writer laid out as istioctl's tables, whose lines are escaped.
+type table struct {
+	tw      *tabwriter.Writer
+	partial []byte
+}
+
 // newTable returns a tab writer laid out as istioctl's tables: columns separated by at least
-// padding spaces.
-func newTable(w io.Writer, padding int) *tabwriter.Writer {
-	return tabwriter.NewWriter(w, 0, 8, padding, ' ', 0)
+// padding spaces. Write it whole lines (each escaped as it is written), or rows with Row.
+func newTable(w io.Writer, padding int) *table {
+	return &table{tw: tabwriter.NewWriter(w, 0, 8, padding, ' ', 0)}
+}
+
+// Write writes lines of tab-separated cells; each complete line is escaped.
+func (t *table) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			t.partial = append(t.partial, p...)
+			break
+		}
+		line := string(append(t.partial, p[:i]...))
+		t.partial = t.partial[:0]
+		p = p[i+1:]
+		if _, err := io.WriteString(t.tw, safetext.EscapeCells(line)+"\n"); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// Row writes one row, its cells escaped, tabs included.
+func (t *table) Row(cells ...string) { io.WriteString(t.tw, row(cells...)+"\n") }
+
+// Flush writes the table out.
+func (t *table) Flush() error {
+	if len(t.partial) > 0 {
+		t.Write([]byte("\n"))
+	}
+	return t.tw.Flush()
 }
 
 // writeTable writes a header and rows (cells separated by tabs) aligned as istioctl's tables:
 // byte for byte what text/tabwriter writes with newTable's settings, several times faster on
-// the tables of large dumps (tens of thousands of rows).
+// the tables of large dumps (tens of thousands of rows). Each line is escaped.
 func writeTable(w io.Writer, padding int, header string, rows []string) error {
-	lines := append([]string{header}, rows...)
+	lines := make([]string, 0, len(rows)+1)
+	lines = append(lines, safetext.EscapeCells(header))
+	for _, r := range rows {
+		lines = append(lines, safetext.EscapeCells(r))
+	}
 	widths, ok := columnWidths(lines, padding)
 	if !ok {
 		// Lines with different numbers of cells, or text tabwriter treats specially.
-		t := newTable(w, padding)
+		t := tabwriter.NewWriter(w, 0, 8, padding, ' ', 0)
 		for _, l := range lines {
 			fmt.Fprintln(t, l)
 		}
@@ -211,6 +265,7 @@ func Raw(w io.Writer, data []byte, replace []configdump.Replacement, f Format) e
 }
 
 func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement) error {
+	w = jsonSafeWriter{w}
 	at := 0
 	for _, r := range replace {
 		if _, err := w.Write(data[at:r.Start]); err != nil {
@@ -223,6 +278,40 @@ func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement) e
 	}
 	_, err := w.Write(data[at:])
 	return err
+}
+
+// jsonSafeWriter writes JSON text with the characters a terminal acts on or that reorder text
+// (safetext.UnsafeRune: C1 controls, bidirectional overrides...) written as \u escapes: in
+// valid JSON they can only be inside strings, where the escape is the same value. Text without
+// them (the usual dump is ASCII) is written as it is.
+type jsonSafeWriter struct{ w io.Writer }
+
+func (j jsonSafeWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	at := 0
+	for i := 0; i < len(p); {
+		if p[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(p[i:])
+		if !safetext.UnsafeRune(r) {
+			i += size
+			continue
+		}
+		if _, err := j.w.Write(p[at:i]); err != nil {
+			return 0, err
+		}
+		if _, err := fmt.Fprintf(j.w, `\u%04x`, r); err != nil {
+			return 0, err
+		}
+		i += size
+		at = i
+	}
+	if _, err := j.w.Write(p[at:]); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // yamlItem turns a YAML document into an item of a YAML sequence.

@@ -52,7 +52,7 @@ func WriteProxyStatusTable(w io.Writer, rows []istiod.ProxyStatus) error {
 	tw := newTable(w, 5)
 	fmt.Fprintln(tw, "NAME\tCLUSTER\tISTIOD\tVERSION\tSUBSCRIBED TYPES")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Cluster, r.Istiod, r.Version(), subscribedTypes(r))
+		tw.Row(r.Name, r.Cluster, r.Istiod, r.Version(), subscribedTypes(r))
 	}
 	return tw.Flush()
 }
@@ -88,7 +88,7 @@ func WriteProxyStatusVerboseTable(w io.Writer, rows []istiod.ProxyStatus, now ti
 			cells = append(cells, statusCell(t, now))
 		}
 		cells = append(cells, r.Istiod, r.Version())
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		tw.Row(cells...)
 	}
 	return tw.Flush()
 }

@@ -186,6 +186,10 @@ func hex2(c byte) string {
 	return string([]byte{digits[c>>4], digits[c&0xf]})
 }
 
+// UnsafeRune reports whether r, beyond ASCII, is a character a terminal acts on or that
+// reorders text (see unsafeRune): JSON output writes those as \u escapes.
+func UnsafeRune(r rune) bool { return unsafeRune(r) }
+
 // unsafeRune reports the characters beyond ASCII that a terminal acts on or that reorder text:
 // the C1 controls, the bidirectional marks, embeddings, overrides and isolates (the "Trojan
 // Source" characters), and the Unicode line and paragraph separators.
