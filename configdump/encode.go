@@ -81,7 +81,7 @@ func (e *Encoder) message(m protoreflect.Message, redact bool) error {
 	info := infoFor(m.Descriptor())
 	switch info.wkt {
 	case wktAny:
-		return e.anyMessage(m, redact)
+		return e.anyMessage(m, redact, nil)
 	case wktDuration:
 		return e.duration(m)
 	case wktTimestamp:
@@ -98,7 +98,25 @@ func (e *Encoder) message(m protoreflect.Message, redact bool) error {
 		fd := info.fields[0].fd
 		return e.singular(m.Get(fd), fd, redact)
 	}
-	return e.object(m, info, redact, nil)
+	return e.objectRedacted(m, info, redact, nil)
+}
+
+// objectRedacted prints a message as object does; a TypedStruct's value, printed as a Struct,
+// is then redacted as the message its type_url names, as Envoy redacts it.
+func (e *Encoder) objectRedacted(m protoreflect.Message, info *msgInfo, redact bool, typeURL *string) error {
+	if !isTypedStruct(m.Descriptor().FullName()) {
+		return e.object(m, info, redact, typeURL)
+	}
+	start := len(e.buf)
+	if err := e.object(m, info, redact, typeURL); err != nil {
+		return err
+	}
+	out, err := redactJSONAs(e.buf[start:], m.Descriptor(), redact)
+	if err != nil {
+		return err
+	}
+	e.buf = append(e.buf[:start], out...)
+	return nil
 }
 
 // object prints a message's populated fields; typeURL, when set, is printed first as "@type".
@@ -231,6 +249,9 @@ func sortMapKeys(keys []protoreflect.MapKey) {
 func (e *Encoder) singular(v protoreflect.Value, fd protoreflect.FieldDescriptor, redact bool) error {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
+		if m := v.Message(); infoFor(m.Descriptor()).wkt == wktAny {
+			return e.anyMessage(m, redact, expectedAnyType(fd))
+		}
 		return e.message(v.Message(), redact)
 	case protoreflect.BoolKind:
 		e.buf = strconv.AppendBool(e.buf, v.Bool())
@@ -484,8 +505,10 @@ func (e *Encoder) valueMessage(m protoreflect.Message, redact bool) error {
 }
 
 // anyMessage prints an Any from the JSON the decoder kept (or, for an Any built in memory, from
-// its binary value). Any of a dynamic message is handled like the Go type.
-func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
+// its binary value). Any of a dynamic message is handled like the Go type. One of a type this
+// binary does not know (or without "@type") is printed as it is, redacted as Redactions
+// redacts it: expected is the type its place implies, nil when none.
+func (e *Encoder) anyMessage(m protoreflect.Message, redact bool, expected protoreflect.MessageDescriptor) error {
 	fds := m.Descriptor().Fields()
 	url, value := m.Get(fds.ByNumber(1)).String(), m.Get(fds.ByNumber(2)).Bytes()
 	if url == "" && len(value) == 0 {
@@ -496,14 +519,11 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 	if mt == nil {
 		e.unknown.add(url)
 		if isJSONValue(value) {
-			if redact {
-				redacted, err := redactRaw(value)
-				if err != nil {
-					return err
-				}
-				value = redacted
+			redacted, err := redactAnyJSON(value, redact, expected)
+			if err != nil {
+				return err
 			}
-			return e.rawJSON(value)
+			return e.rawJSON(redacted)
 		}
 		return fmt.Errorf("cannot print binary payload of unknown type %s", url)
 	}
@@ -530,7 +550,7 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 		e.buf = append(e.buf, '}')
 		return nil
 	}
-	return e.object(inner, info, redact, &url)
+	return e.objectRedacted(inner, info, redact, &url)
 }
 
 // rawJSON appends a JSON value verbatim apart from indentation.

@@ -213,6 +213,27 @@ func (t *dynamicTypes) loadProtos() error {
 	return nil
 }
 
+// loadAll loads the embedded descriptors, if not yet done.
+func (t *dynamicTypes) loadAll() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.protos != nil {
+		return nil
+	}
+	return t.loadProtos()
+}
+
+// allProtos returns every embedded file descriptor (loadAll first).
+func (t *dynamicTypes) allProtos() []*descriptorpb.FileDescriptorProto {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*descriptorpb.FileDescriptorProto, 0, len(t.protos))
+	for _, f := range t.protos {
+		out = append(out, f)
+	}
+	return out
+}
+
 // resolverChain resolves imports to linked files first, then to files built here.
 type resolverChain struct{ t *dynamicTypes }
 
@@ -228,4 +249,13 @@ func (r resolverChain) FindDescriptorByName(name protoreflect.FullName) (protore
 		return d, nil
 	}
 	return r.t.files.FindDescriptorByName(name)
+}
+
+// MessageDescriptor returns the descriptor of a message this binary knows (linked, or from the
+// embedded descriptors), or nil.
+func MessageDescriptor(name protoreflect.FullName) protoreflect.MessageDescriptor {
+	if mt := findType(name); mt != nil {
+		return mt.Descriptor()
+	}
+	return nil
 }
