@@ -563,19 +563,19 @@ func applyReplacements(raw []byte, found []Replacement) []byte {
 // the admin API documents what each section's resource is, and proxyctl decodes it as that type
 // whatever its "@type" says, as istioctl does (https://www.envoyproxy.io/docs/envoy/latest/api-v3/admin/v3/config_dump_shared.proto).
 var expectedAnyTypes = map[protoreflect.FullName]protoreflect.FullName{
-	"envoy.admin.v3.ClustersConfigDump.StaticCluster.cluster":                             "envoy.config.cluster.v3.Cluster",
-	"envoy.admin.v3.ClustersConfigDump.DynamicCluster.cluster":                            "envoy.config.cluster.v3.Cluster",
-	"envoy.admin.v3.ListenersConfigDump.StaticListener.listener":                          "envoy.config.listener.v3.Listener",
-	"envoy.admin.v3.ListenersConfigDump.DynamicListenerState.listener":                    "envoy.config.listener.v3.Listener",
-	"envoy.admin.v3.RoutesConfigDump.StaticRouteConfig.route_config":                      "envoy.config.route.v3.RouteConfiguration",
-	"envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig.route_config":                     "envoy.config.route.v3.RouteConfiguration",
+	"envoy.admin.v3.ClustersConfigDump.StaticCluster.cluster":                              "envoy.config.cluster.v3.Cluster",
+	"envoy.admin.v3.ClustersConfigDump.DynamicCluster.cluster":                             "envoy.config.cluster.v3.Cluster",
+	"envoy.admin.v3.ListenersConfigDump.StaticListener.listener":                           "envoy.config.listener.v3.Listener",
+	"envoy.admin.v3.ListenersConfigDump.DynamicListenerState.listener":                     "envoy.config.listener.v3.Listener",
+	"envoy.admin.v3.RoutesConfigDump.StaticRouteConfig.route_config":                       "envoy.config.route.v3.RouteConfiguration",
+	"envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig.route_config":                      "envoy.config.route.v3.RouteConfiguration",
 	"envoy.admin.v3.ScopedRoutesConfigDump.InlineScopedRouteConfigs.scoped_route_configs":  "envoy.config.route.v3.ScopedRouteConfiguration",
 	"envoy.admin.v3.ScopedRoutesConfigDump.DynamicScopedRouteConfigs.scoped_route_configs": "envoy.config.route.v3.ScopedRouteConfiguration",
-	"envoy.admin.v3.SecretsConfigDump.StaticSecret.secret":                                "envoy.extensions.transport_sockets.tls.v3.Secret",
-	"envoy.admin.v3.SecretsConfigDump.DynamicSecret.secret":                               "envoy.extensions.transport_sockets.tls.v3.Secret",
-	"envoy.admin.v3.EndpointsConfigDump.StaticEndpointConfig.endpoint_config":             "envoy.config.endpoint.v3.ClusterLoadAssignment",
-	"envoy.admin.v3.EndpointsConfigDump.DynamicEndpointConfig.endpoint_config":            "envoy.config.endpoint.v3.ClusterLoadAssignment",
-	"envoy.admin.v3.EcdsConfigDump.EcdsFilterConfig.ecds_filter":                          "envoy.config.core.v3.TypedExtensionConfig",
+	"envoy.admin.v3.SecretsConfigDump.StaticSecret.secret":                                 "envoy.extensions.transport_sockets.tls.v3.Secret",
+	"envoy.admin.v3.SecretsConfigDump.DynamicSecret.secret":                                "envoy.extensions.transport_sockets.tls.v3.Secret",
+	"envoy.admin.v3.EndpointsConfigDump.StaticEndpointConfig.endpoint_config":              "envoy.config.endpoint.v3.ClusterLoadAssignment",
+	"envoy.admin.v3.EndpointsConfigDump.DynamicEndpointConfig.endpoint_config":             "envoy.config.endpoint.v3.ClusterLoadAssignment",
+	"envoy.admin.v3.EcdsConfigDump.EcdsFilterConfig.ecds_filter":                           "envoy.config.core.v3.TypedExtensionConfig",
 }
 
 // expectedAnyType is the type a typed config's place implies (see expectedAnyTypes), or nil. A
