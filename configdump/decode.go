@@ -3,6 +3,7 @@ package configdump
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/proxyctl/proxyctl/internal/safetext"
 	"math"
 	"strconv"
 	"strings"
@@ -29,6 +30,12 @@ type decoder struct {
 	unknown *typeSet
 	// proj selects the fields of the message being decoded (nil: all of them).
 	proj Projection
+	// check, with a projection, validates what the projection leaves out, and the typed
+	// configs met, as decoding and printing them would (see check.go): a view that reads a few
+	// fields accepts and refuses what one that reads them all does.
+	check bool
+	// anyDepth counts the typed configs being checked one inside another.
+	anyDepth int
 }
 
 // Projection selects fields to decode, by proto name, with sub-projections for the fields of
@@ -145,7 +152,14 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 			}
 		}
 		if fd == nil {
-			// Unknown fields are ignored, as istioctl does; so are those not selected.
+			// Unknown fields are ignored, as istioctl does; so are those not selected...
+			if known := info.byKey[key]; known != nil && d.check {
+				// ...but checked, when asked.
+				if err := d.checkField(known, depth); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := d.skipValue(); err != nil {
 				return err
 			}
@@ -244,7 +258,7 @@ func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescript
 		mk, err := mapKey(kd, key)
 		if err != nil {
 			d.pos = keyPos
-			return d.errorf("map key %q: %v", key, err)
+			return d.errorf("map key %s: %v", safetext.Quote(key), err)
 		}
 		if vd.Message() != nil {
 			if d.skipWS() == 'n' && !isValueMessage(vd) {
@@ -478,6 +492,12 @@ func (d *decoder) floatToken(bits int) (float64, error) {
 func (d *decoder) anyValue(m protoreflect.Message) error {
 	d.skipWS()
 	start := d.pos
+	if d.check {
+		if done, err := d.checkedAny(m); done || err != nil {
+			return err
+		}
+		d.pos = start
+	}
 	if err := d.expect('{'); err != nil {
 		return err
 	}
@@ -510,6 +530,9 @@ func (d *decoder) anyValue(m protoreflect.Message) error {
 	if url != "" && !knownURL(url) {
 		d.unknown.add(url)
 	}
+	if d.check {
+		return d.checkAnyContent(start, url)
+	}
 	return nil
 }
 
@@ -523,7 +546,7 @@ func (d *decoder) durationValue(m protoreflect.Message) error {
 	if !ok {
 		d.pos = start
 		d.skipWS()
-		return d.errorf("invalid duration %q", s)
+		return d.errorf("invalid duration %s", safetext.Value(s))
 	}
 	fds := m.Descriptor().Fields()
 	m.Set(fds.ByNumber(1), protoreflect.ValueOfInt64(secs))
@@ -583,7 +606,7 @@ func (d *decoder) timestampValue(m protoreflect.Message) error {
 	if err != nil || t.Unix() < minTimestamp || t.Unix() > maxTimestamp {
 		d.pos = start
 		d.skipWS()
-		return d.errorf("invalid timestamp %q", s)
+		return d.errorf("invalid timestamp %s", safetext.Value(s))
 	}
 	fds := m.Descriptor().Fields()
 	m.Set(fds.ByNumber(1), protoreflect.ValueOfInt64(t.Unix()))

@@ -197,11 +197,17 @@ func (d *Dump) UnmarshalAny(a *anypb.Any, m proto.Message) error {
 // unmarshalAnyValue decodes an Any's value, as the decoder kept it (JSON) or binary, into m,
 // with only the fields proj selects (all when nil).
 func unmarshalAnyValue(value []byte, m proto.Message, src []byte, unknown *typeSet, proj Projection) error {
+	return unmarshalAny(value, m, src, unknown, proj, false)
+}
+
+// unmarshalAny is unmarshalAnyValue; check validates what proj leaves out (see decoder.check).
+func unmarshalAny(value []byte, m proto.Message, src []byte, unknown *typeSet, proj Projection, check bool) error {
 	if !isJSONValue(value) {
 		return proto.Unmarshal(value, m)
 	}
 	dec := newDecoder(value, offsetIn(src, value), src, unknown)
 	dec.proj = proj
+	dec.check = check
 	if infoFor(m.ProtoReflect().Descriptor()).wkt == wktNone {
 		return dec.messageValue(m.ProtoReflect(), 0)
 	}

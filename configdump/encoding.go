@@ -56,7 +56,7 @@ func ExplainEncoding(head []byte, err error) error {
 // looksUTF16 recognises UTF-16 without a byte order mark from its first characters: ASCII,
 // each beside a NUL byte.
 func looksUTF16(head []byte) bool {
-	if len(head) < 4 {
+	if len(head) < 2 {
 		return false
 	}
 	n := min(len(head), 64) &^ 1

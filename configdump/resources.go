@@ -22,14 +22,23 @@ type resource struct {
 type Resources[T proto.Message] struct {
 	d    *Dump
 	list []resource
-	newT func() T
-	proj Projection
+	newT  func() T
+	proj  Projection
+	check bool
 }
 
 // Select returns the same resources, to be decoded with only the selected fields (see
 // Projection).
 func (r Resources[T]) Select(p Projection) Resources[T] {
 	r.proj = p
+	return r
+}
+
+// Checked returns the same resources, to be decoded (with the selected fields) after checking
+// what the selection leaves out and every typed config met, as decoding and printing each whole
+// would: a table, which reads a few fields, accepts and refuses the same resources as -o json.
+func (r Resources[T]) Checked() Resources[T] {
+	r.check = true
 	return r
 }
 
@@ -60,7 +69,7 @@ func Each[T proto.Message, R any](r Resources[T], indexes []int, fn func(T) (R, 
 		m := r.newT()
 		err := checkType(res.any.GetTypeUrl(), want)
 		if err == nil {
-			err = unmarshalAnyValue(res.any.GetValue(), m, r.d.src, r.d.unknown, r.proj)
+			err = unmarshalAny(res.any.GetValue(), m, r.d.src, r.d.unknown, r.proj, r.check)
 		}
 		if err != nil {
 			return zero, fmt.Errorf("%s[%d]: %w", res.field, res.index, err)

@@ -66,8 +66,24 @@ listeners, routes, secrets and endpoints (from the config dump's EDS section).
 	return cmd
 }
 
+// allSections are the sections `all` shows.
+var allSections = []configdump.Section{configdump.BootstrapSection, configdump.ClustersSection, configdump.ListenersSection,
+	configdump.RoutesSection, configdump.SecretsSection, configdump.EndpointsSection}
+
+// errNoSection is the error for a document with none of allSections, in every format.
+var errNoSection = errors.New("the document has none of the sections `all` shows")
+
 func (o *allOptions) view(d *configdump.Dump) error {
 	if o.output.format != formatter.Short {
+		// What the table refuses, -o json|yaml refuses too: a document without any of the
+		// sections (configs of no known type, or not objects, a /clusters document).
+		found := false
+		for _, s := range allSections {
+			found = found || len(d.SectionData(s)) > 0
+		}
+		if !found {
+			return errNoSection
+		}
 		// The whole dump as it is, but never a secret in the clear.
 		redactions, err := d.Redactions()
 		if err != nil {
@@ -141,7 +157,7 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		}
 	}
 	if printed == 0 {
-		return fmt.Errorf("the document has none of the sections `all` shows")
+		return errNoSection
 	}
 	if len(missing) > 0 && !o.quiet {
 		fmt.Fprintf(o.streams.ErrOut, "note: the config dump has nothing for %s\n", strings.ToLower(strings.Join(missing, ", ")))

@@ -53,7 +53,9 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 	entries := make([]entry[K], 0, res.Len())
 	first := res.Select(v.keyFields)
 	if short {
-		first = res.Select(v.rowFields)
+		// The table reads a few fields: the others are checked, so that it refuses what -o
+		// json, which decodes and prints them, refuses.
+		first = res.Select(v.rowFields).Checked()
 	}
 	err := configdump.Each(first, nil, func(m T) (entry[K], error) {
 		shown, ok := v.show(m)
