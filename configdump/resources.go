@@ -20,8 +20,8 @@ type resource struct {
 
 // Resources are a section's resources of type T, not decoded yet.
 type Resources[T proto.Message] struct {
-	d    *Dump
-	list []resource
+	d     *Dump
+	list  []resource
 	newT  func() T
 	proj  Projection
 	check bool
