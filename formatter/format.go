@@ -317,16 +317,19 @@ func (j jsonSafeWriter) Write(p []byte) (int, error) {
 // yamlItem turns a YAML document into an item of a YAML sequence.
 func yamlItem(doc []byte) []byte {
 	var b bytes.Buffer
-	for i, l := range strings.SplitAfter(string(doc), "\n") {
-		if l == "" {
-			continue
+	b.Grow(len(doc) + bytes.Count(doc, []byte("\n"))*2 + 2)
+	for i := 0; len(doc) > 0; i++ {
+		line := doc
+		if n := bytes.IndexByte(doc, '\n'); n >= 0 {
+			line = doc[:n+1]
 		}
+		doc = doc[len(line):]
 		if i == 0 {
 			b.WriteString("- ")
 		} else {
 			b.WriteString("  ")
 		}
-		b.WriteString(l)
+		b.Write(line)
 	}
 	return b.Bytes()
 }

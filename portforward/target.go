@@ -204,7 +204,7 @@ func APIError(err error, what, access, instead string) error {
 	}
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) && !IsTimeout(err) {
-		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w; check --context and --kubeconfig, or use %s", urlHost(urlErr.URL), urlErr.Err, instead)
+		return fmt.Errorf("cannot reach the Kubernetes API server at %s to read %s: %w; check --context and --kubeconfig, or use %s", urlHost(urlErr.URL), what, urlErr.Err, instead)
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
 }
