@@ -221,3 +221,29 @@ func CompareRoots(a, b []*x509.Certificate) RootComparison {
 	}
 	return cmp
 }
+
+// SecretResources returns the dump's secrets: static ones, then dynamic active and warming
+// ones (Origin tells which).
+func (d *Dump) SecretResources() (Resources[*tlsv3.Secret], error) {
+	sd, err := d.Secrets()
+	if err != nil {
+		return Resources[*tlsv3.Secret]{}, err
+	}
+	var res []resource
+	for i, s := range sd.StaticSecrets {
+		if s.Secret != nil {
+			res = append(res, resource{s.Secret, "static_secrets", i})
+		}
+	}
+	for i, s := range sd.DynamicActiveSecrets {
+		if s.Secret != nil {
+			res = append(res, resource{s.Secret, "dynamic_active_secrets", i})
+		}
+	}
+	for i, s := range sd.DynamicWarmingSecrets {
+		if s.Secret != nil {
+			res = append(res, resource{s.Secret, "dynamic_warming_secrets", i})
+		}
+	}
+	return newResources(d, res, func() *tlsv3.Secret { return &tlsv3.Secret{} }), nil
+}
