@@ -336,7 +336,7 @@ func newMesh(o Options) *mesh {
 	}
 	m.podName = "productpage-v1-" + podHash(o.Seed)
 	if replica > 0 {
-		m.podName = m.podName[:len(m.podName)-5] + podHash(o.Seed+uint64(replica)*7919)[11:]
+		m.podName = m.podName[:len(m.podName)-5] + podHash(o.Seed + uint64(replica)*7919)[11:]
 	}
 	m.podSeen = m.stamps[1]
 	if o.Later {
