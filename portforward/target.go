@@ -128,6 +128,27 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 	return &ready[0], note, nil
 }
 
+// Pods lists the pods a target names: the pod itself, or every pod of a workload's or
+// service's selector (Running or not), ordered by name; selector is the one used ("" for a
+// pod).
+func (k *Kube) Pods(ctx context.Context, t Target) (pods []corev1.Pod, selector string, err error) {
+	if t.Kind == "pod" {
+		pod, err := k.GetPod(ctx, t.Namespace, t.Name)
+		if err != nil {
+			return nil, "", apiError(err, t.String(), "pods")
+		}
+		return []corev1.Pod{*pod}, "", nil
+	}
+	if selector, err = k.selectorOf(ctx, t); err != nil {
+		return nil, "", err
+	}
+	if pods, err = k.ListPods(ctx, t.Namespace, selector); err != nil {
+		return nil, "", apiError(err, "pods of "+t.String(), "pods")
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	return pods, selector, nil
+}
+
 // selectorOf returns the label selector of a workload or service.
 func (k *Kube) selectorOf(ctx context.Context, t Target) (string, error) {
 	var (

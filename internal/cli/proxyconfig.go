@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ Kubernetes port-forward to its Envoy admin port; any Envoy admin API
 		newAllCommand(streams, root),
 		newLogCommand(streams, root),
 		newRootCACompareCommand(streams, root),
+		newDiffCommand(streams, root),
 	)
 	return cmd
 }
@@ -161,12 +163,43 @@ func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump
 		return nil, nil, deadline(err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
+	return o.loadFrom(ctx, src, path)
+}
+
+// loadFrom reads and parses the document at an admin path from src.
+func (o *commonOptions) loadFrom(ctx context.Context, src Source, path string) (*configdump.Dump, func([]byte), error) {
 	d, release, err := loadDocument(ctx, src, path, o.maxInput)
 	if err != nil {
 		// Sources name themselves in their errors.
 		return nil, nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	return d, release, nil
+}
+
+// sourceOf returns the source a positional argument names, for commands that take several
+// proxies (pc diff A B): "-" is stdin, http:// or https:// an admin API, a path that exists a
+// dump file, and anything else a pod target (POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]).
+func (o *commonOptions) sourceOf(ctx context.Context, arg string) (Source, error) {
+	switch {
+	case arg == "-":
+		return &fileSource{path: arg, stdin: o.streams.In, max: o.maxInput}, nil
+	case strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
+		admin, err := newAdminURLSource(arg, o.maxInput)
+		if err != nil {
+			return nil, err
+		}
+		return admin, nil
+	case isPath(arg):
+		return &fileSource{path: arg, stdin: o.streams.In, max: o.maxInput}, nil
+	}
+	return o.live.podSource(ctx, arg, o.maxInput, o.streams)
+}
+
+// isPath reports whether arg names something on disk (a dump file, or a directory, which the
+// file source refuses with a clear message).
+func isPath(arg string) bool {
+	_, err := os.Stat(arg)
+	return err == nil
 }
 
 // deadline explains an error caused by --timeout running out.

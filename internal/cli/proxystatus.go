@@ -12,6 +12,7 @@ import (
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
+	"github.com/proxyctl/proxyctl/internal/diff"
 	"github.com/proxyctl/proxyctl/internal/istiod"
 	"github.com/proxyctl/proxyctl/portforward"
 )
@@ -29,6 +30,7 @@ type proxyStatusOptions struct {
 	file       string
 	timeout    time.Duration
 	maxInput   int64
+	semantic   bool
 
 	failOnSet istiod.FailOn
 }
@@ -49,7 +51,11 @@ acknowledged (SYNCED), not yet (STALE), rejected (ERROR) or nothing was sent.
 
 With a pod, compare the clusters, listeners and routes istiod would send it with
 what its Envoy holds, and show a unified diff of each that differs. --file reads
-Envoy's side from a saved config dump instead of the pod.
+Envoy's side from a saved config dump instead of the pod. --semantic compares them
+as "proxyctl pc diff" does instead: resource by resource, noise left out, a table
+of what differs with each changed field's old and new value and a unified diff of
+its YAML (-o json|yaml: the report of docs/diff-report.md); it exits 0 when they
+are the same, 1 when they differ, 3 when they could not be compared.
 
 istiod is found as the Running pods labelled app=istiod (and istio.io/rev=REV with
 -r) in the Istio namespace (-i), reached by port-forward to --istiod-port; or given
@@ -67,6 +73,9 @@ and the others are still shown.`,
 
   # What differs between istiod and a proxy
   proxyctl ps productpage-v1-6b746f74dc-9stvs.bookinfo
+
+  # The same, resource by resource and field by field (exit 1 when they differ)
+  proxyctl ps productpage-v1-6b746f74dc-9stvs.bookinfo --semantic
 
   # Without Kubernetes: istiod's debug port and a saved dump
   proxyctl ps productpage-v1-6b746f74dc-9stvs.bookinfo --istiod-url http://127.0.0.1:15014 --file config_dump.json`,
@@ -91,6 +100,7 @@ and the others are still shown.`,
 	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump instead of the pod")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for the whole command")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from istiod, a file or the admin API")
+	fs.BoolVar(&o.semantic, "semantic", false, "with a pod: compare istiod's view and Envoy's resource by resource, as pc diff does")
 	o.live.addFlags(cmd)
 	return cmd
 }
@@ -113,8 +123,10 @@ func (o *proxyStatusOptions) complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf("--istiod-port must be between 1 and 65535, got %d", o.istiodPort)
 	case len(args) == 0 && o.file != "":
 		return usageErrorf("--file is Envoy's side of a diff: name the pod to compare too")
-	case len(args) == 1 && (len(o.failOn) > 0 || o.output.format != formatter.Short || o.verbosity > 0):
-		return usageErrorf("-o, -v and --fail-on apply to the status table, not to the diff of one pod")
+	case len(args) == 0 && o.semantic:
+		return usageErrorf("--semantic compares one pod with istiod's view of it: name the pod")
+	case len(args) == 1 && (len(o.failOn) > 0 || o.verbosity > 0 || o.output.format != formatter.Short && !o.semantic):
+		return usageErrorf("-o, -v and --fail-on apply to the status table, not to the diff of one pod (--semantic takes -o json|yaml)")
 	}
 	return nil
 }
@@ -252,8 +264,54 @@ func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
 	if err != nil {
 		return err
 	}
+	if o.semantic {
+		return o.semanticDiff(istiodDump, envoyDump, fromIstiod.Istiod.String(), proxyID)
+	}
 	_, err = formatter.ProxyDiff(o.streams.Out, istiodDump, envoyDump, localZone())
 	return err
+}
+
+// semanticDiff compares istiod's view of a proxy with what its Envoy holds as pc diff does:
+// the dynamic clusters, listeners and routes, the same proxy on both sides.
+func (o *proxyStatusOptions) semanticDiff(istiodDump, envoyDump *configdump.Dump, istiodName, proxyID string) error {
+	opts := diff.Options{
+		Kinds:        []diff.Kind{diff.Cluster, diff.Listener, diff.Route},
+		DynamicOnly:  true,
+		KeepIdentity: true,
+		Documents:    o.output.format == formatter.Short,
+	}
+	trouble := func(err error) error { return exitError{code: ExitDiffTrouble, err: err} }
+	a, err := diff.Prepare(diff.Side{Dump: istiodDump}, opts)
+	if err != nil {
+		return trouble(fmt.Errorf("the config dump %s gave for %s: %w", istiodName, proxyID, err))
+	}
+	b, err := diff.Prepare(diff.Side{Dump: envoyDump}, opts)
+	if err != nil {
+		return trouble(fmt.Errorf("Envoy's config dump: %w", err))
+	}
+	res, err := diff.Compare(a, b, opts)
+	if err != nil {
+		return trouble(err)
+	}
+	sides := formatter.DiffSides{From: istiodName, To: "Envoy of " + proxyID}
+	switch o.output.format {
+	case formatter.JSON, formatter.YAML:
+		err = formatter.WriteStructured(o.streams.Out, formatter.NewDiffReport(res, sides), o.output.format)
+	default:
+		if err = formatter.DiffTable(o.streams.Out, res); err == nil {
+			err = formatter.DiffDetails(o.streams.Out, res, sides, true)
+		}
+	}
+	if err != nil {
+		return trouble(err)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(o.streams.ErrOut, "note: %ss: %s\n", n.Kind, n.Text)
+	}
+	if !res.Same() {
+		return exitError{code: ExitDifferent}
+	}
+	return nil
 }
 
 // localZone is the time zone times are shown in: $TZ's when set, as at start-up.
