@@ -227,6 +227,9 @@ func Prepare(s Side, o Options) (*Prepared, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", spec.kind, err)
 		}
+		if err := nameUnnamed(ix, spec, s.Dump); err != nil {
+			return nil, fmt.Errorf("%s: %w", spec.kind, err)
+		}
 		p.kinds[spec.kind] = ix
 		if s.Release != nil {
 			for _, b := range s.Dump.SectionData(spec.section) {
@@ -235,6 +238,33 @@ func Prepare(s Side, o Options) (*Prepared, error) {
 		}
 	}
 	return p, nil
+}
+
+// nameUnnamed names the resources that have no name (Istio's static listeners and route
+// configurations) after what they are: a listener by its address, a route configuration by
+// its virtual hosts, in parentheses.
+func nameUnnamed(ix *index, spec kindSpec, d *configdump.Dump) error {
+	if spec.unnamed == nil {
+		return nil
+	}
+	var at, indexes []int
+	for k, e := range ix.entries {
+		if e.name == "" {
+			at = append(at, k)
+			indexes = append(indexes, e.i)
+		}
+	}
+	if len(indexes) == 0 {
+		return nil
+	}
+	trees, err := buildTrees(ix.set, indexes, &builder{d: d})
+	if err != nil {
+		return err
+	}
+	for _, k := range at {
+		ix.entries[k].name = "(" + spec.unnamed(trees[ix.entries[k].i]) + ")"
+	}
+	return nil
 }
 
 // Compare compares two prepared sides: what changed from a to b.
@@ -342,9 +372,9 @@ func forgetPerPod(bootstrap *node) {
 	}
 }
 
-// keyedEntries is a side's entries of one kind by normalised name.
-func keyedEntries(ix *index, r *replacer, o Options, suffix func(origin string) string) map[string]entry {
-	out := make(map[string]entry, len(ix.entries))
+// byName groups a side's entries of one kind by normalised name.
+func byName(ix *index, r *replacer, o Options, suffix func(origin string) string) map[string][]entry {
+	out := make(map[string][]entry, len(ix.entries))
 	for _, e := range ix.entries {
 		name := r.apply(e.name)
 		if suffix != nil {
@@ -353,22 +383,105 @@ func keyedEntries(ix *index, r *replacer, o Options, suffix func(origin string) 
 		if o.Name != nil && !o.Name.MatchString(name) {
 			continue
 		}
-		// Two resources of one name (a static and a dynamic one): both are kept.
-		key := name
-		for n := 2; ; n++ {
-			if _, dup := out[key]; !dup {
-				break
-			}
-			key = name + " #" + strconv.Itoa(n)
-		}
-		out[key] = e
+		out[name] = append(out[name], e)
 	}
 	return out
 }
 
+// pairByName gives each resource a key unique on its side and shared with the resource it is
+// compared with on the other: its name. Resources of one name (unnamed ones, a static and a
+// dynamic one) are decoded and paired by content first, then in order: NAME, NAME #2...
+func pairByName(ga, gb map[string][]entry, ia, ib *index, ba, bb *builder) (ka, kb map[string]entry, treesA, treesB map[int]*node, err error) {
+	ka, kb = make(map[string]entry, len(ga)), make(map[string]entry, len(gb))
+	var dupA, dupB []int
+	for n, es := range ga {
+		if len(es) > 1 || len(gb[n]) > 1 {
+			for _, e := range es {
+				dupA = append(dupA, e.i)
+			}
+			for _, e := range gb[n] {
+				dupB = append(dupB, e.i)
+			}
+		}
+	}
+	for n, es := range gb {
+		if _, ok := ga[n]; !ok && len(es) > 1 {
+			for _, e := range es {
+				dupB = append(dupB, e.i)
+			}
+		}
+	}
+	if treesA, err = buildTrees(ia.set, dupA, ba); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if treesB, err = buildTrees(ib.set, dupB, bb); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	key := func(n string, k int) string {
+		if k == 0 {
+			return n
+		}
+		return n + " #" + strconv.Itoa(k+1)
+	}
+	for n, as := range ga {
+		bs := gb[n]
+		if len(as) == 1 && len(bs) <= 1 {
+			ka[n] = as[0]
+			if len(bs) == 1 {
+				kb[n] = bs[0]
+			}
+			continue
+		}
+		usedB := make([]bool, len(bs))
+		var restA []entry
+		k := 0
+		for _, ea := range as {
+			found := false
+			for j, eb := range bs {
+				if !usedB[j] && equal(treesA[ea.i], treesB[eb.i]) {
+					usedB[j], found = true, true
+					ka[key(n, k)], kb[key(n, k)] = ea, eb
+					k++
+					break
+				}
+			}
+			if !found {
+				restA = append(restA, ea)
+			}
+		}
+		var restB []entry
+		for j, eb := range bs {
+			if !usedB[j] {
+				restB = append(restB, eb)
+			}
+		}
+		for i := 0; i < max(len(restA), len(restB)); i++ {
+			if i < len(restA) {
+				ka[key(n, k)] = restA[i]
+			}
+			if i < len(restB) {
+				kb[key(n, k)] = restB[i]
+			}
+			k++
+		}
+	}
+	for n, bs := range gb {
+		if _, ok := ga[n]; ok {
+			continue
+		}
+		for k, eb := range bs {
+			kb[key(n, k)] = eb
+		}
+	}
+	return ka, kb, treesA, treesB, nil
+}
+
 func compareKind(k Kind, ia, ib *index, ba, bb *builder, o Options, res *Result) error {
 	spec := specOf(k)
-	ka, kb := keyedEntries(ia, ba.r, o, spec.suffix), keyedEntries(ib, bb.r, o, spec.suffix)
+	ka, kb, builtA, builtB, err := pairByName(byName(ia, ba.r, o, spec.suffix), byName(ib, bb.r, o, spec.suffix), ia, ib, ba, bb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", k, err)
+	}
 	names := make([]string, 0, len(ka)+len(kb))
 	for n := range ka {
 		names = append(names, n)
@@ -395,13 +508,10 @@ func compareKind(k Kind, ia, ib *index, ba, bb *builder, o Options, res *Result)
 		if okA && okB && ea.hash == eb.hash && !ea.tainted && !eb.tainted {
 			continue
 		}
-		if !okA && !okB {
-			continue
-		}
-		if okA && (okB || o.Documents) {
+		if okA && (okB || o.Documents) && builtA[ea.i] == nil {
 			needA = append(needA, ea.i)
 		}
-		if okB && (okA || o.Documents) {
+		if okB && (okA || o.Documents) && builtB[eb.i] == nil {
 			needB = append(needB, eb.i)
 		}
 		todo = append(todo, pending{n, ea, eb, okA, okB})
@@ -416,6 +526,12 @@ func compareKind(k Kind, ia, ib *index, ba, bb *builder, o Options, res *Result)
 	treesB, err := buildTrees(ib.set, needB, bb)
 	if err != nil {
 		return fmt.Errorf("%s on the second side: %w", k, err)
+	}
+	for i, t := range builtA {
+		treesA[i] = t
+	}
+	for i, t := range builtB {
+		treesB[i] = t
 	}
 	for _, t := range todo {
 		r := Resource{Kind: k, Name: t.name}
@@ -500,18 +616,20 @@ type kindSpec struct {
 	open    func(*configdump.Dump) (resourceSet, error)
 	// suffix tells apart resources of one name in different states (a warming secret).
 	suffix func(origin string) string
+	// unnamed names a resource that has no name.
+	unnamed func(*node) string
 }
 
 var specs = []kindSpec{
 	{Cluster, configdump.ClustersSection, func(d *configdump.Dump) (resourceSet, error) {
 		return open(d.ClusterResources, "name")
-	}, nil},
+	}, nil, nil},
 	{Listener, configdump.ListenersSection, func(d *configdump.Dump) (resourceSet, error) {
 		return open(d.ListenerResources, "name")
-	}, nil},
+	}, nil, listenerAddress},
 	{Route, configdump.RoutesSection, func(d *configdump.Dump) (resourceSet, error) {
 		return open(d.RouteConfigResources, "name")
-	}, nil},
+	}, nil, virtualHostNames},
 	{Secret, configdump.SecretsSection, func(d *configdump.Dump) (resourceSet, error) {
 		return open(d.SecretResources, "name")
 	}, func(origin string) string {
@@ -519,10 +637,38 @@ var specs = []kindSpec{
 			return " (warming)"
 		}
 		return ""
-	}},
+	}, nil},
 	{Endpoint, configdump.EndpointsSection, func(d *configdump.Dump) (resourceSet, error) {
 		return open(d.LoadAssignmentResources, "cluster_name")
-	}, nil},
+	}, nil, nil},
+}
+
+// listenerAddress is ADDRESS:PORT, a pipe's path, or an internal listener's name.
+func listenerAddress(n *node) string {
+	addr := n.get("address")
+	if sa := addr.get("socket_address"); sa != nil {
+		port := sa.get("port_value")
+		if port == nil {
+			return sa.get("address").str() + ":0"
+		}
+		return fmt.Sprintf("%s:%v", sa.get("address").str(), port.scalar)
+	}
+	if p := addr.get("pipe"); p != nil {
+		return p.get("path").str()
+	}
+	return "no address"
+}
+
+// virtualHostNames are a route configuration's virtual hosts' names.
+func virtualHostNames(n *node) string {
+	var names []string
+	for _, it := range n.get("virtual_hosts").items {
+		names = append(names, it.n.get("name").str())
+	}
+	if len(names) == 0 {
+		return "no virtual hosts"
+	}
+	return "virtual hosts " + strings.Join(names, ",")
 }
 
 func specOf(k Kind) kindSpec {

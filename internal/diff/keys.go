@@ -11,6 +11,8 @@ import (
 // listRule says how the elements of one list field are told apart.
 type listRule struct {
 	key func(*node) string
+	// fallback, when set, is tried when key does not tell every element apart.
+	fallback func(*node) string
 	// unordered: the order of the elements is not configuration (Envoy picks a filter chain by
 	// its match and a virtual host by its domains, whatever their order).
 	unordered bool
@@ -20,7 +22,7 @@ type listRule struct {
 // messages with a unique name each is keyed by name, in order (filters, routes, clusters of
 // a weighted cluster...), and the rest compared by position.
 var listRules = map[protoreflect.FullName]listRule{
-	"envoy.config.listener.v3.Listener.filter_chains":                                                {key: filterChainKey, unordered: true},
+	"envoy.config.listener.v3.Listener.filter_chains":                                                {key: filterChainKey, fallback: filterChainNameAndMatch, unordered: true},
 	"envoy.config.route.v3.RouteConfiguration.virtual_hosts":                                         {key: nameKey, unordered: true},
 	"envoy.config.endpoint.v3.ClusterLoadAssignment.endpoints":                                       {key: localityKey, unordered: true},
 	"envoy.config.endpoint.v3.LocalityLbEndpoints.lb_endpoints":                                      {key: endpointKey, unordered: true},
@@ -48,15 +50,12 @@ func keyList(parent protoreflect.MessageDescriptor, fd protoreflect.FieldDescrip
 		}
 		rule = listRule{key: nameKey}
 	}
-	seen := make(map[string]bool, len(l.items))
-	keys := make([]string, len(l.items))
-	for i, it := range l.items {
-		k := rule.key(it.n)
-		if k == "" || seen[k] {
-			return // by position
-		}
-		seen[k] = true
-		keys[i] = k
+	keys, ok := uniqueKeys(l, rule.key)
+	if !ok && rule.fallback != nil {
+		keys, ok = uniqueKeys(l, rule.fallback)
+	}
+	if !ok {
+		return // by position
 	}
 	for i := range l.items {
 		l.items[i].key = keys[i]
@@ -67,7 +66,32 @@ func keyList(parent protoreflect.MessageDescriptor, fd protoreflect.FieldDescrip
 	}
 }
 
+// uniqueKeys returns each item's key, and whether every item has one and no two the same.
+func uniqueKeys(l *node, key func(*node) string) ([]string, bool) {
+	seen := make(map[string]bool, len(l.items))
+	keys := make([]string, len(l.items))
+	for i, it := range l.items {
+		k := key(it.n)
+		if k == "" || seen[k] {
+			return nil, false
+		}
+		seen[k] = true
+		keys[i] = k
+	}
+	return keys, true
+}
+
 func nameKey(n *node) string { return n.get("name").str() }
+
+// filterChainNameAndMatch tells apart filter chains of one name (Istio names every inbound
+// chain of a port alike): NAME{MATCH}.
+func filterChainNameAndMatch(n *node) string {
+	m := n.get("filter_chain_match")
+	if m == nil || len(m.fields) == 0 {
+		return nameKey(n) + "{}"
+	}
+	return nameKey(n) + "{" + compact(m) + "}"
+}
 
 // filterChainKey is a filter chain's name, or else its match: "destination_port=8080,
 // transport_protocol=tls"; "*" for a chain that matches everything.

@@ -221,6 +221,14 @@ func (b *builder) message(m protoreflect.Message) (*node, error) {
 		if n, ok := b.certificates(m); ok {
 			return n, nil
 		}
+	case "envoy.config.endpoint.v3.ClusterLoadAssignment":
+		// Endpoints list the workload's replicas, this one among them: that is data, the same
+		// on every replica, not identity.
+		if b.r != nil {
+			r := b.r
+			b.r = nil
+			defer func() { b.r = r }()
+		}
 	}
 	obj := &node{kind: objectNode}
 	var err error
