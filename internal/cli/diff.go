@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 
@@ -357,6 +358,7 @@ func (o *diffOptions) runReplicas(ctx context.Context) error {
 			running = append(running, p.Name)
 		}
 	}
+	sort.Strings(running)
 	if len(running) == 0 {
 		return fmt.Errorf("%s: none of its %d pod(s) is Running; check kubectl get pods -n %s", what, len(pods), ns)
 	}

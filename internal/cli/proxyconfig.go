@@ -195,11 +195,24 @@ func (o *commonOptions) sourceOf(ctx context.Context, arg string) (Source, error
 	return o.live.podSource(ctx, arg, o.maxInput, o.streams)
 }
 
-// isPath reports whether arg names something on disk (a dump file, or a directory, which the
-// file source refuses with a clear message).
+// isPath reports whether arg names a file: something on disk (a directory is refused by the
+// file source with a clear message), or what can only be a path (./x, /x, x.json, x.yaml),
+// which the file source reports missing rather than taking it for a pod.
 func isPath(arg string) bool {
-	_, err := os.Stat(arg)
-	return err == nil
+	if _, err := os.Stat(arg); err == nil {
+		return true
+	}
+	for _, p := range []string{"/", "./", "../", "~/"} {
+		if strings.HasPrefix(arg, p) {
+			return true
+		}
+	}
+	for _, s := range []string{".json", ".yaml", ".yml"} {
+		if strings.HasSuffix(arg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // deadline explains an error caused by --timeout running out.

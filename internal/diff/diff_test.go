@@ -10,65 +10,15 @@ import (
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/internal/gendump"
+	"github.com/proxyctl/proxyctl/internal/testutil"
 )
 
-// generate returns a generated dump of a small mesh (the ten fixed services).
-func generate(t *testing.T, o gendump.Options) []byte {
-	t.Helper()
-	if o.Services == 0 {
-		o.Services = 10
-	}
-	if o.Seed == 0 {
-		o.Seed = 1
-	}
-	var buf bytes.Buffer
-	if err := gendump.Write(&buf, o); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// edit decodes a dump, lets fn change it, and encodes it again (with its keys sorted and
-// another indentation: no resource keeps its bytes).
-func edit(t *testing.T, doc []byte, fn func(configs []any)) []byte {
-	t.Helper()
-	var d map[string]any
-	if err := json.Unmarshal(doc, &d); err != nil {
-		t.Fatal(err)
-	}
-	fn(d["configs"].([]any))
-	out, err := json.MarshalIndent(d, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// sectionOf finds the config dump section whose @type ends with suffix.
-func sectionOf(configs []any, suffix string) map[string]any {
-	for _, c := range configs {
-		m := c.(map[string]any)
-		if strings.HasSuffix(m["@type"].(string), "."+suffix) {
-			return m
-		}
-	}
-	panic("no section " + suffix)
-}
-
-// find returns the element of list whose field path (dotted) equals value.
-func find(list any, path, value string) map[string]any {
-	for _, e := range list.([]any) {
-		m := e.(map[string]any)
-		var v any = m
-		for _, p := range strings.Split(path, ".") {
-			v = v.(map[string]any)[p]
-		}
-		if v == value {
-			return m
-		}
-	}
-	panic(fmt.Sprintf("no element with %s=%s", path, value))
-}
+var (
+	generate  = testutil.Generate
+	edit      = testutil.EditDump
+	sectionOf = testutil.Section
+	find      = testutil.Find
+)
 
 func compare(t *testing.T, a, b []byte, ida, idb Identity, o Options) *Result {
 	t.Helper()
