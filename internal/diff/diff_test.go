@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -321,5 +323,32 @@ func TestKeys(t *testing.T) {
 	}
 	if len(r.Resources) == 0 {
 		t.Error("nothing reported")
+	}
+}
+
+// TestReplicaOfRealDump makes a second replica of a real Istio 1.5 sidecar, whose pod IP is in
+// its inbound listeners' names, addresses and stat prefixes and whose pod name is in its
+// bootstrap: with its identity normalised it is the same as the first, without it differs in
+// the listeners and the bootstrap only.
+func TestReplicaOfRealDump(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(testutil.Root(), "..", "shared", "conformance", "dumps", "bing__bookinfo-bookinfo-config-dump__productpage-config-dump.json"))
+	if err != nil {
+		t.Skip("../shared not found beside the checkout")
+	}
+	replica := bytes.ReplaceAll(doc, []byte("10.44.0.11"), []byte("10.44.0.57"))
+	replica = bytes.ReplaceAll(replica, []byte("productpage-v1-7d6cfb7dfd-ccspq"), []byte("productpage-v1-7d6cfb7dfd-x9k2w"))
+	if bytes.Equal(replica, doc) {
+		t.Fatal("the dump no longer has the identity the test replaces")
+	}
+	if r := compare(t, doc, replica, Identity{}, Identity{}, Options{}); !r.Same() || !r.Normalised {
+		t.Errorf("replicas differ (normalised %v):\n%s", r.Normalised, strings.Join(summary(r), "\n"))
+	}
+	r := compare(t, doc, replica, Identity{}, Identity{}, Options{KeepIdentity: true})
+	kinds := map[Kind]int{}
+	for _, res := range r.Resources {
+		kinds[res.Kind]++
+	}
+	if kinds[Bootstrap] != 1 || kinds[Listener] < 2 || len(kinds) != 2 {
+		t.Errorf("with the identity kept: %v\n%s", kinds, strings.Join(summary(r), "\n"))
 	}
 }
