@@ -45,7 +45,8 @@ const (
 
 // benchCmd is one line of the report. In args, {dump} and {clusters} stand
 // for the generated files, {changed} for the dump with a few values changed,
-// and {istiod} for a stand-in istiod serving the dump as its config_dump.
+// {diff1} for the same mesh's dump with 1% of its resources changed, and
+// {istiod} for a stand-in istiod serving the dump as its config_dump.
 type benchCmd struct {
 	name  string
 	args  []string
@@ -54,28 +55,38 @@ type benchCmd struct {
 	// maxWall, when set, is an absolute wall time target on the 50 MB dump
 	// (proxy-status diffs), instead of a multiple of the floor.
 	maxWall time.Duration
+	// of and ofWall, when set, make the wall target on the 50 MB dump a
+	// multiple of another line's wall time (measured before this one), and
+	// ofRSS the RSS target a multiple of the file's size.
+	of            string
+	ofWall, ofRSS float64
+	// exit is the exit status every run must end with (pc diff: 1, different).
+	exit int
 }
 
 // commands are the lines of the report, in order. Add new views here.
 var commands = []benchCmd{
-	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0},
-	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0},
-	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0},
-	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0},
-	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0},
-	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0},
-	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0},
-	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0},
-	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
-	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
-	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second},
-	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second},
+	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
+	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
+	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
+	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
+	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
+	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
+	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
+	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
+	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0, "", 0, 0, 0},
+	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0, "", 0, 0, 0},
+	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
+	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
+	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
+	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
+	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0, 0, 0},
+	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0, 0, 0},
+	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second, "", 0, 0, 0},
+	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second, "", 0, 0, 0},
+	// Two dumps of one mesh, 1% of the resources changed: under 2x pc all -o json on one.
+	{"pc diff (1% changed)", []string{"pc", "diff", "{dump}", "{diff1}"}, inDump, false, 0, "pc all -o json", 2, 3, 1},
+	{"pc diff -o json (1% changed)", []string{"pc", "diff", "{dump}", "{diff1}", "-o", "json"}, inDump, true, 0, "pc all -o json", 2, 3, 1},
 }
 
 // target is what a line must meet; zero fields are not checked.
@@ -83,6 +94,10 @@ type target struct {
 	wall    float64       // max wall time, as a multiple of the floor's
 	maxWall time.Duration // max wall time
 	rss     float64       // max peak RSS, as a multiple of the input file's size
+	// ofWall is a max wall time as a multiple of line of's wall time, ofTime.
+	of     string
+	ofWall float64
+	ofTime time.Duration
 }
 
 // targetFor gives the targets of a command on a dump of sizeMB megabytes.
@@ -93,6 +108,10 @@ type target struct {
 func targetFor(sizeMB int, b benchCmd) target {
 	yaml := strings.HasSuffix(b.name, "-o yaml")
 	switch {
+	case b.of != "" && sizeMB == 50:
+		return target{of: b.of, ofWall: b.ofWall, rss: b.ofRSS}
+	case b.of != "":
+		return target{}
 	case b.input == inClusters:
 		return target{}
 	case yaml && sizeMB == 50:
@@ -119,6 +138,9 @@ func (t target) String() string {
 	if t.maxWall > 0 {
 		parts = append(parts, "wall≤"+t.maxWall.String())
 	}
+	if t.ofWall > 0 {
+		parts = append(parts, "wall≤"+ratio(t.ofWall)+" "+t.of)
+	}
 	if t.rss > 0 {
 		parts = append(parts, "rss≤"+ratio(t.rss))
 	}
@@ -139,7 +161,7 @@ type measurement struct {
 
 // dumpFiles are the generated inputs of one size.
 type dumpFiles struct {
-	dump, clusters, changed string
+	dump, clusters, changed, diff1 string
 }
 
 func (d dumpFiles) path(in input) string {
@@ -286,7 +308,7 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 			if err := warm(p); err != nil {
 				return nil, nil, err
 			}
-			fl := measure(c, c.floor, []string{p})
+			fl := measure(c, c.floor, []string{p}, 0)
 			if fl.err != nil {
 				return nil, nil, fmt.Errorf("floor on %s: %w", p, fl.err)
 			}
@@ -295,19 +317,26 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 			notes = append(notes, note)
 			fmt.Fprintln(progress, note)
 		}
+		if err := warm(files.diff1); err != nil {
+			return nil, nil, err
+		}
 		istiodURL, stopIstiod, err := serveIstiod(files.dump)
 		if err != nil {
 			return nil, nil, err
 		}
 		defer stopIstiod()
+		walls := map[string]time.Duration{}
 		for _, b := range cmds {
 			args := make([]string, len(b.args))
-			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL)
+			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{diff1}", files.diff1, "{istiod}", istiodURL)
 			for i, a := range b.args {
 				args[i] = placeholders.Replace(a)
 			}
 			fmt.Fprintf(progress, "%dMB %s ... ", sizeMB, b.name)
-			m := measure(c, c.bin, args)
+			m := measure(c, c.bin, args, b.exit)
+			if m.err == nil {
+				walls[b.name] = m.wall
+			}
 			r := row{
 				dump:     fmt.Sprintf("%dMB", sizeMB),
 				command:  b.name,
@@ -315,6 +344,11 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 				floor:    floors[b.input],
 				fileSize: sizes[b.input],
 				target:   targetFor(sizeMB, b),
+			}
+			if r.target.ofWall > 0 {
+				if r.target.ofTime = walls[r.target.of]; r.target.ofTime == 0 {
+					r.m.err = fmt.Errorf("line %q, its wall time target, was not measured (-run)", r.target.of)
+				}
 			}
 			r.pass, r.verdict = judge(r)
 			fmt.Fprintf(progress, "%s %s %s\n", fmtDur(m.wall), fmtBytes(m.rss), r.verdict)
@@ -335,6 +369,9 @@ func judge(r row) (bool, string) {
 	if r.target.maxWall > 0 && r.m.wall > r.target.maxWall {
 		misses = append(misses, "wall "+fmtDur(r.m.wall))
 	}
+	if r.target.ofWall > 0 && float64(r.m.wall) > r.target.ofWall*float64(r.target.ofTime) {
+		misses = append(misses, "wall "+ratio(float64(r.m.wall)/float64(r.target.ofTime))+" "+r.target.of)
+	}
 	if r.target.rss > 0 && r.rssRatio() > r.target.rss {
 		misses = append(misses, "rss "+ratio(r.rssRatio()))
 	}
@@ -349,11 +386,11 @@ func (r row) rssRatio() float64  { return float64(r.m.rss) / float64(max(r.fileS
 
 // measure runs bin c.runs times and returns the medians. It stops at the
 // first failing run.
-func measure(c config, bin string, args []string) measurement {
+func measure(c config, bin string, args []string, exit int) measurement {
 	var walls []time.Duration
 	var rsss []int64
 	for range c.runs {
-		wall, rss, err := runOnce(bin, args, c.timeout)
+		wall, rss, err := runOnce(bin, args, c.timeout, exit)
 		if err != nil {
 			return measurement{err: err}
 		}
@@ -366,8 +403,8 @@ func measure(c config, bin string, args []string) measurement {
 }
 
 // runOnce runs one command, its output drained, and returns its wall time and
-// peak RSS.
-func runOnce(bin string, args []string, timeout time.Duration) (time.Duration, int64, error) {
+// peak RSS. The command must exit with status exit.
+func runOnce(bin string, args []string, timeout time.Duration, exit int) (time.Duration, int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -382,6 +419,13 @@ func runOnce(bin string, args []string, timeout time.Duration) (time.Duration, i
 	var rss int64
 	if cmd.ProcessState != nil {
 		rss = maxRSS(cmd.ProcessState)
+	}
+	var ee *exec.ExitError
+	switch {
+	case exit != 0 && err == nil:
+		return wall, rss, fmt.Errorf("exit status 0, want %d", exit)
+	case exit != 0 && errors.As(err, &ee) && ee.ExitCode() == exit:
+		err = nil
 	}
 	if err != nil {
 		msg := firstLine(stderr.String())
@@ -430,8 +474,8 @@ func warm(path string) error {
 // megabytes into c.dir unless they are already there.
 func ensureDumps(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	prefix := filepath.Join(c.dir, fmt.Sprintf("seed%d-%dMB", c.seed, sizeMB))
-	files := dumpFiles{dump: prefix + "-config_dump.json", clusters: prefix + "-clusters.json", changed: prefix + "-changed.json"}
-	if !c.regen && exists(files.dump) && exists(files.clusters) && exists(files.changed) {
+	files := dumpFiles{dump: prefix + "-config_dump.json", clusters: prefix + "-clusters.json", changed: prefix + "-changed.json", diff1: prefix + "-diff1.json"}
+	if !c.regen && exists(files.dump) && exists(files.clusters) && exists(files.changed) && exists(files.diff1) {
 		return files, nil
 	}
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
@@ -447,7 +491,10 @@ func ensureDumps(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	for _, f := range []struct {
 		path  string
 		write func(io.Writer, gendump.Options) error
-	}{{files.dump, gendump.Write}, {files.clusters, gendump.WriteClusters}} {
+	}{{files.dump, gendump.Write}, {files.clusters, gendump.WriteClusters}, {files.diff1, func(w io.Writer, o gendump.Options) error {
+		o.ChangePercent = 1 // 1% of the resources changed
+		return gendump.Write(w, o)
+	}}} {
 		if err := writeFileAtomic(f.path, func(w io.Writer) error { return f.write(w, o) }); err != nil {
 			return files, err
 		}

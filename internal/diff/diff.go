@@ -159,14 +159,55 @@ func (p *Prepared) Identity() Identity { return p.id }
 
 type index struct {
 	set     resourceSet
+	section configdump.Section
 	entries []entry
 }
 
+// tainted reports, for each entry, whether its bytes mention one of the side's own identity
+// values: those cannot be judged equal by their bytes when identities are normalised. What is
+// learnt is kept for the next comparison, and the bytes read are released again.
+func (p *Prepared) tainted(ix *index, es []entry) ([]bool, error) {
+	own := newReplacer(p.id, Identity{}).values()
+	out := make([]bool, 0, len(es))
+	scanned := false
+	err := parallel.Ordered(len(es), func(k int) (int8, error) {
+		e := ix.entries[es[k].pos]
+		if e.taint != 0 {
+			return e.taint, nil
+		}
+		raw := ix.set.Raw(e.i)
+		for _, t := range own {
+			if bytes.Contains(raw, t) {
+				return 2, nil
+			}
+		}
+		return 1, nil
+	}, func(t int8) error {
+		e := &ix.entries[es[len(out)].pos]
+		scanned = scanned || e.taint == 0
+		e.taint = t
+		out = append(out, t == 2)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if scanned && p.side.Release != nil {
+		for _, b := range p.side.Dump.SectionData(ix.section) {
+			p.side.Release(b)
+		}
+	}
+	return out, nil
+}
+
 type entry struct {
-	i       int
-	name    string // as the dump has it
-	hash    uint64
-	tainted bool // the bytes mention the side's own identity
+	i    int
+	name string // as the dump has it
+	hash uint64
+	pos  int // in index.entries
+	// taint tells whether the bytes mention the side's own identity: 0 not known yet, 1 no,
+	// 2 yes.
+	taint int8
 }
 
 // Prepare indexes one side: it reads the name and hashes the bytes of every resource, on all
@@ -184,10 +225,6 @@ func Prepare(s Side, o Options) (*Prepared, error) {
 		p.missing[Bootstrap] = err
 	}
 	p.id.IPs = identityIPs(p.id.IPs)
-	var own [][]byte
-	if !o.KeepIdentity {
-		own = newReplacer(p.id, Identity{}).values()
-	}
 	for _, spec := range specs {
 		if !o.wants(spec.kind) {
 			continue
@@ -200,7 +237,7 @@ func Prepare(s Side, o Options) (*Prepared, error) {
 		if err != nil {
 			return nil, err
 		}
-		ix := &index{set: set}
+		ix := &index{set: set, section: spec.section}
 		err = parallel.Ordered(set.Len(), func(i int) (entry, error) {
 			if o.DynamicOnly && !strings.HasPrefix(set.Origin(i), "dynamic") {
 				return entry{i: -1}, nil
@@ -209,17 +246,10 @@ func Prepare(s Side, o Options) (*Prepared, error) {
 			if err != nil {
 				return entry{}, err
 			}
-			raw := set.Raw(i)
-			e := entry{i: i, name: name, hash: maphash.Bytes(hashSeed, raw)}
-			for _, t := range own {
-				if bytes.Contains(raw, t) {
-					e.tainted = true
-					break
-				}
-			}
-			return e, nil
+			return entry{i: i, name: name, hash: maphash.Bytes(hashSeed, set.Raw(i))}, nil
 		}, func(e entry) error {
 			if e.i >= 0 {
+				e.pos = len(ix.entries)
 				ix.entries = append(ix.entries, e)
 			}
 			return nil
@@ -300,7 +330,7 @@ func Compare(a, b *Prepared, o Options) (*Result, error) {
 		if k == Bootstrap {
 			err = compareBootstrap(a, b, ba, bb, o, res)
 		} else {
-			err = compareKind(k, a.kinds[k], b.kinds[k], ba, bb, o, res)
+			err = compareKind(k, a, b, ba, bb, o, res)
 		}
 		if err != nil {
 			return nil, err
@@ -476,7 +506,8 @@ func pairByName(ga, gb map[string][]entry, ia, ib *index, ba, bb *builder) (ka, 
 	return ka, kb, treesA, treesB, nil
 }
 
-func compareKind(k Kind, ia, ib *index, ba, bb *builder, o Options, res *Result) error {
+func compareKind(k Kind, pa, pb *Prepared, ba, bb *builder, o Options, res *Result) error {
+	ia, ib := pa.kinds[k], pb.kinds[k]
 	spec := specOf(k)
 	ka, kb, builtA, builtB, err := pairByName(byName(ia, ba.r, o, spec.suffix), byName(ib, bb.r, o, spec.suffix), ia, ib, ba, bb)
 	if err != nil {
@@ -502,10 +533,41 @@ func compareKind(k Kind, ia, ib *index, ba, bb *builder, o Options, res *Result)
 		hasB   bool
 	}
 	var todo []pending
+	// Equal bytes are the same resource, unless identities are normalised and the bytes
+	// mention one (then they are walked like the others).
+	sameBytes := map[string]bool{}
+	var checkA, checkB []entry
+	var checkNames []string
 	for _, n := range names {
 		ea, okA := ka[n]
 		eb, okB := kb[n]
-		if okA && okB && ea.hash == eb.hash && !ea.tainted && !eb.tainted {
+		if okA && okB && ea.hash == eb.hash {
+			if ba.r == nil && bb.r == nil || k == Endpoint {
+				sameBytes[n] = true
+				continue
+			}
+			checkA, checkB, checkNames = append(checkA, ea), append(checkB, eb), append(checkNames, n)
+		}
+	}
+	if len(checkNames) > 0 {
+		ta, err := pa.tainted(ia, checkA)
+		if err != nil {
+			return err
+		}
+		tb, err := pb.tainted(ib, checkB)
+		if err != nil {
+			return err
+		}
+		for i, n := range checkNames {
+			if !ta[i] && !tb[i] {
+				sameBytes[n] = true
+			}
+		}
+	}
+	for _, n := range names {
+		ea, okA := ka[n]
+		eb, okB := kb[n]
+		if sameBytes[n] {
 			continue
 		}
 		if okA && (okB || o.Documents) && builtA[ea.i] == nil {
