@@ -2,12 +2,16 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/proxyctl/proxyctl/internal/envoytest"
 	"github.com/proxyctl/proxyctl/internal/gendump"
@@ -284,13 +288,52 @@ func TestDiffReplicas(t *testing.T) {
 	down := kubetest.NewServer(t, append(pods[:3:3], kubetest.Pod{Name: "web-d", Namespace: "shop", Labels: labels})...)
 	code, out, errOut := run(t, "", "--kubeconfig", down.Kubeconfig, "pc", "diff", "-l", "app=web", "-n", "shop")
 	if code != ExitDiffTrouble || !strings.Contains(errOut, "warning: ") || !strings.Contains(errOut, "web-d") ||
-		!strings.Contains(errOut, "error: 1 of the 4 Running pods") || !strings.Contains(out, "web-a, web-c") {
+		!strings.Contains(errOut, "error: 1 of the 4 Running pods") || !strings.Contains(out, "web-a, web-c") ||
+		!strings.Contains(errOut, "read 4 of 4 pods") {
 		t.Errorf("a pod that cannot be read: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	same := kubetest.NewServer(t, pods[0], pods[2])
 	code, out, errOut = run(t, "", "--kubeconfig", same.Kubeconfig, "pc", "diff", "-l", "app=web", "-n", "shop")
 	if code != 0 || !strings.Contains(out, "web-a, web-c (reference)") || strings.Contains(out, "Group 2") {
 		t.Errorf("two replicas alike: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+// TestDiffConcurrency reads six pods with --concurrency 2: never more than two are asked at
+// once.
+func TestDiffConcurrency(t *testing.T) {
+	doc := testutil.Generate(t, gendump.Options{})
+	admin, err := envoytest.NewAdmin(doc, []byte(`{"cluster_statuses": []}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	inFlight, most, served := 0, 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+		admin.ServeHTTP(w, r)
+		mu.Lock()
+		inFlight--
+		served++
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	var pods []kubetest.Pod
+	for i := range 6 {
+		pods = append(pods, kubetest.Pod{Name: fmt.Sprintf("web-%d", i), Namespace: "shop", Labels: map[string]string{"app": "web"},
+			Forward: map[int32]string{15000: strings.TrimPrefix(srv.URL, "http://")}})
+	}
+	api := kubetest.NewServer(t, pods...)
+	code, out, errOut := run(t, "", "--kubeconfig", api.Kubeconfig, "pc", "diff", "-l", "app=web", "-n", "shop", "--concurrency", "2")
+	if code != 0 || !strings.Contains(out, "web-0, web-1, web-2, web-3, web-4, web-5 (reference)") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if most > 2 || served != 6 {
+		t.Errorf("%d requests at once (--concurrency 2), %d served (want 6)", most, served)
 	}
 }
 

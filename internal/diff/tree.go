@@ -187,7 +187,7 @@ type builder struct {
 	depth        int
 }
 
-const maxDepth = 200
+const maxDepth = 1000 // as the decoder's
 
 func (b *builder) message(m protoreflect.Message) (*node, error) {
 	b.depth++
