@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -154,12 +155,44 @@ func unifiedResourceDiff(res diff.Resource, sides DiffSides) (string, error) {
 		return "", err
 	}
 	title := string(res.Kind) + " " + oneLineText(res.Name)
-	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: a, B: b,
-		FromFile: title + " (" + oneLineText(sides.From) + ")",
-		ToFile:   title + " (" + oneLineText(sides.To) + ")",
-		Context:  DiffContext,
-	})
+	return unifiedLines(a, b, title+" ("+oneLineText(sides.From)+")", title+" ("+oneLineText(sides.To)+")", DiffContext), nil
+}
+
+// unifiedLines is the unified diff of two texts (lines ending with "\n"), as difflib writes
+// it. The lines the two share at their start and end are matched without difflib, which then
+// only sees what lies between: a change in a resource of a hundred thousand lines costs
+// little more than reading them.
+func unifiedLines(a, b []string, from, to string, context int) string {
+	if slices.Equal(a, b) {
+		return ""
+	}
+	pre := 0
+	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
+		suf++
+	}
+	var codes []difflib.OpCode
+	if pre > 0 {
+		codes = append(codes, difflib.OpCode{Tag: 'e', I1: 0, I2: pre, J1: 0, J2: pre})
+	}
+	ma, mb := a[pre:len(a)-suf], b[pre:len(b)-suf]
+	switch {
+	case len(ma) == 0:
+		codes = append(codes, difflib.OpCode{Tag: 'i', I1: pre, I2: pre, J1: pre, J2: pre + len(mb)})
+	case len(mb) == 0:
+		codes = append(codes, difflib.OpCode{Tag: 'd', I1: pre, I2: pre + len(ma), J1: pre, J2: pre})
+	default:
+		for _, c := range difflib.NewMatcher(ma, mb).GetOpCodes() {
+			codes = append(codes, difflib.OpCode{Tag: c.Tag, I1: c.I1 + pre, I2: c.I2 + pre, J1: c.J1 + pre, J2: c.J2 + pre})
+		}
+	}
+	if suf > 0 {
+		codes = append(codes, difflib.OpCode{Tag: 'e', I1: len(a) - suf, I2: len(a), J1: len(b) - suf, J2: len(b)})
+	}
+	return writeUnified(rendered{lines: a}, rendered{lines: b}, codes, context, from, to)
 }
 
 // resourceYAML prints a canonical resource as YAML lines, keys sorted; nothing for none.
