@@ -326,6 +326,9 @@ func Compare(a, b *Prepared, o Options) (*Result, error) {
 			res.Notes = append(res.Notes, Note{k, "only " + which + " side has " + sectionName(k) + ": not compared"})
 			continue
 		}
+		if k != Bootstrap && (a.kinds[k] == nil || b.kinds[k] == nil) {
+			return nil, fmt.Errorf("diff: %ss were not prepared: give Prepare and Compare the same kinds", k)
+		}
 		var err error
 		if k == Bootstrap {
 			err = compareBootstrap(a, b, ba, bb, o, res)
