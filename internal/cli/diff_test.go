@@ -255,6 +255,37 @@ func TestDiffAdminURLs(t *testing.T) {
 	}
 }
 
+// TestDiffSidesAtOnce checks that the two sides are fetched at once: each admin API answers
+// only once the other has been asked too.
+func TestDiffSidesAtOnce(t *testing.T) {
+	f := newDiffFixtures(t)
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	serve := func(doc []byte) string {
+		admin, err := envoytest.NewAdmin(doc, []byte(`{"cluster_statuses": []}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived.Done()
+			done := make(chan struct{})
+			go func() { arrived.Wait(); close(done) }()
+			select {
+			case <-done:
+				admin.ServeHTTP(w, r)
+			case <-time.After(10 * time.Second):
+				http.Error(w, "the other side was never asked", http.StatusServiceUnavailable)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	code, out, errOut := run(t, "", "pc", "diff", serve(f.baseDoc), serve(f.changedDoc))
+	if code != 1 || !strings.Contains(out, "BlackHoleCluster") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
 // TestDiffReplicas runs pc diff -l over three pods behind a port-forward, one of which differs,
 // then over the same with one pod that cannot be reached.
 func TestDiffReplicas(t *testing.T) {
