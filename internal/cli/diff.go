@@ -266,6 +266,9 @@ func (o *diffOptions) runPair(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := nothingCompared(res); err != nil {
+		return err
+	}
 	names := formatter.DiffSides{From: sides[0].name, To: sides[1].name}
 	if err := o.print(o.streams.Out, res, names); err != nil {
 		return err
@@ -275,6 +278,19 @@ func (o *diffOptions) runPair(ctx context.Context) error {
 		return exitError{code: ExitDifferent}
 	}
 	return nil
+}
+
+// nothingCompared is the error of a comparison that could look at nothing (a side that is
+// Envoy's /clusters document, two dumps masked to different sections): it is not "the same".
+func nothingCompared(res *diff.Result) error {
+	if len(res.Compared) > 0 {
+		return nil
+	}
+	why := "the two documents have no section in common to compare"
+	if len(res.Notes) > 0 {
+		why += " (" + res.Notes[0].Text + ")"
+	}
+	return fmt.Errorf("%s: compare two config dumps (/config_dump?include_eds)", why)
 }
 
 // print writes one comparison in the chosen format.

@@ -211,6 +211,7 @@ func TestDiffErrors(t *testing.T) {
 		{[]string{garbage, f.base}, 3, "the document is not JSON"},
 		{[]string{f.base, "http://127.0.0.1:1"}, 3, "127.0.0.1:1"},
 		{[]string{f.base, "web-1.shop"}, 3, "no Kubernetes configuration found"},
+		{[]string{f.base, sampleClusters}, 3, "no section in common"},
 		{[]string{"deploy/web"}, 3, "no Kubernetes configuration found"},
 	}
 	for _, tc := range cases {
