@@ -67,8 +67,9 @@ type diffOptions struct {
 const diffNoise = `Noise, left out by default:
   - every resource's last_updated and version_info, and the bootstrap's last_updated;
   - the order of resources, of map keys (metadata, typed_per_filter_config...), and of
-    lists whose order Envoy ignores: filter chains (keyed by name, or by their match when
-    unnamed), virtual hosts (by name), localities and endpoints (by address), a bootstrap's
+    lists whose order Envoy ignores: filter chains (keyed by name, by their match when
+    unnamed, by both when several share a name), virtual hosts (by name), localities,
+    endpoints (by address), a bootstrap's
     static resources, a weighted cluster's clusters; lists whose order matters (filters,
     HTTP filters, routes) are keyed by name when every element has one, and a change of
     order is reported as "PATH (order)";
@@ -96,7 +97,8 @@ resource is added, removed, or changed, with the paths of the fields that change
 .typed_config.rds.route_config_name) and their old and new values.
 
 Each of A and B is any proxy proxyctl reads: a pod (POD[.NAMESPACE], or TYPE/NAME
-for one of its pods), a dump file (a path that exists; "-" for stdin), or an Envoy
+for one of its pods), a dump file (a path that exists, or ends in .json or .yaml; "-"
+for stdin), or an Envoy
 admin URL (http://HOST:PORT). The two are fetched at once.
 
 With one target naming several pods (TYPE/NAME, or -l SELECTOR in -n's namespace),
