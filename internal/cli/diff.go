@@ -98,8 +98,7 @@ resource is added, removed, or changed, with the paths of the fields that change
 
 Each of A and B is any proxy proxyctl reads: a pod (POD[.NAMESPACE], or TYPE/NAME
 for one of its pods), a dump file (a path that exists, or ends in .json or .yaml; "-"
-for stdin), or an Envoy
-admin URL (http://HOST:PORT). The two are fetched at once.
+for stdin), or an Envoy admin URL (http://HOST:PORT). The two are fetched at once.
 
 With one target naming several pods (TYPE/NAME, or -l SELECTOR in -n's namespace),
 every Running pod is read (--concurrency at a time), the replicas are grouped by
