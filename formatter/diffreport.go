@@ -207,6 +207,15 @@ func resourceYAML(doc any) ([]string, error) {
 	return difflib.SplitLines(strings.TrimSuffix(string(out), "\n")), nil
 }
 
+// DiffNames are -o name's lines of a comparison: KIND/NAME of each resource that differs.
+func DiffNames(r *diff.Result) []string {
+	out := make([]string, len(r.Resources))
+	for i, res := range r.Resources {
+		out[i] = ResourceName(string(res.Kind), oneLineText(res.Name))
+	}
+	return out
+}
+
 // DiffUnified writes only the unified diffs of the resources that differ (-o diff): nothing
 // when the two sides are the same.
 func DiffUnified(w io.Writer, r *diff.Result, sides DiffSides) error {

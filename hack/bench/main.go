@@ -32,6 +32,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/internal/gendump"
 )
 
@@ -55,38 +58,53 @@ type benchCmd struct {
 	// maxWall, when set, is an absolute wall time target on the 50 MB dump
 	// (proxy-status diffs), instead of a multiple of the floor.
 	maxWall time.Duration
-	// of and ofWall, when set, make the wall target on the 50 MB dump a
-	// multiple of another line's wall time (measured before this one), and
-	// ofRSS the RSS target a multiple of the file's size.
-	of            string
-	ofWall, ofRSS float64
-	// exit is the exit status every run must end with (pc diff: 1, different).
-	exit int
+}
+
+// relative are the lines whose wall time target on the 50 MB dump is a
+// multiple of another line's (measured before them in the same run), with an
+// RSS target as a multiple of the file's size.
+var relative = map[string]struct {
+	of        string
+	wall, rss float64
+}{
+	"pc diff (1% changed)":         {"pc all -o json", 2, 3},
+	"pc diff -o json (1% changed)": {"pc all -o json", 2, 3},
+}
+
+// exits are the exit statuses lines must end with, when not 0.
+var exits = map[string]int{
+	"pc diff (1% changed)":         1, // the dumps differ
+	"pc diff -o json (1% changed)": 1,
 }
 
 // commands are the lines of the report, in order. Add new views here.
 var commands = []benchCmd{
-	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
-	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
-	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
-	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
-	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
-	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
-	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
-	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
-	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0, "", 0, 0, 0},
-	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0, "", 0, 0, 0},
-	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
-	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
-	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0, "", 0, 0, 0},
-	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0, 0, 0},
-	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0, 0, 0},
-	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0, 0, 0},
-	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second, "", 0, 0, 0},
-	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second, "", 0, 0, 0},
+	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0},
+	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
+	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0},
+	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
+	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0},
+	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
+	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0},
+	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
+	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0},
+	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0},
+	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0},
+	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
+	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0},
+	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
+	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
+	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
+	{"pc cluster -o name", []string{"pc", "cluster", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
+	{"pc all -o name", []string{"pc", "all", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
+	{"pc cluster -o jsonpath", []string{"pc", "cluster", "-f", "{dump}", "-o", "jsonpath={[*].name}"}, inDump, true, 0},
+	{"version -f", []string{"version", "-f", "{dump}"}, inDump, false, 0},
+	{"route-check --file --route", []string{"route-check", "--file", "{dump}", "--route", "{route}", "-t", "{routetests}"}, inDump, false, 0},
+	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second},
+	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second},
 	// Two dumps of one mesh, 1% of the resources changed: under 2x pc all -o json on one.
-	{"pc diff (1% changed)", []string{"pc", "diff", "{dump}", "{diff1}"}, inDump, false, 0, "pc all -o json", 2, 3, 1},
-	{"pc diff -o json (1% changed)", []string{"pc", "diff", "{dump}", "{diff1}", "-o", "json"}, inDump, true, 0, "pc all -o json", 2, 3, 1},
+	{"pc diff (1% changed)", []string{"pc", "diff", "{dump}", "{diff1}"}, inDump, false, 0},
+	{"pc diff -o json (1% changed)", []string{"pc", "diff", "{dump}", "{diff1}", "-o", "json"}, inDump, true, 0},
 }
 
 // target is what a line must meet; zero fields are not checked.
@@ -108,11 +126,16 @@ type target struct {
 func targetFor(sizeMB int, b benchCmd) target {
 	yaml := strings.HasSuffix(b.name, "-o yaml")
 	switch {
-	case b.of != "" && sizeMB == 50:
-		return target{of: b.of, ofWall: b.ofWall, rss: b.ofRSS}
-	case b.of != "":
+	case relative[b.name].of != "" && sizeMB == 50:
+		rel := relative[b.name]
+		return target{of: rel.of, ofWall: rel.wall, rss: rel.rss}
+	case relative[b.name].of != "":
 		return target{}
 	case b.input == inClusters:
+		return target{}
+	case strings.HasSuffix(b.name, "-o jsonpath"):
+		// Reported only: kubectl's engine works on the whole -o json value decoded, some 4
+		// times the JSON's size in memory.
 		return target{}
 	case yaml && sizeMB == 50:
 		return target{} // no time target: YAML is written by yaml.v2, istioctl's library
@@ -159,9 +182,12 @@ type measurement struct {
 	err  error // the first failing run, with its stderr's first line
 }
 
-// dumpFiles are the generated inputs of one size.
+// dumpFiles are the generated inputs of one size: route-check's tests file tests route
+// configuration route of the dump.
 type dumpFiles struct {
-	dump, clusters, changed, diff1 string
+	dump, clusters, changed string
+	routeTests, route       string
+	diff1                   string // the same mesh, 1% of its resources changed
 }
 
 func (d dumpFiles) path(in input) string {
@@ -328,12 +354,13 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 		walls := map[string]time.Duration{}
 		for _, b := range cmds {
 			args := make([]string, len(b.args))
-			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{diff1}", files.diff1, "{istiod}", istiodURL)
+			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL,
+				"{route}", files.route, "{routetests}", files.routeTests, "{diff1}", files.diff1)
 			for i, a := range b.args {
 				args[i] = placeholders.Replace(a)
 			}
 			fmt.Fprintf(progress, "%dMB %s ... ", sizeMB, b.name)
-			m := measure(c, c.bin, args, b.exit)
+			m := measure(c, c.bin, args, exits[b.name])
 			if m.err == nil {
 				walls[b.name] = m.wall
 			}
@@ -474,9 +501,12 @@ func warm(path string) error {
 // megabytes into c.dir unless they are already there.
 func ensureDumps(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	prefix := filepath.Join(c.dir, fmt.Sprintf("seed%d-%dMB", c.seed, sizeMB))
-	files := dumpFiles{dump: prefix + "-config_dump.json", clusters: prefix + "-clusters.json", changed: prefix + "-changed.json", diff1: prefix + "-diff1.json"}
+	files := dumpFiles{dump: prefix + "-config_dump.json", clusters: prefix + "-clusters.json", changed: prefix + "-changed.json",
+		routeTests: prefix + "-route-tests.yaml", diff1: prefix + "-diff1.json"}
 	if !c.regen && exists(files.dump) && exists(files.clusters) && exists(files.changed) && exists(files.diff1) {
-		return files, nil
+		var err error
+		files.route, err = writeRouteTests(files.dump, files.routeTests)
+		return files, err
 	}
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return files, err
@@ -502,11 +532,57 @@ func ensureDumps(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	if err := writeChanged(files.dump, files.changed); err != nil {
 		return files, err
 	}
+	if files.route, err = writeRouteTests(files.dump, files.routeTests); err != nil {
+		return files, err
+	}
 	// Children are started with vfork: their peak RSS counts the harness's own at the time,
 	// so give the memory of the copy back before measuring anything.
 	debug.FreeOSMemory()
 	fmt.Fprintf(progress, "generated %s-* (%d services) in %s\n", prefix, n, fmtDur(time.Since(start)))
 	return files, nil
+}
+
+// writeRouteTests writes route-check tests for the dump's route configuration with
+// the most virtual hosts: one test per virtual host (up to 2000), its first domain reaching it.
+// It returns the route configuration's name.
+func writeRouteTests(dump, path string) (string, error) {
+	// The harness's memory counts in its children's peak RSS (see ensureDumps): give the
+	// dump's back once done.
+	defer debug.FreeOSMemory()
+	data, err := os.ReadFile(dump)
+	if err != nil {
+		return "", err
+	}
+	d, err := configdump.Parse(data)
+	if err != nil {
+		return "", err
+	}
+	res, err := d.RouteConfigResources()
+	if err != nil {
+		return "", err
+	}
+	rcs, err := res.Decode()
+	if err != nil {
+		return "", err
+	}
+	var best *routev3.RouteConfiguration
+	for _, rc := range rcs {
+		if best == nil || len(rc.GetVirtualHosts()) > len(best.GetVirtualHosts()) {
+			best = rc
+		}
+	}
+	if best == nil {
+		return "", fmt.Errorf("writeRouteTests: %s has no dynamic route configuration", dump)
+	}
+	var b strings.Builder
+	b.WriteString("tests:\n")
+	for i, vh := range best.GetVirtualHosts() {
+		if i == 2000 || len(vh.GetDomains()) == 0 || vh.GetDomains()[0] == "*" {
+			continue
+		}
+		fmt.Fprintf(&b, "- test_name: %q\n  input: {authority: %q, path: /, method: GET}\n  validate: {virtual_host_name: %q}\n", vh.GetName(), vh.GetDomains()[0], vh.GetName())
+	}
+	return best.GetName(), writeFileAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, b.String()); return err })
 }
 
 // writeChanged writes a copy of a dump with a few values changed in clusters and listeners,

@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/proxyctl/proxyctl/configdump"
@@ -30,29 +29,8 @@ const (
 // progressAbove: fetching more pods than this prints progress on stderr.
 const progressAbove = 3
 
-// diffOutputFlag is pc diff's -o: short, diff, json or yaml.
-type diffOutputFlag struct{ format formatter.Format }
-
-func (o *diffOutputFlag) String() string { return string(o.format) }
-func (o *diffOutputFlag) Type() string   { return "short|diff|json|yaml" }
-func (o *diffOutputFlag) Set(s string) error {
-	if s == string(formatter.DiffOnly) {
-		o.format = formatter.DiffOnly
-		return nil
-	}
-	f, err := formatter.ParseFormat(s)
-	if err != nil {
-		return fmt.Errorf("unknown output format %q: use one of short, diff, json, yaml", s)
-	}
-	o.format = f
-	return nil
-}
-
-var _ pflag.Value = (*diffOutputFlag)(nil)
-
 type diffOptions struct {
 	*commonOptions
-	output       diffOutputFlag
 	types        []string
 	name         string
 	keepIdentity bool
@@ -86,7 +64,7 @@ SANs, SHA-256 fingerprint), never by key material: fields Envoy marks sensitive 
 
 func newDiffCommand(streams Streams, root *rootOptions) *cobra.Command {
 	o := &diffOptions{commonOptions: newCommonOptions(streams, root, formatter.Short), concurrency: 4}
-	o.output.format = formatter.Short
+	o.output.extra = []formatter.Format{formatter.DiffOnly}
 	cmd := &cobra.Command{
 		Use:   "diff (A B | TYPE/NAME[.NAMESPACE] | -l SELECTOR)",
 		Short: "Compare the configurations of two proxies, two dumps, or every replica of a workload",
@@ -108,7 +86,9 @@ identical configuration, and each group is compared with the largest one.
 
 Output: a table (TYPE, NAME, CHANGE, FIELDS); --verbose adds each changed field's old
 and new value and a unified diff of each resource's YAML (fields sorted); -o diff
-prints the unified diffs alone; -o json|yaml a report (docs/diff-report.md).
+prints the unified diffs alone; -o json|yaml a report (docs/diff-report.md), and
+-o jsonpath=TEMPLATE a template over it; -o name the KIND/NAME of each resource that
+differs (over replicas: pod/NAME.NAMESPACE of each pod outside the largest group).
 
 Exit status, as diff(1) and kubectl diff: 0 the same, 1 different, 2 a usage error,
 3 the comparison could not be made (a proxy could not be read, a pod failed).`,
@@ -142,8 +122,9 @@ Exit status, as diff(1) and kubectl diff: 0 the same, 1 different, 2 a usage err
 			return err
 		},
 	}
+	o.output.addFlag(cmd)
+	o.output.addTableFlags(cmd)
 	fs := cmd.Flags()
-	fs.VarP(&o.output, "output", "o", "output format: short (a table), diff (unified diffs), json or yaml")
 	fs.StringSliceVar(&o.types, "type", nil, "compare only these resource types: bootstrap, cluster, listener, route, secret, endpoint (comma-separated or repeated)")
 	fs.StringVar(&o.name, "name", "", "compare only the resources whose name matches this regular expression")
 	fs.BoolVar(&o.keepIdentity, "keep-identity", false, "compare each proxy's own pod name, IPs and node id as they are")
@@ -176,7 +157,10 @@ func (o *diffOptions) complete(cmd *cobra.Command, args []string) error {
 	case o.concurrency <= 0:
 		return usageErrorf("--concurrency must be positive, got %d", o.concurrency)
 	case o.verbose && o.output.format != formatter.Short:
-		return usageErrorf("--verbose adds to the table (-o short); -o %s prints what it prints", o.output.format)
+		return usageErrorf("--verbose adds to the table (-o short); -o %s prints what it prints", o.output.String())
+	}
+	if err := o.output.check(); err != nil {
+		return err
 	}
 	if len(args) == 1 {
 		t, err := portforward.ParseTarget(args[0], o.live.root.kube.NamespaceFlag())
@@ -296,11 +280,17 @@ func nothingCompared(res *diff.Result) error {
 
 // print writes one comparison in the chosen format.
 func (o *diffOptions) print(w io.Writer, res *diff.Result, names formatter.DiffSides) error {
+	return o.output.render(&w, func() error { return o.printAs(w, res, names) })
+}
+
+func (o *diffOptions) printAs(w io.Writer, res *diff.Result, names formatter.DiffSides) error {
 	switch o.output.format {
 	case formatter.JSON, formatter.YAML:
 		return formatter.WriteStructured(w, formatter.NewDiffReport(res, names), o.output.format)
 	case formatter.DiffOnly:
 		return formatter.DiffUnified(w, res, names)
+	case formatter.Name:
+		return formatter.WriteNames(w, formatter.DiffNames(res))
 	}
 	if err := formatter.DiffTable(w, res); err != nil {
 		return err
@@ -404,7 +394,7 @@ func (o *diffOptions) runReplicas(ctx context.Context) error {
 			groups = append(groups, group)
 		}
 	}
-	if err := o.printReplicas(what, groups, failed); err != nil {
+	if err := o.printReplicas(what, ns, groups, failed); err != nil {
 		return err
 	}
 	if len(groups) > 1 {
@@ -478,11 +468,23 @@ func (o *diffOptions) readPod(ctx context.Context, kube *portforward.Kube, t por
 	return o.readSide(ctx, admin, diff.Identity{})
 }
 
-func (o *diffOptions) printReplicas(what string, groups []formatter.ReplicaGroup, failed []formatter.ReplicaFailure) error {
+func (o *diffOptions) printReplicas(what, ns string, groups []formatter.ReplicaGroup, failed []formatter.ReplicaFailure) error {
 	w := o.streams.Out
+	return o.output.render(&w, func() error { return o.printReplicasAs(w, what, ns, groups, failed) })
+}
+
+func (o *diffOptions) printReplicasAs(w io.Writer, what, ns string, groups []formatter.ReplicaGroup, failed []formatter.ReplicaFailure) error {
 	switch o.output.format {
 	case formatter.JSON, formatter.YAML:
 		return formatter.WriteStructured(w, formatter.NewReplicaReport(what, groups, failed), o.output.format)
+	case formatter.Name:
+		var names []string
+		for _, g := range groups[min(1, len(groups)):] {
+			for _, p := range g.Pods {
+				names = append(names, formatter.ResourceName("pod", p+"."+ns))
+			}
+		}
+		return formatter.WriteNames(w, names)
 	}
 	if len(groups) == 0 {
 		return nil
@@ -499,7 +501,7 @@ func (o *diffOptions) printReplicas(what string, groups []formatter.ReplicaGroup
 				return err
 			}
 		}
-		if err := o.print(w, groups[i].Diff, names); err != nil {
+		if err := o.printAs(w, groups[i].Diff, names); err != nil {
 			return err
 		}
 	}

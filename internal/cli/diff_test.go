@@ -115,8 +115,11 @@ func TestDiffGoldens(t *testing.T) {
 		{"changed_diff", []string{f.base, f.changed, "-o", "diff"}, 1, ""},
 		{"changed_json", []string{f.base, f.changed, "-o", "json"}, 1, ""},
 		{"changed_yaml", []string{f.base, f.changed, "-o", "yaml"}, 1, ""},
+		{"changed_name", []string{f.base, f.changed, "-o", "name"}, 1, ""},
+		{"changed_jsonpath", []string{f.base, f.changed, "-o", `jsonpath={range .resources[*]}{.type}/{.name} {.change}{"\n"}{end}`}, 1, ""},
+		{"changed_noheaders", []string{f.base, f.changed, "--no-headers", "--type", "cluster"}, 1, ""},
 		{"changed_type", []string{f.base, f.changed, "--type", "route,endpoint", "--verbose"}, 1, ""},
-		{"changed_name", []string{f.base, f.changed, "--name", "ratings", "--type", "cluster", "-o", "diff"}, 1, ""},
+		{"changed_name_filter", []string{f.base, f.changed, "--name", "ratings", "--type", "cluster", "-o", "diff"}, 1, ""},
 		{"changed_stdin", []string{f.base, "-", "--type", "bootstrap"}, 1, "changed"},
 		{"secrets", []string{f.base, f.seed2, "--type", "secret", "--verbose"}, 1, ""},
 		{"replicas_same", []string{f.r0, f.r1}, 0, ""},
@@ -137,7 +140,7 @@ func TestDiffGoldens(t *testing.T) {
 				t.Errorf("stderr: %s", errOut)
 			}
 			ext := ".out"
-			if i := slices.Index(tc.args, "-o"); i >= 0 && tc.args[i+1] != "diff" {
+			if i := slices.Index(tc.args, "-o"); i >= 0 && (tc.args[i+1] == "json" || tc.args[i+1] == "yaml") {
 				ext = "." + tc.args[i+1]
 			}
 			testutil.Golden(t, "diff/"+tc.name+ext, []byte(f.stable(out)))
@@ -203,7 +206,8 @@ func TestDiffErrors(t *testing.T) {
 		{[]string{f.base, f.changed, "--type", "foo"}, 2, `unknown resource type "foo"`},
 		{[]string{f.base, f.changed, "--name", "("}, 2, "not a regular expression"},
 		{[]string{f.base, f.changed, "--verbose", "-o", "json"}, 2, "--verbose adds to the table"},
-		{[]string{f.base, f.changed, "-o", "xml"}, 2, "use one of short, diff, json, yaml"},
+		{[]string{f.base, f.changed, "-o", "xml"}, 2, "use one of short, json, yaml, name, jsonpath=TEMPLATE or diff"},
+		{[]string{f.base, f.changed, "-o", "json", "--no-headers"}, 2, "--no-headers applies to the table"},
 		{[]string{"-l", "app=web", "deploy/web"}, 2, "not both"},
 		{[]string{f.base, f.changed, "--concurrency", "0"}, 2, "--concurrency must be positive"},
 		{[]string{f.base, f.changed, "extra"}, 2, "accepts at most 2 arg(s)"},
@@ -308,13 +312,13 @@ func TestDiffReplicas(t *testing.T) {
 		{Name: "other", Namespace: "shop", Labels: map[string]string{"app": "other"}, Forward: map[int32]string{15000: serve(f.baseDoc)}},
 	}
 	api := kubetest.NewServer(t, pods...)
-	for _, format := range []string{"short", "json"} {
+	for _, format := range []string{"short", "json", "name"} {
 		t.Run(format, func(t *testing.T) {
 			code, out, errOut := run(t, "", "--kubeconfig", api.Kubeconfig, "pc", "diff", "-l", "app=web", "-n", "shop", "-o", format)
 			if code != 1 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
-			testutil.Golden(t, "diff/replicas_pods."+map[string]string{"short": "out", "json": "json"}[format], []byte(out))
+			testutil.Golden(t, "diff/replicas_pods."+map[string]string{"short": "out", "json": "json", "name": "name"}[format], []byte(out))
 		})
 	}
 	down := kubetest.NewServer(t, append(pods[:3:3], kubetest.Pod{Name: "web-d", Namespace: "shop", Labels: labels})...)
