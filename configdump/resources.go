@@ -1,6 +1,7 @@
 package configdump
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -188,4 +189,18 @@ func (d *Dump) IsRawText(b []byte) bool {
 // material, which is never printed (see docs/redaction.md).
 func IsSensitive(fd protoreflect.FieldDescriptor) bool {
 	return infoFor(fd.ContainingMessage()).fields[fd.Index()].sensitive
+}
+
+// Containing returns the indexes of the resources whose undecoded JSON contains b, in order:
+// a quick way to find the few resources a look-up by name can match before decoding any
+// (a resource kept in binary form is always returned).
+func (r Resources[T]) Containing(b []byte) []int {
+	var out []int
+	for i, res := range r.list {
+		v := res.any.GetValue()
+		if !isJSONValue(v) || bytes.Contains(v, b) {
+			out = append(out, i)
+		}
+	}
+	return out
 }

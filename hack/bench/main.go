@@ -48,8 +48,8 @@ const (
 
 // benchCmd is one line of the report. In args, {dump} and {clusters} stand
 // for the generated files, {changed} for the dump with a few values changed,
-// {diff1} for the same mesh's dump with 1% of its resources changed, and
-// {istiod} for a stand-in istiod serving the dump as its config_dump.
+// {diff1} for the same mesh's dump with 1% of its resources changed,
+// and {istiod} for a stand-in istiod serving the dump as its config_dump.
 type benchCmd struct {
 	name  string
 	args  []string
@@ -58,17 +58,42 @@ type benchCmd struct {
 	// maxWall, when set, is an absolute wall time target on the 50 MB dump
 	// (proxy-status diffs), instead of a multiple of the floor.
 	maxWall time.Duration
+	// relTo, when set, names the command whose wall time on the same dump is the
+	// reference of a relWall multiple (pc explain: within 2x of pc route).
+	relTo   string
+	relWall float64
 }
 
-// relative are the lines whose wall time target on the 50 MB dump is a
-// multiple of another line's (measured before them in the same run), with an
-// RSS target as a multiple of the file's size.
-var relative = map[string]struct {
-	of        string
-	wall, rss float64
-}{
-	"pc diff (1% changed)":         {"pc all -o json", 2, 3},
-	"pc diff -o json (1% changed)": {"pc all -o json", 2, 3},
+// commands are the lines of the report, in order. Add new views here.
+var commands = []benchCmd{
+	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0, "", 0},
+	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0, "", 0},
+	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0},
+	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0},
+	{"pc cluster -o name", []string{"pc", "cluster", "-f", "{dump}", "-o", "name"}, inDump, false, 0, "", 0},
+	{"pc all -o name", []string{"pc", "all", "-f", "{dump}", "-o", "name"}, inDump, false, 0, "", 0},
+	{"pc cluster -o jsonpath", []string{"pc", "cluster", "-f", "{dump}", "-o", "jsonpath={[*].name}"}, inDump, true, 0, "", 0},
+	{"version -f", []string{"version", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"route-check --file --route", []string{"route-check", "--file", "{dump}", "--route", "{route}", "-t", "{routetests}"}, inDump, false, 0, "", 0},
+	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second, "", 0},
+	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second, "", 0},
+	{name: "pc explain (HTTP, address from the dump)", args: []string{"pc", "explain", "-f", "{dump}", "--url", "http://reviews.default:9080/reviews/0"}, relTo: "pc route", relWall: 2},
+	{name: "pc explain -o json (TCP)", args: []string{"pc", "explain", "-f", "{dump}", "--url", "tcp://10.107.86.62:443", "-o", "json"}, json: true, relTo: "pc route", relWall: 2},
+	// Two dumps of one mesh, 1% of the resources changed: within 2x pc all -o json on one.
+	{name: "pc diff (1% changed)", args: []string{"pc", "diff", "{dump}", "{diff1}"}, relTo: "pc all -o json", relWall: 2},
+	{name: "pc diff -o json (1% changed)", args: []string{"pc", "diff", "{dump}", "{diff1}", "-o", "json"}, json: true, relTo: "pc all -o json", relWall: 2},
 }
 
 // exits are the exit statuses lines must end with, when not 0.
@@ -77,45 +102,14 @@ var exits = map[string]int{
 	"pc diff -o json (1% changed)": 1,
 }
 
-// commands are the lines of the report, in order. Add new views here.
-var commands = []benchCmd{
-	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0},
-	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0},
-	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0},
-	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0},
-	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0},
-	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0},
-	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0},
-	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0},
-	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
-	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
-	{"pc cluster -o name", []string{"pc", "cluster", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
-	{"pc all -o name", []string{"pc", "all", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
-	{"pc cluster -o jsonpath", []string{"pc", "cluster", "-f", "{dump}", "-o", "jsonpath={[*].name}"}, inDump, true, 0},
-	{"version -f", []string{"version", "-f", "{dump}"}, inDump, false, 0},
-	{"route-check --file --route", []string{"route-check", "--file", "{dump}", "--route", "{route}", "-t", "{routetests}"}, inDump, false, 0},
-	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second},
-	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second},
-	// Two dumps of one mesh, 1% of the resources changed: under 2x pc all -o json on one.
-	{"pc diff (1% changed)", []string{"pc", "diff", "{dump}", "{diff1}"}, inDump, false, 0},
-	{"pc diff -o json (1% changed)", []string{"pc", "diff", "{dump}", "{diff1}", "-o", "json"}, inDump, true, 0},
-}
-
 // target is what a line must meet; zero fields are not checked.
 type target struct {
 	wall    float64       // max wall time, as a multiple of the floor's
 	maxWall time.Duration // max wall time
 	rss     float64       // max peak RSS, as a multiple of the input file's size
-	// ofWall is a max wall time as a multiple of line of's wall time, ofTime.
-	of     string
-	ofWall float64
-	ofTime time.Duration
+	// relWall is a max wall time as a multiple of the relTo command's on the same dump.
+	relWall float64
+	relTo   string
 }
 
 // targetFor gives the targets of a command on a dump of sizeMB megabytes.
@@ -126,11 +120,10 @@ type target struct {
 func targetFor(sizeMB int, b benchCmd) target {
 	yaml := strings.HasSuffix(b.name, "-o yaml")
 	switch {
-	case relative[b.name].of != "" && sizeMB == 50:
-		rel := relative[b.name]
-		return target{of: rel.of, ofWall: rel.wall, rss: rel.rss}
-	case relative[b.name].of != "":
-		return target{}
+	case b.relTo != "" && sizeMB == 50:
+		return target{relWall: b.relWall, relTo: b.relTo, rss: 2}
+	case b.relTo != "" && sizeMB == 200:
+		return target{rss: 2.5}
 	case b.input == inClusters:
 		return target{}
 	case strings.HasSuffix(b.name, "-o jsonpath"):
@@ -161,8 +154,8 @@ func (t target) String() string {
 	if t.maxWall > 0 {
 		parts = append(parts, "wall≤"+t.maxWall.String())
 	}
-	if t.ofWall > 0 {
-		parts = append(parts, "wall≤"+ratio(t.ofWall)+" "+t.of)
+	if t.relWall > 0 {
+		parts = append(parts, "wall≤"+ratio(t.relWall)+" "+t.relTo)
 	}
 	if t.rss > 0 {
 		parts = append(parts, "rss≤"+ratio(t.rss))
@@ -308,8 +301,10 @@ type row struct {
 	floor    measurement
 	fileSize int64
 	target   target
-	pass     bool
-	verdict  string
+	// ref is the relTo command's measurement on the same dump.
+	ref     measurement
+	pass    bool
+	verdict string
 }
 
 // bench measures every command on every dump size. Besides the rows it
@@ -351,7 +346,7 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 			return nil, nil, err
 		}
 		defer stopIstiod()
-		walls := map[string]time.Duration{}
+		measured := map[string]measurement{}
 		for _, b := range cmds {
 			args := make([]string, len(b.args))
 			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL,
@@ -361,9 +356,6 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 			}
 			fmt.Fprintf(progress, "%dMB %s ... ", sizeMB, b.name)
 			m := measure(c, c.bin, args, exits[b.name])
-			if m.err == nil {
-				walls[b.name] = m.wall
-			}
 			r := row{
 				dump:     fmt.Sprintf("%dMB", sizeMB),
 				command:  b.name,
@@ -372,10 +364,14 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 				fileSize: sizes[b.input],
 				target:   targetFor(sizeMB, b),
 			}
-			if r.target.ofWall > 0 {
-				if r.target.ofTime = walls[r.target.of]; r.target.ofTime == 0 {
-					r.m.err = fmt.Errorf("line %q, its wall time target, was not measured (-run)", r.target.of)
+			measured[b.name] = m
+			if r.target.relTo != "" {
+				ref, ok := measured[r.target.relTo]
+				if !ok { // filtered out by -run: measure it for the reference
+					ref = measureNamed(c, r.target.relTo, placeholders)
+					measured[r.target.relTo] = ref
 				}
+				r.ref = ref
 			}
 			r.pass, r.verdict = judge(r)
 			fmt.Fprintf(progress, "%s %s %s\n", fmtDur(m.wall), fmtBytes(m.rss), r.verdict)
@@ -385,9 +381,26 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 	return rows, notes, nil
 }
 
+// measureNamed measures the command of that name in the list of commands.
+func measureNamed(c config, name string, placeholders *strings.Replacer) measurement {
+	for _, b := range commands {
+		if b.name == name {
+			args := make([]string, len(b.args))
+			for i, a := range b.args {
+				args[i] = placeholders.Replace(a)
+			}
+			return measure(c, c.bin, args, exits[name])
+		}
+	}
+	return measurement{err: fmt.Errorf("no command %q to compare with", name)}
+}
+
 func judge(r row) (bool, string) {
 	if r.m.err != nil {
 		return false, "FAIL: " + r.m.err.Error()
+	}
+	if r.target.relWall > 0 && r.ref.err != nil {
+		return false, "FAIL: " + r.target.relTo + ": " + r.ref.err.Error()
 	}
 	var misses []string
 	if r.target.wall > 0 && r.wallRatio() > r.target.wall {
@@ -396,8 +409,8 @@ func judge(r row) (bool, string) {
 	if r.target.maxWall > 0 && r.m.wall > r.target.maxWall {
 		misses = append(misses, "wall "+fmtDur(r.m.wall))
 	}
-	if r.target.ofWall > 0 && float64(r.m.wall) > r.target.ofWall*float64(r.target.ofTime) {
-		misses = append(misses, "wall "+ratio(float64(r.m.wall)/float64(r.target.ofTime))+" "+r.target.of)
+	if r.target.relWall > 0 && float64(r.m.wall) > r.target.relWall*float64(max(r.ref.wall, 1)) {
+		misses = append(misses, "wall "+ratio(float64(r.m.wall)/float64(max(r.ref.wall, 1)))+" "+r.target.relTo)
 	}
 	if r.target.rss > 0 && r.rssRatio() > r.target.rss {
 		misses = append(misses, "rss "+ratio(r.rssRatio()))

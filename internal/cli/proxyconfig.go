@@ -44,6 +44,7 @@ Kubernetes port-forward to its Envoy admin port; any Envoy admin API
 		newLogCommand(streams, root),
 		newRootCACompareCommand(streams, root),
 		newDiffCommand(streams, root),
+		newExplainCommand(streams, root),
 	)
 	return cmd
 }
