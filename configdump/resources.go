@@ -12,20 +12,42 @@ import (
 	"github.com/proxyctl/proxyctl/internal/parallel"
 )
 
-// resource is one typed resource of a section, still undecoded; field and index name its place
-// for error messages, e.g. dynamic_active_clusters[3].
+// resource is one typed resource of a section, still undecoded; field, index and wrapper name
+// its place for error messages, e.g. dynamic_active_clusters[3].cluster.
 type resource struct {
-	any   *anypb.Any
-	field string
-	index int
+	any     *anypb.Any
+	field   string
+	index   int
+	wrapper string
+}
+
+// at describes where a resource's error is, as the checker describes it for a whole section
+// (see Dump.walk): "clusters section: dynamic_active_clusters[3].cluster.connect_timeout
+// (line 12, column 5): ...".
+func (r resource) at(s Section, err error) error {
+	path := fmt.Sprintf("%s[%d]", r.field, r.index)
+	if r.wrapper != "" {
+		path += "." + r.wrapper
+	}
+	if pe, ok := err.(*pathError); ok {
+		err = atPath(pe, path)
+	} else {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	if s == "" {
+		return err
+	}
+	return fmt.Errorf("%s section: %w", s.Short(), err)
 }
 
 // Resources are a section's resources of type T, not decoded yet.
 type Resources[T proto.Message] struct {
-	d    *Dump
-	list []resource
-	newT func() T
-	proj Projection
+	d       *Dump
+	section Section // "" for a /clusters document
+	list    []resource
+	newT    func() T
+	proj    Projection
+	check   bool
 }
 
 // Select returns the same resources, to be decoded with only the selected fields (see
@@ -35,8 +57,17 @@ func (r Resources[T]) Select(p Projection) Resources[T] {
 	return r
 }
 
-func newResources[T proto.Message](d *Dump, list []resource, newT func() T) Resources[T] {
-	return Resources[T]{d: d, list: list, newT: newT}
+// Checked returns the same resources, to be checked whole as they are decoded: the fields a
+// projection leaves out and every typed config in them (see check.go), so that a view that
+// reads a few fields fails on the same values as one that prints everything. EachChecked also
+// reports the unknown types met in each resource.
+func (r Resources[T]) Checked() Resources[T] {
+	r.check = true
+	return r
+}
+
+func newResources[T proto.Message](d *Dump, s Section, list []resource, newT func() T) Resources[T] {
+	return Resources[T]{d: d, section: s, list: list, newT: newT}
 }
 
 // Len is the number of resources.
@@ -45,8 +76,25 @@ func (r Resources[T]) Len() int { return len(r.list) }
 // Each decodes the resources at indexes (every one when indexes is nil), on all cores, calls fn
 // on each message, and hands fn's results to emit in the order of indexes. A few batches are in
 // flight at a time, so memory stays flat however many resources there are, provided fn does
-// not keep the message. It stops at the first error.
+// not keep the message. It stops at the first error, which names the resource; whatever failed
+// (decoding, or fn printing the resource's typed configs), the error is the checker's: the
+// first wrong value in the resource, the same in every view and format.
 func Each[T proto.Message, R any](r Resources[T], indexes []int, fn func(T) (R, error), emit func(R) error) error {
+	return EachChecked(r, indexes, func(m T, _ []string, failed error) (R, error) {
+		if failed != nil {
+			var zero R
+			return zero, failed
+		}
+		return fn(m)
+	}, emit)
+}
+
+// EachChecked is Each for Checked resources: fn is also given the unknown types met in the
+// resource and, when the resource fails its check, the error, with the resource decoded
+// without checks: the caller decides whether the error matters (it does not for a resource a
+// filter leaves out) and returns it if it does. A resource whose fields the projection
+// selects do not decode fails without fn.
+func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(m T, unknown []string, failed error) (R, error), emit func(R) error) error {
 	n := len(r.list)
 	if indexes != nil {
 		n = len(indexes)
@@ -59,16 +107,54 @@ func Each[T proto.Message, R any](r Resources[T], indexes []int, fn func(T) (R, 
 			i = indexes[k]
 		}
 		res := r.list[i]
+		wrap := func(err error) error { return res.at(r.section, err) }
+		if err := checkType(res.any.GetTypeUrl(), want); err != nil {
+			return zero, wrap(err)
+		}
+		value := res.any.GetValue()
 		m := r.newT()
-		err := checkType(res.any.GetTypeUrl(), want)
-		if err == nil {
-			err = unmarshalAnyValue(res.any.GetValue(), m, r.d.src, r.d.unknown, r.proj)
+		md := m.ProtoReflect().Descriptor()
+		var unknown *typeSet
+		if r.check {
+			unknown = &typeSet{}
 		}
+		var failed error
+		if err := decodeValue(value, m, r.d.src, unknown, r.proj, r.check); err != nil {
+			failed = r.d.firstError(value, md, err)
+			if !r.check {
+				return zero, wrap(failed)
+			}
+			m = r.newT()
+			if err := decodeValue(value, m, r.d.src, nil, r.proj, false); err != nil {
+				return zero, wrap(failed)
+			}
+		}
+		var types []string
+		if unknown != nil {
+			types = unknown.list()
+		}
+		out, err := fn(m, types, failed)
 		if err != nil {
-			return zero, fmt.Errorf("%s[%d]: %w", res.field, res.index, err)
+			if failed == nil {
+				err = r.d.firstError(value, md, err)
+			}
+			return zero, wrap(err)
 		}
-		return fn(m)
+		return out, nil
 	}, emit)
+}
+
+// firstError returns the checker's error for a resource (JSON of type md) on which err was
+// met, or err when the checker finds nothing wrong (a binary value, say).
+func (d *Dump) firstError(value []byte, md protoreflect.MessageDescriptor, err error) error {
+	if !isJSONValue(value) {
+		return err
+	}
+	dec := newDecoder(value, offsetIn(d.src, value), d.src, nil)
+	if cerr := dec.checkObject(infoFor(md), false, 0); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // Decode decodes every resource, keeping the messages.

@@ -92,8 +92,8 @@ func Explain(w io.Writer, e *traffic.Explanation, f Format, verbose bool) error 
 	return bw.Flush()
 }
 
-// printable escapes the control characters of text from a dump, so that a trace never
-// prints one raw.
+// printable escapes the control characters of text from a dump or a server (\x1b for ESC), so
+// that a trace or a table never prints one raw (a tab would also shift a table's columns).
 func printable(s string) string {
 	if strings.IndexFunc(s, unicode.IsControl) < 0 {
 		return s

@@ -25,6 +25,8 @@ var (
 	ErrForbidden    = errors.New("forbidden")
 	ErrNoReadyPod   = errors.New("no running, ready pod")
 	ErrNotListening = errors.New("nothing listening")
+	// ErrNoAnswer: the port-forward closed a connection before anything answered on it.
+	ErrNoAnswer = errors.New("closed before any answer")
 )
 
 // Target is what the user named: a pod, or a workload or service whose pods run the proxy.
@@ -42,6 +44,14 @@ type kindError struct {
 
 func (e *kindError) Error() string { return e.msg }
 func (e *kindError) Unwrap() error { return e.kind }
+
+// causedError is an error of a known kind that also wraps its cause.
+type causedError struct {
+	kindError
+	cause error
+}
+
+func (e *causedError) Unwrap() []error { return []error{e.kind, e.cause} }
 
 // errorf returns an error of the given kind.
 func errorf(kind error, format string, args ...any) error {

@@ -68,9 +68,12 @@ type commonOptions struct {
 	output   outputFlag
 	timeout  time.Duration
 	quiet    bool
-	maxInput int64
-	target   string
-	live     *liveOptions
+	// keepUnknown: -o json|yaml keeps the fields this binary does not know (istioctl, and
+	// proxyctl by default, leave them out).
+	keepUnknown bool
+	maxInput    int64
+	target      string
+	live        *liveOptions
 	// release drops bytes of the loaded document from memory (see load).
 	release func([]byte)
 }
@@ -99,6 +102,7 @@ func (o *commonOptions) addSourceFlags(cmd *cobra.Command, fileShorthand string)
 	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL ([http://]HOST:PORT), no Kubernetes needed")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
+	fs.BoolVar(&o.keepUnknown, "keep-unknown-fields", false, "with -o json|yaml, print the fields and enum values this proxyctl does not know where they were (by default they are left out, as istioctl does)")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from a file, stdin or the admin API")
 	o.live.addFlags(cmd)
 }
@@ -222,6 +226,9 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 		return err
 	}
 	o.release = release
+	if !o.keepUnknown {
+		d.DropUnknownFields()
+	}
 	if err := o.output.render(&o.streams.Out, func() error { return view(d) }); err != nil {
 		return err
 	}
