@@ -1,121 +1,440 @@
 package configdump
 
 import (
-	"strconv"
-
+	"bytes"
+	"fmt"
 	"github.com/proxyctl/proxyctl/internal/safetext"
+	"strconv"
+	"strings"
+
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// A view that reads a few fields of each resource (a table: see Projection) skips the others,
-// and the typed configs it does not look into: it would accept a resource that a view reading
-// it all (-o json, which decodes and prints every field and typed config) refuses, a port of -1
-// or 2^32, a duration that is a PEM. With decoder.check set, what is skipped is checked instead,
-// as decoding it would, without keeping anything: both views accept and refuse the same input.
+// The checker walks JSON along a message's descriptor without building anything: it finds the
+// errors the decoder would find (a value of the wrong JSON type, a number out of range, an
+// invalid duration...) and finds them in typed configs (Any) too, as the encoder would on
+// printing them. It is what makes a view fail the same way in every output format: a table
+// decodes a few fields of each resource and checks the rest, -o json decodes it all, and
+// either way, when something is wrong, the error reported is the checker's, the first in the
+// document's order. The same walk notes the unknown types met (for the note on stderr) and, for
+// pc all -o json, the secret values to redact.
 
-// checkField checks a field's value (a list, a map or one value) as decoding would.
-func (d *decoder) checkField(fd protoreflect.FieldDescriptor, depth int) error {
+// checkField checks the value of field fd; sensitive marks a value under a field annotated
+// (udpa.annotations.sensitive).
+func (d *decoder) checkField(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
 	if d.skipWS() == 'n' && !isValueMessage(fd) {
 		_, err := d.readLiteral()
 		return err
 	}
 	switch {
 	case fd.IsMap():
-		if err := d.expect('{'); err != nil {
-			return err
+		if d.skipWS() != '{' {
+			return d.wrongValue("an object")
 		}
-		kd, vd := fd.MapKey(), fd.MapValue()
-		for first := true; ; first = false {
-			more, err := d.more('}', first)
-			if err != nil || !more {
-				return err
-			}
-			keyPos := d.pos
-			key, err := d.readKey()
-			if err != nil {
-				return err
-			}
-			if _, err := mapKey(kd, key); err != nil {
-				d.pos = keyPos
-				return d.errorf("map key %s: %v", safetext.Quote(key), err)
-			}
-			if err := d.checkElem(vd, depth); err != nil {
-				return err
-			}
-		}
+		return d.checkMap(fd, sensitive, depth)
 	case fd.IsList():
-		if err := d.expect('['); err != nil {
-			return err
+		if d.skipWS() != '[' {
+			return d.wrongValue("a list")
 		}
-		for first := true; ; first = false {
-			more, err := d.more(']', first)
-			if err != nil || !more {
-				return err
-			}
-			if err := d.checkElem(fd, depth); err != nil {
-				return err
-			}
-		}
+		return d.checkList(fd, sensitive, depth)
 	}
-	return d.checkSingle(fd, depth)
+	return d.checkSingle(fd, sensitive, depth)
 }
 
-// checkElem checks an element of a list or a map, where null means nothing.
-func (d *decoder) checkElem(fd protoreflect.FieldDescriptor, depth int) error {
-	if fd.Message() != nil && d.skipWS() == 'n' && !isValueMessage(fd) {
-		_, err := d.readLiteral()
+func (d *decoder) checkList(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+	if err := d.expect('['); err != nil {
 		return err
 	}
-	return d.checkSingle(fd, depth)
+	i := 0
+	for first := true; ; first = false {
+		more, err := d.more(']', first)
+		if err != nil || !more {
+			return err
+		}
+		if d.skipWS() == 'n' && !isValueMessage(fd) {
+			if _, err := d.readLiteral(); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		if err := d.checkSingle(fd, sensitive, depth); err != nil {
+			return atPath(err, "["+strconv.Itoa(i)+"]")
+		}
+		i++
+	}
 }
 
-// checkSingle checks one value of a field's type.
-func (d *decoder) checkSingle(fd protoreflect.FieldDescriptor, depth int) error {
-	if md := fd.Message(); md != nil {
-		return d.checkMessage(md, depth+1)
+func (d *decoder) checkMap(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+	if err := d.expect('{'); err != nil {
+		return err
 	}
-	_, _, err := d.scalar(fd)
+	kd, vd := fd.MapKey(), fd.MapValue()
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil || !more {
+			return err
+		}
+		keyPos := d.pos
+		key, err := d.readKey()
+		if err != nil {
+			return err
+		}
+		if _, err := mapKey(kd, key); err != nil {
+			d.pos = keyPos
+			return d.errorf("map key %q: %v", key, err)
+		}
+		if vd.Message() != nil && d.skipWS() == 'n' && !isValueMessage(vd) {
+			if _, err := d.readLiteral(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := d.checkSingle(vd, sensitive, depth); err != nil {
+			return atPath(err, "["+strconv.Quote(key)+"]")
+		}
+	}
+}
+
+// checkSingle checks one value of fd's type (an element, for a list).
+func (d *decoder) checkSingle(fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
+	if md := fd.Message(); md != nil {
+		if d.secrets != nil && md.FullName() == "google.protobuf.Any" {
+			d.skipWS()
+			start := d.pos
+			if err := d.checkMessage(md, sensitive, depth+1); err != nil {
+				return err
+			}
+			d.moreAnySecrets(start, sensitive, expectedAnyType(fd))
+			return nil
+		}
+		return d.checkMessage(md, sensitive, depth+1)
+	}
+	return d.checkScalar(fd, sensitive)
+}
+
+// checkScalar checks a non-message value as scalar does, noting it when it is secret.
+func (d *decoder) checkScalar(fd protoreflect.FieldDescriptor, sensitive bool) error {
+	kind := fd.Kind()
+	c := d.skipWS()
+	if kind == protoreflect.StringKind || kind == protoreflect.BytesKind {
+		if c != '"' {
+			return d.wrongValue(scalarWant(fd))
+		}
+		if sensitive && d.secrets != nil {
+			return d.secretString(kind == protoreflect.BytesKind)
+		}
+		_, _, err := d.readRawString()
+		return err
+	}
+	at := d.pos
+	if _, _, err := d.scalar(fd); err != nil {
+		d.pos = at
+		return d.wrongValue(scalarWant(fd))
+	}
+	return nil
+}
+
+// scalarWant says what JSON a non-message field takes.
+func scalarWant(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return "true or false"
+	case protoreflect.StringKind:
+		return "a string"
+	case protoreflect.BytesKind:
+		return "a base64 string"
+	case protoreflect.EnumKind:
+		return "an enum name or number"
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return "a 32-bit integer"
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return "a 64-bit integer"
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return "an unsigned 32-bit integer"
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return "an unsigned 64-bit integer"
+	}
+	return "a number"
+}
+
+// wrongValue reports that the value at the current position is not what its field takes: a
+// ValueError, located, that quotes the value.
+func (d *decoder) wrongValue(want string) error {
+	d.skipWS()
+	at := d.pos
+	got := "the end of the input"
+	switch c := byte(0); {
+	case at < len(d.data):
+		c = d.data[at]
+		switch {
+		case c == '{':
+			got = "an object"
+		case c == '[':
+			got = "a list"
+		default:
+			if v, err := d.captureValue(); err == nil {
+				// A value in the wrong field may be a secret (a PEM in connect_timeout): a
+				// long one is quoted by its start and its length, never whole.
+				got = string(v)
+				if len(got) > 2*safetext.MaxValue {
+					got = strings.ToValidUTF8(safetext.Clip(got, safetext.MaxValue), "") + fmt.Sprintf(" (%d bytes)", len(v))
+				}
+			}
+		}
+	}
+	err := &ValueError{Offset: d.base + at, Msg: fmt.Sprintf("want %s, got %s", want, got)}
+	err.locate(d.doc)
 	return err
 }
 
-// checkMessage checks a message value as messageValue decodes it.
-func (d *decoder) checkMessage(md protoreflect.MessageDescriptor, depth int) error {
+// ValueError is a value of the wrong JSON type, or out of its field's range, in a document
+// that is valid JSON, located as a SyntaxError is.
+type ValueError struct {
+	Offset       int
+	Line, Column int
+	Msg          string
+}
+
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Msg)
+}
+
+func (e *ValueError) locate(doc []byte) {
+	se := &SyntaxError{Offset: e.Offset}
+	locate(se, doc)
+	e.Line, e.Column = se.Line, se.Column
+}
+
+func (d *decoder) checkMessage(md protoreflect.MessageDescriptor, sensitive bool, depth int) error {
 	if depth > maxDepth {
 		return d.errorf("nesting deeper than %d levels", maxDepth)
 	}
 	info := infoFor(md)
+	c := d.skipWS()
+	at := d.pos
 	switch info.wkt {
 	case wktAny:
-		// anyValue checks the typed config's content (d.check is set).
-		return d.anyValue((&anypb.Any{}).ProtoReflect())
+		if c != '{' {
+			return d.wrongValue("an object with \"@type\"")
+		}
+		_, err := d.checkAny(sensitive)
+		return err
 	case wktDuration:
-		return d.durationValue((&durationpb.Duration{}).ProtoReflect())
+		if _, _, err := d.readDuration(); err != nil {
+			d.pos = at
+			return d.wrongValue(`a duration such as "5s"`)
+		}
+		return nil
 	case wktTimestamp:
-		return d.timestampValue((&timestamppb.Timestamp{}).ProtoReflect())
+		if _, _, err := d.readTimestamp(); err != nil {
+			d.pos = at
+			return d.wrongValue(`a timestamp such as "2024-01-02T03:04:05Z"`)
+		}
+		return nil
 	case wktStruct:
-		if err := d.expect('{'); err != nil {
-			return err
+		if c != '{' {
+			return d.wrongValue("an object")
 		}
-		d.pos--
-		return d.checkJSONValue(depth)
-	case wktListValue:
-		if err := d.expect('['); err != nil {
-			return err
-		}
-		d.pos--
-		return d.checkJSONValue(depth)
+		return d.checkStruct(sensitive, depth)
 	case wktValue:
-		return d.checkJSONValue(depth)
+		return d.checkValue(sensitive, depth)
+	case wktListValue:
+		if c != '[' {
+			return d.wrongValue("a list")
+		}
+		return d.checkListValue(sensitive, depth)
 	case wktFieldMask:
+		if c != '"' {
+			return d.wrongValue("a string of field paths")
+		}
 		_, err := d.readString()
 		return err
 	case wktWrapper:
-		_, _, err := d.scalar(info.fields[0].fd)
+		return d.checkScalar(info.fields[0].fd, sensitive)
+	}
+	if c != '{' {
+		return d.wrongValue("an object")
+	}
+	if d.secrets != nil && isTypedStruct(md.FullName()) {
+		// A TypedStruct's value is secret as the message its type_url names: reify it, as
+		// Envoy's redaction does (the checker sees a Struct).
+		if err := d.checkObject(info, sensitive, depth); err != nil {
+			return err
+		}
+		obj := d.data[at:d.pos]
+		*d.secrets = append(*d.secrets, lenientWalk(obj, d.base+at, d.doc, func(w *secretWalker) error { return w.typedStruct(sensitive, depth) })...)
+		return nil
+	}
+	return d.checkObject(info, sensitive, depth)
+}
+
+// moreAnySecrets notes, in the typed config at d.data[start:d.pos] the checker has walked as the
+// type its "@type" names, the secrets that walk cannot see: as another type it names (a
+// duplicated "@type"), as the type its place implies (expected) when that is another, and by
+// names when no type describes it (see the secret walker).
+func (d *decoder) moreAnySecrets(start int, sensitive bool, expected protoreflect.MessageDescriptor) {
+	obj := d.data[start:d.pos]
+	if len(obj) == 0 || obj[0] != '{' {
+		return
+	}
+	if bytes.Count(obj, []byte(`"@type"`)) == 1 && expected == nil {
+		// One "@type" at most, and no place type: the checker walked its one type, or, for an
+		// unknown one, the secret walker must.
+		url := ""
+		if at := bytes.Index(obj, []byte(`"@type"`)); at >= 0 {
+			w := &secretWalker{decoder: *newDecoder(obj, 0, obj, nil)}
+			urls, _ := w.typeURLs()
+			if len(urls) > 0 {
+				url = urls[0]
+			}
+		}
+		if resolveType(url) != nil || sensitive {
+			return
+		}
+	}
+	*d.secrets = append(*d.secrets, lenientWalk(obj, d.base+start, d.doc, func(w *secretWalker) error { return w.any(sensitive, 0, expected) })...)
+}
+
+// checkObject checks a message's members; at depth 0, the root of a typed config, "@type" is
+// the Any's, not a member.
+func (d *decoder) checkObject(info *msgInfo, sensitive bool, depth int) error {
+	if err := d.expect('{'); err != nil {
 		return err
 	}
+	return d.checkMembers(info, sensitive, depth, true)
+}
+
+// checkMembers checks members up to the object's end, the '{' consumed (and, unless first, a
+// member too).
+func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first bool) error {
+	for ; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil || !more {
+			return err
+		}
+		key, err := d.readKey()
+		if err != nil {
+			return err
+		}
+		fd := info.byKey[key]
+		if fd == nil {
+			d.skipWS()
+			start := d.pos
+			switch {
+			case sensitive && !(depth == 0 && key == "@type"):
+				err = d.rawSecrets(0)
+			case d.unknown != nil && !(depth == 0 && key == "@type"):
+				err = d.skipNotingTypes()
+			default:
+				err = d.skipValue()
+			}
+			if err == nil && d.secrets != nil && !sensitive && key != "@type" {
+				// A key its type lacks (a newer Envoy's field, a value of another type under a
+				// wrong "@type"): no descriptor says what it holds.
+				val := d.data[start:d.pos]
+				*d.secrets = append(*d.secrets, lenientWalk(val, d.base+start, d.doc, func(w *secretWalker) error { return w.named(0) })...)
+			}
+		} else if err = d.checkField(fd, sensitive || info.fields[fd.Index()].sensitive, depth); err != nil {
+			return atPath(err, string(fd.Name()))
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// checkAny checks a typed config: as its type when this binary knows it, else (an unknown
+// type, noted) as any JSON, every string of it secret under a sensitive field. It returns the
+// type URL.
+func (d *decoder) checkAny(sensitive bool) (string, error) {
+	start := d.pos
+	if err := d.expect('{'); err != nil {
+		return "", err
+	}
+	// Envoy, and sorted keys, put "@type" first: then one pass does.
+	if more, err := d.more('}', true); err != nil || !more {
+		return "", err
+	}
+	key, err := d.readKey()
+	if err != nil {
+		return "", err
+	}
+	if key == "@type" {
+		url, err := d.readString()
+		if err != nil {
+			return "", err
+		}
+		mt := d.anyType(url)
+		if mt != nil && infoFor(mt.Descriptor()).wkt == wktNone {
+			return url, d.checkMembers(infoFor(mt.Descriptor()), sensitive, 0, false)
+		}
+		return url, d.checkAnyAgain(start, mt, sensitive)
+	}
+	// "@type" further down: find it, then check from the start.
+	if err := d.skipValue(); err != nil {
+		return "", err
+	}
+	var url string
+	for {
+		more, err := d.more('}', false)
+		if err != nil {
+			return "", err
+		}
+		if !more {
+			break
+		}
+		key, err := d.readKey()
+		if err != nil {
+			return "", err
+		}
+		if key == "@type" {
+			if url, err = d.readString(); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err := d.skipValue(); err != nil {
+			return "", err
+		}
+	}
+	return url, d.checkAnyAgain(start, d.anyType(url), sensitive)
+}
+
+// anyType resolves a typed config's type, noting the URL when this binary does not know it.
+func (d *decoder) anyType(url string) protoreflect.MessageType {
+	if url == "" {
+		return nil
+	}
+	mt := resolveType(url)
+	if mt == nil {
+		d.unknown.add(url)
+	}
+	return mt
+}
+
+// checkAnyAgain checks the typed config at start from its beginning: of a well-known type (its
+// JSON under "value"), of an unknown type, or with "@type" after other members.
+func (d *decoder) checkAnyAgain(start int, mt protoreflect.MessageType, sensitive bool) error {
+	d.pos = start
+	var err error
+	switch {
+	case mt == nil && sensitive:
+		err = d.rawSecrets(0)
+	case mt == nil && d.unknown != nil:
+		err = d.skipNotingTypes()
+	case mt == nil:
+		err = d.skipValue()
+	case infoFor(mt.Descriptor()).wkt == wktNone:
+		err = d.checkObject(infoFor(mt.Descriptor()), sensitive, 0)
+	default:
+		err = d.checkWrappedValue(mt.Descriptor(), sensitive)
+	}
+	return err
+}
+
+// checkWrappedValue checks {"@type": ..., "value": ...}, a typed config of a well-known type.
+func (d *decoder) checkWrappedValue(md protoreflect.MessageDescriptor, sensitive bool) error {
 	if err := d.expect('{'); err != nil {
 		return err
 	}
@@ -128,144 +447,224 @@ func (d *decoder) checkMessage(md protoreflect.MessageDescriptor, depth int) err
 		if err != nil {
 			return err
 		}
-		fd := info.byKey[key]
-		if fd == nil {
-			if err := d.skipValue(); err != nil {
-				return err
-			}
-			continue
+		if key == "value" {
+			err = d.checkMessage(md, sensitive, 0)
+		} else {
+			err = d.skipValue()
 		}
-		if err := d.checkField(fd, depth); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 }
 
-// checkJSONValue checks a google.protobuf.Value as valueValue decodes it: any JSON, with numbers
-// that are doubles.
-func (d *decoder) checkJSONValue(depth int) error {
+// checkStruct, checkListValue and checkValue check google.protobuf.Struct, ListValue and
+// Value: any JSON, whose numbers must fit a double.
+func (d *decoder) checkStruct(sensitive bool, depth int) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil || !more {
+			return err
+		}
+		if _, err := d.readKey(); err != nil {
+			return err
+		}
+		if err := d.checkValue(sensitive, depth+1); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) checkListValue(sensitive bool, depth int) error {
+	if err := d.expect('['); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := d.more(']', first)
+		if err != nil || !more {
+			return err
+		}
+		if err := d.checkValue(sensitive, depth+1); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) checkValue(sensitive bool, depth int) error {
 	if depth > maxDepth {
 		return d.errorf("nesting deeper than %d levels", maxDepth)
 	}
 	switch c := d.skipWS(); {
+	case c == 'n' || c == 't' || c == 'f':
+		_, err := d.readLiteral()
+		return err
+	case c == '"':
+		if sensitive && d.secrets != nil {
+			return d.secretString(false)
+		}
+		_, err := d.readString()
+		return err
 	case c == '{':
-		d.pos++
-		for first := true; ; first = false {
-			more, err := d.more('}', first)
-			if err != nil || !more {
-				return err
-			}
-			if _, err := d.readKey(); err != nil {
-				return err
-			}
-			if err := d.checkJSONValue(depth + 1); err != nil {
-				return err
-			}
-		}
+		return d.checkStruct(sensitive, depth+1)
 	case c == '[':
-		d.pos++
-		for first := true; ; first = false {
-			more, err := d.more(']', first)
-			if err != nil || !more {
-				return err
-			}
-			if err := d.checkJSONValue(depth + 1); err != nil {
-				return err
-			}
-		}
-	case c == '-' || c >= '0' && c <= '9':
-		b, err := d.readNumber()
-		if err != nil {
-			return err
-		}
-		if _, err := strconv.ParseFloat(bytesToString(b), 64); err != nil {
-			return d.errorf("invalid number %s", b)
-		}
-		return nil
+		return d.checkListValue(sensitive, depth+1)
 	}
-	return d.skipValue()
+	at := d.pos
+	b, err := d.readNumber()
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseFloat(bytesToString(b), 64); err != nil {
+		d.pos = at
+		return d.wrongValue("a number a double holds")
+	}
+	return nil
 }
 
-// checkAnyContent checks the typed config at d.data[start:d.pos], of type url, as printing it
-// would decode it: a type this binary does not know is printed as it is, and not checked.
-func (d *decoder) checkAnyContent(start int, url string) error {
-	mt := resolveType(url)
+// CheckSection checks section s whole, typed configs included, and notes the unknown types in
+// it: what a view that prints the section (bootstrap, secrets, ECDS) does first, in every
+// format. It checks what the view prints: the last section of the type, or for ECDS every one
+// (see Ecds); a missing section is the view's to report.
+func (d *Dump) CheckSection(s Section) error {
+	if d.kind != KindConfigDump {
+		return nil
+	}
+	values := d.sectionValues(s)
+	if s != EcdsSection && len(values) > 1 {
+		values = values[len(values)-1:]
+	}
+	mt := resolveType("type.googleapis.com/" + string(s))
 	if mt == nil {
 		return nil
 	}
-	obj := d.data[start:d.pos]
-	sub := newDecoder(obj, d.base+start, d.doc, d.unknown)
-	sub.check = true
-	md := mt.Descriptor()
-	if infoFor(md).wkt == wktNone {
-		if err := sub.checkMessage(md, 0); err != nil {
-			return err
+	for _, v := range values {
+		dec := newDecoder(v, offsetIn(d.src, v), d.src, d.unknown)
+		if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
+			return fmt.Errorf("%s section: %w", s.Short(), err)
 		}
-		return nil
 	}
-	// A well-known type sits under "value": decode it as unmarshalAnyValue does.
-	return unmarshalAnyValue(obj, mt.New().Interface(), d.doc, d.unknown, nil)
+	return nil
 }
 
-// checkedAny reads a typed config whose "@type" comes first (as Envoy writes them) in one
-// pass, checking its members as that type's fields, and sets m as anyValue does; done is false,
-// and nothing consumed counts, when "@type" is not first or names a type to check otherwise
-// (a well-known type, or one this binary does not know).
-func (d *decoder) checkedAny(m protoreflect.Message) (done bool, err error) {
-	d.anyDepth++
-	defer func() { d.anyDepth-- }()
-	if d.anyDepth > maxDepth {
-		return true, d.errorf("nesting deeper than %d levels", maxDepth)
+// CheckOthers checks every section of a known type but those given, noting nothing: what the
+// table of pc all, which prints some sections and checks those as it prints them, does for
+// the others, so that it fails where pc all -o json, which prints the whole document, fails.
+func (d *Dump) CheckOthers(printed ...Section) error {
+	if d.kind != KindConfigDump {
+		return nil
 	}
-	start := d.pos
-	if err := d.expect('{'); err != nil {
-		return false, err
-	}
-	if d.skipWS() != '"' {
-		return false, nil
-	}
-	key, err := d.readKey()
-	if err != nil || key != "@type" || d.skipWS() != '"' {
-		return false, nil
-	}
-	url, err := d.readString()
-	if err != nil {
-		return false, err
-	}
-	mt := resolveType(url)
-	if mt == nil || infoFor(mt.Descriptor()).wkt != wktNone {
-		return false, nil
-	}
-	info := infoFor(mt.Descriptor())
-	for {
-		more, err := d.more('}', false)
-		if err != nil {
-			return true, err
+	for _, sp := range d.spans {
+		s := Section(canonicalName(sp.typeURL))
+		skip := sp.typeURL == ""
+		for _, p := range printed {
+			skip = skip || s == p
 		}
-		if !more {
-			break
-		}
-		key, err := d.readKey()
-		if err != nil {
-			return true, err
-		}
-		fd := info.byKey[key]
-		if key == "@type" || fd == nil {
-			// A second "@type" wins when decoding: check the whole again the slow way.
-			if key == "@type" {
-				return false, nil
-			}
-			if err := d.skipValue(); err != nil {
-				return true, err
-			}
+		mt := resolveType(sp.typeURL)
+		if skip || mt == nil {
 			continue
 		}
-		if err := d.checkField(fd, 0); err != nil {
-			return true, err
+		dec := newDecoder(d.src[sp.start:sp.end], int(sp.start), d.src, nil)
+		if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
+			return fmt.Errorf("%s section: %w", s.Short(), err)
 		}
 	}
-	fds := m.Descriptor().Fields()
-	m.Set(fds.ByNumber(1), protoreflect.ValueOfString(url))
-	m.Set(fds.ByNumber(2), protoreflect.ValueOfBytes(d.data[start:d.pos]))
-	return true, nil
+	return nil
+}
+
+// CheckAll checks every section of the document this binary knows and notes every unknown
+// type, sections included: what pc all -o json, which prints the whole document, does first.
+func (d *Dump) CheckAll() error {
+	_, err := d.walk(false)
+	return err
+}
+
+// pathError is an error found by the checker, with the path of fields to the wrong value.
+type pathError struct {
+	path string
+	err  error
+}
+
+func (e *pathError) Error() string {
+	if ve, ok := e.err.(*ValueError); ok {
+		return fmt.Sprintf("%s (line %d, column %d): %s", e.path, ve.Line, ve.Column, ve.Msg)
+	}
+	return e.path + ": " + e.err.Error()
+}
+func (e *pathError) Unwrap() error { return e.err }
+
+// atPath prefixes an error's path with a field name or an index.
+func atPath(err error, seg string) error {
+	if pe, ok := err.(*pathError); ok {
+		if strings.HasPrefix(pe.path, "[") {
+			pe.path = seg + pe.path
+		} else {
+			pe.path = seg + "." + pe.path
+		}
+		return pe
+	}
+	return &pathError{seg, err}
+}
+
+// skipNotingTypes skips a value printed as it was (an unknown member, a typed config of an
+// unknown type), noting the unknown types of the typed configs in it: they are kept as they
+// are too.
+func (d *decoder) skipNotingTypes() error {
+	start := d.pos
+	if err := d.skipValue(); err != nil {
+		return err
+	}
+	noteRawTypes(d.data[start:d.pos], d.unknown)
+	return nil
+}
+
+// noteRawTypes notes the unknown "@type"s in JSON printed as it was.
+func noteRawTypes(raw []byte, unknown *typeSet) {
+	if unknown == nil || !bytes.Contains(raw, []byte(`"@type"`)) {
+		return
+	}
+	s := scanner{data: raw}
+	var walk func(depth int)
+	walk = func(depth int) {
+		if depth > maxDepth {
+			return
+		}
+		switch s.skipWS() {
+		case '{':
+			s.pos++
+			for first := true; ; first = false {
+				more, err := s.more('}', first)
+				if err != nil || !more {
+					return
+				}
+				raw, _, err := s.readRawString()
+				if err != nil || s.expect(':') != nil {
+					return
+				}
+				if string(raw) == "@type" && s.skipWS() == '"' {
+					if url, err := s.readString(); err == nil {
+						if url != "" && !knownURL(url) {
+							unknown.add(strings.Clone(url))
+						}
+					}
+					continue
+				}
+				walk(depth + 1)
+			}
+		case '[':
+			s.pos++
+			for first := true; ; first = false {
+				more, err := s.more(']', first)
+				if err != nil || !more {
+					return
+				}
+				walk(depth + 1)
+			}
+		default:
+			_ = s.skipValue()
+		}
+	}
+	walk(0)
 }

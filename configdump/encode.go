@@ -28,6 +28,9 @@ const Redacted = "[redacted]"
 //   - a lazily decoded Any (see decoder) is printed from its JSON: decoded into its type when this
 //     binary knows the type, else printed back unchanged, so unknown extensions survive;
 //   - bytes kept as raw text by the decoder (Envoy's "[redacted]") are printed back unchanged;
+//   - members and values the decoder kept as raw JSON (see extras.go) are printed back: an
+//     unknown member after the known fields, with its key as it was; a value a field could not
+//     hold in the field's place;
 //   - every string and bytes value under a field annotated (udpa.annotations.sensitive), such as
 //     a TLS private key, is replaced by "[redacted]", as Envoy does.
 type Encoder struct {
@@ -39,6 +42,11 @@ type Encoder struct {
 	src     []byte
 	unknown *typeSet
 	depth   int
+	// dropUnknown: leave out what the decoder kept as raw JSON (see Dump.DropUnknownFields).
+	dropUnknown bool
+	// keepBinary prints the binary payload of an Any of an unknown type as {"@type": URL,
+	// "value": BASE64} instead of failing: for protobuf from a server rather than a document.
+	keepBinary bool
 }
 
 // NewEncoder returns an encoder for messages decoded from src.
@@ -111,16 +119,18 @@ func (e *Encoder) objectRedacted(m protoreflect.Message, info *msgInfo, redact b
 	if err := e.object(m, info, redact, typeURL); err != nil {
 		return err
 	}
-	out, err := redactJSONAs(e.buf[start:], m.Descriptor(), redact)
-	if err != nil {
-		return err
-	}
+	out := redactJSONAs(e.buf[start:], m.Descriptor(), redact)
 	e.buf = append(e.buf[:start], out...)
 	return nil
 }
 
 // object prints a message's populated fields; typeURL, when set, is printed first as "@type".
 func (e *Encoder) object(m protoreflect.Message, info *msgInfo, redact bool, typeURL *string) error {
+	if raw := m.GetUnknown(); len(raw) > 0 && !e.dropUnknown {
+		if x := parseExtras(raw); len(x.members) > 0 || len(x.overrides) > 0 {
+			return e.objectWithExtras(m, info, redact, typeURL, &x)
+		}
+	}
 	e.buf = append(e.buf, '{')
 	e.depth++
 	n := 0
@@ -145,6 +155,10 @@ func (e *Encoder) object(m protoreflect.Message, info *msgInfo, redact bool, typ
 			return err
 		}
 	}
+	return e.closeObject(n)
+}
+
+func (e *Encoder) closeObject(n int) error {
 	e.depth--
 	if n > 0 || e.jsonpb {
 		if n == 0 {
@@ -154,6 +168,78 @@ func (e *Encoder) object(m protoreflect.Message, info *msgInfo, redact bool, typ
 	}
 	e.buf = append(e.buf, '}')
 	return nil
+}
+
+// objectWithExtras is object for a message that holds raw JSON the decoder kept: a field's
+// raw value replaces what the message holds for it, and unknown members follow the known
+// fields in the order they came in.
+func (e *Encoder) objectWithExtras(m protoreflect.Message, info *msgInfo, redact bool, typeURL *string, x *extras) error {
+	e.buf = append(e.buf, '{')
+	e.depth++
+	n := 0
+	next := func() {
+		if n > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		n++
+		e.newline()
+	}
+	if typeURL != nil {
+		next()
+		e.buf = append(e.buf, `"@type": `...)
+		e.buf = appendString(e.buf, *typeURL)
+	}
+	for i := range info.fields {
+		f := &info.fields[i]
+		if raw, ok := x.override(f.fd.Number()); ok {
+			next()
+			e.buf = append(e.buf, f.key...)
+			if err := e.rawValue(raw.text, redact || f.sensitive); err != nil {
+				return err
+			}
+			continue
+		}
+		if !m.Has(f.fd) {
+			continue
+		}
+		next()
+		e.buf = append(e.buf, f.key...)
+		if err := e.fieldValue(m.Get(f.fd), f.fd, redact || f.sensitive); err != nil {
+			return err
+		}
+	}
+	for _, mem := range x.members {
+		key, value, ok := splitMember(mem.text)
+		if !ok {
+			continue
+		}
+		next()
+		e.buf = append(e.buf, '"')
+		e.buf = append(e.buf, key...)
+		e.buf = append(e.buf, `": `...)
+		if err := e.rawValue(value, redact); err != nil {
+			return err
+		}
+	}
+	return e.closeObject(n)
+}
+
+// rawValue prints JSON kept as it was, re-indented; under a sensitive field, with every string
+// in it redacted, elsewhere with the values under keys named like a sensitive field (no type
+// says what it holds: see the secret walker). The unknown types of the typed configs in it are
+// noted.
+func (e *Encoder) rawValue(value []byte, redact bool) error {
+	noteRawTypes(value, e.unknown)
+	if redact {
+		redacted, err := redactRaw(value)
+		if err != nil {
+			return err
+		}
+		value = redacted
+	} else {
+		value = redactNamed(value)
+	}
+	return e.rawJSON(value)
 }
 
 func (e *Encoder) fieldValue(v protoreflect.Value, fd protoreflect.FieldDescriptor, redact bool) error {
@@ -356,11 +442,23 @@ func appendFloat(out []byte, n float64, bitSize int) []byte {
 	return out
 }
 
-// appendString appends s as a JSON string, escaping as protojson does (no HTML escaping), and
-// also the characters a terminal acts on or that reorder text (C1 controls, bidirectional
-// overrides, line separators: see safetext.UnsafeRune), as \u escapes of the same value;
+// appendString appends s as a JSON string, escaping as protojson does (no HTML escaping);
 // invalid UTF-8 becomes U+FFFD.
 func appendString(out []byte, s string) []byte {
+	return appendStringSafe(out, s)
+}
+
+// appendRuneEscape appends r as a JSON \u escape.
+func appendRuneEscape(out []byte, r rune) []byte {
+	const hex = "0123456789abcdef"
+	return append(out, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
+}
+
+// appendStringSafe is appendString: a JSON string escaped as protojson escapes it (no HTML
+// escaping), and the characters a terminal acts on or that reorder text (C1 controls,
+// bidirectional overrides, line separators: safetext.UnsafeRune) as \u escapes; invalid UTF-8
+// becomes U+FFFD.
+func appendStringSafe(out []byte, s string) []byte {
 	out = append(out, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -372,6 +470,8 @@ func appendString(out []byte, s string) []byte {
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if safetext.UnsafeRune(r) {
+				// A C1 control, a bidirectional override: the same value, and nothing a
+				// terminal acts on.
 				out = append(out, s[start:i]...)
 				out = appendRuneEscape(out, r)
 				i += size
@@ -411,12 +511,6 @@ func appendString(out []byte, s string) []byte {
 	}
 	out = append(out, s[start:]...)
 	return append(out, '"')
-}
-
-// appendRuneEscape appends r as a JSON \u escape.
-func appendRuneEscape(out []byte, r rune) []byte {
-	const hex = "0123456789abcdef"
-	return append(out, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 }
 
 func (e *Encoder) duration(m protoreflect.Message) error {
@@ -517,13 +611,20 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool, expected proto
 	}
 	mt := resolveType(url)
 	if mt == nil {
-		e.unknown.add(url)
+		if url != "" {
+			e.unknown.add(url)
+		}
 		if isJSONValue(value) {
-			redacted, err := redactAnyJSON(value, redact, expected)
-			if err != nil {
-				return err
-			}
-			return e.rawJSON(redacted)
+			noteRawTypes(value, e.unknown)
+			return e.rawJSON(redactAnyJSON(value, redact, expected))
+		}
+		if e.keepBinary {
+			e.buf = append(e.buf, `{"@type": `...)
+			e.buf = appendString(e.buf, url)
+			e.buf = append(e.buf, `, "value": `...)
+			e.buf = appendString(e.buf, base64.StdEncoding.EncodeToString(value))
+			e.buf = append(e.buf, '}')
+			return nil
 		}
 		return fmt.Errorf("cannot print binary payload of unknown type %s", url)
 	}

@@ -3,13 +3,7 @@ package configdump
 import (
 	"bytes"
 	"encoding/base64"
-	"sort"
-	"sync"
-
-	udpa "github.com/cncf/xds/go/udpa/annotations"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
+	"fmt"
 )
 
 // Replacement is a piece of the document to print differently: bytes [Start, End) become Text.
@@ -24,171 +18,45 @@ var redactedBase64 = base64.StdEncoding.EncodeToString([]byte(Redacted))
 // Redactions finds the secret material a config dump holds in the clear: every string and bytes
 // value under a field Envoy's API marks sensitive (TLS private keys and passwords, session
 // ticket keys, generic secrets, credentials...), as Envoy finds them when it redacts its own
-// dumps (source/common/protobuf/utility.cc, MessageUtil::redact), typed configs and
-// xds.type.v3.TypedStruct configs included. Printing the document with these replacements
-// applied is printing it redacted. It walks the whole document; values Envoy redacted already
-// need no replacement.
-//
-// Where a dump does not say what a value is, or says it wrongly, the walk assumes the worst (see
-// redactor.any): an Any is walked as each type it claims (a duplicated "@type" claims two) and as
-// the type its place in the dump implies (a secret is a Secret, whatever its "@type"); what no
-// known type describes (an Any of an unknown type, a key its type lacks) has the values under
-// keys named like a sensitive field redacted (sensitiveNames).
-func (d *Dump) Redactions() ([]Replacement, error) {
+// dumps. Printing the document with these replacements applied is printing it redacted. It
+// walks the whole document with the checker (see CheckAll), so it fails as the views do on a
+// value of the wrong type; values Envoy redacted already need no replacement.
+func (d *Dump) Redactions() ([]Replacement, error) { return d.walk(true) }
+
+// walk checks every section of a known type, noting unknown types and, with redact, secrets.
+func (d *Dump) walk(redact bool) ([]Replacement, error) {
 	var out []Replacement
-	for _, sp := range d.spans {
-		mt := resolveType(sp.typeURL)
-		if mt == nil {
+	for i, sp := range d.spans {
+		url := sp.typeURL
+		if d.kind == KindClusterStatus {
+			url = "type.googleapis.com/envoy.admin.v3.ClusterStatus"
+		}
+		if url == "" {
 			continue
 		}
-		w := &redactor{decoder: *newDecoder(d.src[sp.start:sp.end], int(sp.start), d.src, nil)}
-		if err := w.message(mt.Descriptor(), false, 0); err != nil {
-			return nil, err
+		mt := resolveType(url)
+		if mt == nil {
+			d.unknown.add(url)
+			continue
 		}
-		out = append(out, w.found...)
+		dec := newDecoder(d.src[sp.start:sp.end], int(sp.start), d.src, d.unknown)
+		if redact {
+			dec.secrets = &out
+		}
+		if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
+			if d.kind == KindClusterStatus {
+				return nil, resource{field: "cluster_statuses", index: i}.at("", err)
+			}
+			return nil, fmt.Errorf("%s section: %w", Section(canonicalName(url)).Short(), err)
+		}
 	}
 	return sortReplacements(out), nil
 }
 
-// sortReplacements orders replacements and drops those found twice (a value walked as two
-// types).
-func sortReplacements(r []Replacement) []Replacement {
-	sort.Slice(r, func(i, j int) bool { return r[i].Start < r[j].Start })
-	out := r[:0]
-	for _, x := range r {
-		if len(out) > 0 && x.Start < out[len(out)-1].End {
-			continue // the same value (a walk finds whole strings only)
-		}
-		out = append(out, x)
-	}
-	return out
-}
-
-// redactor walks a document along its descriptors, noting sensitive values.
-type redactor struct {
-	decoder
-	found []Replacement
-}
-
-// sub returns a redactor of the value obj, found at offset at of w's input.
-func (w *redactor) sub(obj []byte, at int) *redactor {
-	return &redactor{decoder: *newDecoder(obj, w.base+at, w.doc, nil)}
-}
-
-func (w *redactor) message(md protoreflect.MessageDescriptor, redact bool, depth int) error {
-	if depth > maxDepth {
-		return w.errorf("nesting deeper than %d levels", maxDepth)
-	}
-	if isTypedStruct(md.FullName()) {
-		return w.typedStruct(redact, depth)
-	}
-	info := infoFor(md)
-	switch info.wkt {
-	case wktAny:
-		return w.any(redact, depth, nil)
-	case wktStruct, wktValue, wktListValue:
-		return w.rawValue(redact)
-	case wktNone:
-	default: // Duration, Timestamp, FieldMask, wrappers: strings are not secrets...
-		if info.wkt == wktWrapper && redact {
-			return w.rawValue(redact) // ...but a StringValue under a sensitive field is.
-		}
-		return w.skipValue()
-	}
-	if w.skipWS() == 'n' {
-		_, err := w.readLiteral()
-		return err
-	}
-	if err := w.expect('{'); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		more, err := w.more('}', first)
-		if err != nil || !more {
-			return err
-		}
-		key, err := w.readKey()
-		if err != nil {
-			return err
-		}
-		fd := info.byKey[key]
-		switch {
-		case fd != nil:
-			err = w.field(fd, redact || info.fields[fd.Index()].sensitive, depth)
-		case key == "@type":
-			err = w.skipValue()
-		case redact:
-			// A key the type lacks, under a sensitive field: secret as the rest.
-			err = w.rawSecrets(depth + 1)
-		default:
-			// A key the type lacks (a newer Envoy's field, or a value of another type under a
-			// wrong "@type"): no descriptor says what it holds.
-			err = w.named(depth + 1)
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// field walks one field's value: a list, a map, a message or a scalar.
-func (w *redactor) field(fd protoreflect.FieldDescriptor, redact bool, depth int) error {
-	if w.skipWS() == 'n' {
-		_, err := w.readLiteral()
-		return err
-	}
-	switch {
-	case fd.IsList():
-		if err := w.expect('['); err != nil {
-			return err
-		}
-		for first := true; ; first = false {
-			more, err := w.more(']', first)
-			if err != nil || !more {
-				return err
-			}
-			if err := w.single(fd, redact, depth); err != nil {
-				return err
-			}
-		}
-	case fd.IsMap():
-		if err := w.expect('{'); err != nil {
-			return err
-		}
-		for first := true; ; first = false {
-			more, err := w.more('}', first)
-			if err != nil || !more {
-				return err
-			}
-			if _, err := w.readKey(); err != nil {
-				return err
-			}
-			if err := w.single(fd.MapValue(), redact, depth); err != nil {
-				return err
-			}
-		}
-	}
-	return w.single(fd, redact, depth)
-}
-
-// single walks one value of a field's type.
-func (w *redactor) single(fd protoreflect.FieldDescriptor, redact bool, depth int) error {
-	if md := fd.Message(); md != nil {
-		if md.FullName() == "google.protobuf.Any" {
-			return w.any(redact, depth+1, expectedAnyType(fd))
-		}
-		return w.message(md, redact, depth+1)
-	}
-	if redact && (fd.Kind() == protoreflect.StringKind || fd.Kind() == protoreflect.BytesKind) && w.skipWS() == '"' {
-		return w.secretString(fd.Kind() == protoreflect.BytesKind)
-	}
-	return w.skipValue()
-}
-
 // secretString notes a string value to replace, unless it is empty or redacted already.
-func (w *redactor) secretString(isBytes bool) error {
-	start := w.pos
-	raw, escaped, err := w.readRawString()
+func (d *decoder) secretString(isBytes bool) error {
+	start := d.pos
+	raw, escaped, err := d.readRawString()
 	if err != nil {
 		return err
 	}
@@ -199,355 +67,80 @@ func (w *redactor) secretString(isBytes bool) error {
 		if !escaped && string(raw) == redactedBase64 {
 			return nil
 		}
-		w.note(start, `"`+redactedBase64+`"`)
+		d.note(start, `"`+redactedBase64+`"`)
 	default:
-		w.note(start, `"`+Redacted+`"`)
+		d.note(start, `"`+Redacted+`"`)
 	}
 	return nil
 }
 
-func (w *redactor) note(start int, text string) {
-	w.found = append(w.found, Replacement{Start: w.base + start, End: w.base + w.pos, Text: text})
-}
-
-// any walks a typed config. Envoy redacts one as the type its "@type" names; proxyctl reads one
-// as the type its place in the dump implies when there is one (expected, see
-// expectedAnyType), whatever its "@type" says, and a dump may be wrong: so it is walked as every
-// type it names (a duplicated "@type" names two) and as expected. An Any no known type
-// describes has, under a sensitive field, every string but its "@type" redacted; elsewhere,
-// the values under keys named like a sensitive field (see named).
-func (w *redactor) any(redact bool, depth int, expected protoreflect.MessageDescriptor) error {
-	w.skipWS()
-	start := w.pos
-	obj, err := w.captureValue()
-	if err != nil || len(obj) == 0 || obj[0] != '{' {
-		return err
-	}
-	urls, err := w.sub(obj, start).typeURLs()
-	if err != nil {
-		return err
-	}
-	var types []protoreflect.MessageDescriptor
-	add := func(md protoreflect.MessageDescriptor) {
-		for _, t := range types {
-			if t.FullName() == md.FullName() {
-				return
-			}
-		}
-		types = append(types, md)
-	}
-	for _, u := range urls {
-		if mt := resolveType(u); mt != nil {
-			add(mt.Descriptor())
-		}
-	}
-	if expected != nil {
-		add(expected)
-	}
-	if len(types) == 0 {
-		inner := w.sub(obj, start)
-		if redact {
-			err = inner.rawSecrets(depth + 1)
-		} else {
-			err = inner.named(depth + 1)
-		}
-		w.found = append(w.found, inner.found...)
-		return err
-	}
-	for _, md := range types {
-		inner := w.sub(obj, start)
-		if infoFor(md).wkt != wktNone && md.FullName() != "google.protobuf.Any" {
-			// A well-known type's JSON form sits under "value".
-			err = inner.wrappedValue(md, redact, depth+1)
-		} else {
-			err = inner.message(md, redact, depth+1)
-		}
-		if err != nil {
-			return err
-		}
-		w.found = append(w.found, inner.found...)
-	}
-	return nil
-}
-
-// wrappedValue walks {"@type": ..., "value": V}, V being of the well-known type md.
-func (w *redactor) wrappedValue(md protoreflect.MessageDescriptor, redact bool, depth int) error {
-	if err := w.expect('{'); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		more, err := w.more('}', first)
-		if err != nil || !more {
-			return err
-		}
-		key, err := w.readKey()
-		if err != nil {
-			return err
-		}
-		if key == "value" {
-			err = w.message(md, redact, depth)
-		} else {
-			err = w.skipValue()
-		}
-		if err != nil {
-			return err
-		}
+func (d *decoder) note(start int, text string) {
+	if d.secrets != nil {
+		*d.secrets = append(*d.secrets, Replacement{Start: d.base + start, End: d.base + d.pos, Text: text})
 	}
 }
 
-// typeURLs reads every string "@type" of the object at the start of the input.
-func (w *redactor) typeURLs() ([]string, error) {
-	if err := w.expect('{'); err != nil {
-		return nil, err
+// rawSecrets walks a JSON value of no known type (an unknown typed config, a member this binary
+// does not know) under a sensitive field: every string in it, keys and "@type" apart, is
+// secret.
+func (d *decoder) rawSecrets(depth int) error {
+	if d.secrets == nil {
+		return d.skipValue()
 	}
-	var urls []string
-	for first := true; ; first = false {
-		more, err := w.more('}', first)
-		if err != nil || !more {
-			return urls, err
-		}
-		key, err := w.readKey()
-		if err != nil {
-			return nil, err
-		}
-		if key == "@type" && w.skipWS() == '"' {
-			u, err := w.readString()
-			if err != nil {
-				return nil, err
-			}
-			urls = append(urls, u)
-			continue
-		}
-		if err := w.skipValue(); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// isTypedStruct reports the messages that carry a typed config as a Struct and a type URL.
-func isTypedStruct(name protoreflect.FullName) bool {
-	return name == "xds.type.v3.TypedStruct" || name == "udpa.type.v1.TypedStruct"
-}
-
-// typedStruct walks a TypedStruct as Envoy's redaction does: its value is reified as the
-// message its type_url names and redacted as that message; a value of a type no one knows has,
-// under a sensitive field, every string redacted, elsewhere the values under keys named like a
-// sensitive field.
-func (w *redactor) typedStruct(redact bool, depth int) error {
-	if w.skipWS() == 'n' {
-		_, err := w.readLiteral()
-		return err
-	}
-	if err := w.expect('{'); err != nil {
-		return err
-	}
-	var url string
-	var value []byte
-	valueAt := 0
-	for first := true; ; first = false {
-		more, err := w.more('}', first)
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
-		}
-		key, err := w.readKey()
-		if err != nil {
-			return err
-		}
-		switch {
-		case (key == "type_url" || key == "typeUrl") && w.skipWS() == '"':
-			if url, err = w.readString(); err != nil {
-				return err
-			}
-		case key == "value":
-			w.skipWS()
-			valueAt = w.pos
-			if value, err = w.captureValue(); err != nil {
-				return err
-			}
-		default:
-			if err := w.skipValue(); err != nil {
-				return err
-			}
-		}
-	}
-	if value == nil {
-		return nil
-	}
-	inner := w.sub(value, valueAt)
-	var err error
-	switch mt := resolveType(url); {
-	case mt != nil && infoFor(mt.Descriptor()).wkt == wktNone:
-		err = inner.message(mt.Descriptor(), redact, depth+1)
-	case redact:
-		err = inner.rawSecrets(depth + 1)
-	default:
-		err = inner.named(depth + 1)
-	}
-	w.found = append(w.found, inner.found...)
-	return err
-}
-
-// named walks a JSON value no descriptor describes: the values under a key named like a field
-// Envoy's API marks sensitive (sensitiveNames: private_key, password, secret...) are secret, and
-// a nested object with a known "@type" is walked as that type.
-func (w *redactor) named(depth int) error {
 	if depth > maxDepth {
-		return w.errorf("nesting deeper than %d levels", maxDepth)
+		return d.errorf("nesting deeper than %d levels", maxDepth)
 	}
-	switch w.skipWS() {
-	case '[':
-		w.pos++
-		for first := true; ; first = false {
-			more, err := w.more(']', first)
-			if err != nil || !more {
-				return err
-			}
-			if err := w.named(depth + 1); err != nil {
-				return err
-			}
-		}
-	case '{':
-		start := w.pos
-		obj, err := w.captureValue()
-		if err != nil {
-			return err
-		}
-		inner := w.sub(obj, start)
-		urls, err := inner.typeURLs()
-		if err != nil {
-			return err
-		}
-		for _, u := range urls {
-			if resolveType(u) != nil {
-				// A typed config inside: as any other.
-				inner = w.sub(obj, start)
-				err := inner.any(false, depth, nil)
-				w.found = append(w.found, inner.found...)
-				return err
-			}
-		}
-		inner = w.sub(obj, start)
-		err = inner.namedMembers(depth)
-		w.found = append(w.found, inner.found...)
-		return err
-	}
-	return w.skipValue()
-}
-
-// namedMembers walks the members of an object for named.
-func (w *redactor) namedMembers(depth int) error {
-	if err := w.expect('{'); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		more, err := w.more('}', first)
-		if err != nil || !more {
-			return err
-		}
-		key, err := w.readKey()
-		if err != nil {
-			return err
-		}
-		switch {
-		case key == "@type":
-			err = w.skipValue()
-		case sensitiveNames()[key]:
-			err = w.secretsBut(depth+1, "filename")
-		default:
-			err = w.named(depth + 1)
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// rawValue walks a JSON value of no known type (Struct, an unknown typed config): under a
-// sensitive field, every string in it, keys and "@type" apart, is secret.
-func (w *redactor) rawValue(redact bool) error {
-	if !redact {
-		return w.skipValue()
-	}
-	return w.rawSecrets(0)
-}
-
-func (w *redactor) rawSecrets(depth int) error { return w.secretsBut(depth, "") }
-
-// secretsBut notes every string of a value as secret, keys and "@type" apart, but those under
-// a key named keep: the walk of what no type describes keeps a DataSource's file name, a path
-// and not the secret (a typed walk redacts it, as Envoy does).
-func (w *redactor) secretsBut(depth int, keep string) error {
-	if depth > maxDepth {
-		return w.errorf("nesting deeper than %d levels", maxDepth)
-	}
-	switch w.skipWS() {
+	switch d.skipWS() {
 	case '"':
-		return w.secretString(false)
+		return d.secretString(false)
 	case '[':
-		w.pos++
+		d.pos++
 		for first := true; ; first = false {
-			more, err := w.more(']', first)
+			more, err := d.more(']', first)
 			if err != nil || !more {
 				return err
 			}
-			if err := w.secretsBut(depth+1, keep); err != nil {
+			if err := d.rawSecrets(depth + 1); err != nil {
 				return err
 			}
 		}
 	case '{':
-		w.pos++
+		d.pos++
 		for first := true; ; first = false {
-			more, err := w.more('}', first)
+			more, err := d.more('}', first)
 			if err != nil || !more {
 				return err
 			}
-			key, err := w.readKey()
+			key, err := d.readKey()
 			if err != nil {
 				return err
 			}
-			if key == "@type" || key == keep && keep != "" {
-				if err := w.skipValue(); err != nil {
+			if key == "@type" {
+				if err := d.skipValue(); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := w.secretsBut(depth+1, keep); err != nil {
+			if err := d.rawSecrets(depth + 1); err != nil {
 				return err
 			}
 		}
 	}
-	return w.skipValue()
+	return d.skipValue()
 }
 
-// redactAnyJSON returns the JSON of a typed config (an Any) redacted as the walk of Redactions
-// redacts it: redact when it is under a sensitive field, expected the type its place implies
-// (nil when none).
-func redactAnyJSON(raw []byte, redact bool, expected protoreflect.MessageDescriptor) ([]byte, error) {
-	w := &redactor{decoder: *newDecoder(raw, 0, raw, nil)}
-	if err := w.any(redact, 0, expected); err != nil {
+// redactRaw returns a JSON value of no known type with every string in it (keys and "@type"
+// apart) redacted.
+func redactRaw(raw []byte) ([]byte, error) {
+	var found []Replacement
+	dec := newDecoder(raw, 0, raw, nil)
+	dec.secrets = &found
+	if err := dec.rawSecrets(0); err != nil {
 		return nil, err
 	}
-	return applyReplacements(raw, w.found), nil
-}
-
-// redactJSONAs returns the JSON of a message of type md redacted as Redactions redacts it.
-func redactJSONAs(raw []byte, md protoreflect.MessageDescriptor, redact bool) ([]byte, error) {
-	w := &redactor{decoder: *newDecoder(raw, 0, raw, nil)}
-	if err := w.message(md, redact, 0); err != nil {
-		return nil, err
-	}
-	return applyReplacements(raw, w.found), nil
-}
-
-// applyReplacements returns raw with the replacements (offsets into raw) applied.
-func applyReplacements(raw []byte, found []Replacement) []byte {
 	if len(found) == 0 {
-		return raw
+		return raw, nil
 	}
-	found = sortReplacements(found)
 	var b bytes.Buffer
 	at := 0
 	for _, r := range found {
@@ -556,108 +149,5 @@ func applyReplacements(raw []byte, found []Replacement) []byte {
 		at = r.End
 	}
 	b.Write(raw[at:])
-	return b.Bytes()
+	return b.Bytes(), nil
 }
-
-// expectedAnyTypes are the types of the config dump's typed configs that its place implies:
-// the admin API documents what each section's resource is, and proxyctl decodes it as that type
-// whatever its "@type" says, as istioctl does (https://www.envoyproxy.io/docs/envoy/latest/api-v3/admin/v3/config_dump_shared.proto).
-var expectedAnyTypes = map[protoreflect.FullName]protoreflect.FullName{
-	"envoy.admin.v3.ClustersConfigDump.StaticCluster.cluster":                              "envoy.config.cluster.v3.Cluster",
-	"envoy.admin.v3.ClustersConfigDump.DynamicCluster.cluster":                             "envoy.config.cluster.v3.Cluster",
-	"envoy.admin.v3.ListenersConfigDump.StaticListener.listener":                           "envoy.config.listener.v3.Listener",
-	"envoy.admin.v3.ListenersConfigDump.DynamicListenerState.listener":                     "envoy.config.listener.v3.Listener",
-	"envoy.admin.v3.RoutesConfigDump.StaticRouteConfig.route_config":                       "envoy.config.route.v3.RouteConfiguration",
-	"envoy.admin.v3.RoutesConfigDump.DynamicRouteConfig.route_config":                      "envoy.config.route.v3.RouteConfiguration",
-	"envoy.admin.v3.ScopedRoutesConfigDump.InlineScopedRouteConfigs.scoped_route_configs":  "envoy.config.route.v3.ScopedRouteConfiguration",
-	"envoy.admin.v3.ScopedRoutesConfigDump.DynamicScopedRouteConfigs.scoped_route_configs": "envoy.config.route.v3.ScopedRouteConfiguration",
-	"envoy.admin.v3.SecretsConfigDump.StaticSecret.secret":                                 "envoy.extensions.transport_sockets.tls.v3.Secret",
-	"envoy.admin.v3.SecretsConfigDump.DynamicSecret.secret":                                "envoy.extensions.transport_sockets.tls.v3.Secret",
-	"envoy.admin.v3.EndpointsConfigDump.StaticEndpointConfig.endpoint_config":              "envoy.config.endpoint.v3.ClusterLoadAssignment",
-	"envoy.admin.v3.EndpointsConfigDump.DynamicEndpointConfig.endpoint_config":             "envoy.config.endpoint.v3.ClusterLoadAssignment",
-	"envoy.admin.v3.EcdsConfigDump.EcdsFilterConfig.ecds_filter":                           "envoy.config.core.v3.TypedExtensionConfig",
-}
-
-// expectedAnyType is the type a typed config's place implies (see expectedAnyTypes), or nil. A
-// field of Envoy's v2 admin API counts as its v3 successor's.
-func expectedAnyType(fd protoreflect.FieldDescriptor) protoreflect.MessageDescriptor {
-	name, ok := expectedAnyTypes[fd.FullName()]
-	if !ok {
-		parent := fd.ContainingMessage().FullName()
-		next, found := loadTypeIndex().successor(parent)
-		if !found {
-			return nil
-		}
-		if name, ok = expectedAnyTypes[next.Append(fd.Name())]; !ok {
-			return nil
-		}
-	}
-	if mt := findType(name); mt != nil {
-		return mt.Descriptor()
-	}
-	return nil
-}
-
-// sensitiveNames are the proto and JSON names of the string, bytes and DataSource-like fields
-// Envoy's API marks sensitive, from the embedded descriptors: what the walk of a value no type
-// describes redacts (see named). Fields holding a typed config or a Struct (a private key
-// provider's config) are left out: their names are those of every typed config.
-var sensitiveNames = sync.OnceValue(func() map[string]bool {
-	names := map[string]bool{}
-	for _, f := range SensitiveFields() {
-		if f.Container {
-			continue
-		}
-		names[f.Field] = true
-		names[f.JSONName] = true
-	}
-	return names
-})
-
-// SensitiveField is a field Envoy's API marks (udpa.annotations.sensitive) = true.
-type SensitiveField struct {
-	Message  protoreflect.FullName
-	Field    string // proto name
-	JSONName string
-	// Container is set for a field holding a typed config or a Struct.
-	Container bool
-}
-
-// SensitiveFields lists every sensitive field of every message this binary knows (its embedded
-// descriptors), sorted: what Redactions and the encoder redact, and what docs/redaction.md
-// lists.
-var SensitiveFields = sync.OnceValue(func() []SensitiveField {
-	var out []SensitiveField
-	if dynamic.loadAll() != nil {
-		return nil
-	}
-	var walk func(pkg string, m *descriptorpb.DescriptorProto)
-	walk = func(prefix string, m *descriptorpb.DescriptorProto) {
-		name := prefix + "." + m.GetName()
-		for _, f := range m.GetField() {
-			if f.GetOptions() == nil {
-				continue
-			}
-			if s, _ := proto.GetExtension(f.GetOptions(), udpa.E_Sensitive).(bool); !s {
-				continue
-			}
-			container := f.GetTypeName() == ".google.protobuf.Any" || f.GetTypeName() == ".google.protobuf.Struct"
-			out = append(out, SensitiveField{Message: protoreflect.FullName(name), Field: f.GetName(), JSONName: f.GetJsonName(), Container: container})
-		}
-		for _, n := range m.GetNestedType() {
-			walk(name, n)
-		}
-	}
-	for _, f := range dynamic.allProtos() {
-		for _, m := range f.GetMessageType() {
-			walk(f.GetPackage(), m)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Message != out[j].Message {
-			return out[i].Message < out[j].Message
-		}
-		return out[i].Field < out[j].Field
-	})
-	return out
-})

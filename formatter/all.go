@@ -8,7 +8,8 @@ import (
 // AllSection writes one view of `pc all`: a blank line between views, and with headers the
 // view's banner above it, as istioctl lays them out. Nothing is written when write fails
 // before writing anything (a missing section); the view is written as it comes, never held
-// whole in memory (a view of a 100 MB name is hundreds of MB).
+// whole in memory (a view of a 100 MB name is hundreds of MB). The writer write gets carries
+// w's TableOptions.
 func AllSection(w io.Writer, header string, withHeader, notFirst bool, write func(io.Writer) error) error {
 	var banner string
 	switch {
@@ -19,7 +20,7 @@ func AllSection(w io.Writer, header string, withHeader, notFirst bool, write fun
 	case notFirst:
 		banner = "\n"
 	}
-	return write(&bannerWriter{w: w, banner: banner})
+	return write(WithTableOptions(&bannerWriter{w: w, banner: banner}, TableOptionsOf(w)))
 }
 
 // bannerWriter writes banner before the first bytes written to it.

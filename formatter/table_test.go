@@ -73,7 +73,7 @@ func TestTablesEscape(t *testing.T) {
 				t.Errorf("%s: raw %U in\n%s", name, r, out)
 			}
 		}
-		if !strings.Contains(out, `a\r\nforged\trow`) {
+		if !strings.Contains(out, `a\x0d\x0aforged\x09row`) {
 			t.Errorf("%s: the cell is not shown escaped:\n%s", name, out)
 		}
 	}

@@ -36,19 +36,24 @@ type AdminClient struct {
 	onFailure func(err error) error
 }
 
-// NewAdminClient returns a client of the admin API at base (http://HOST:PORT, with a path
-// prefix when a proxy serves it under one). A password in it is sent (basic auth) but never
-// printed: messages show http://USER:xxxxx@HOST, as kubectl does.
+// NewAdminClient returns a client of the admin API at base: http://HOST:PORT, https://..., or
+// HOST:PORT, taken as http as --istiod-url takes it; a path prefix is kept (an admin API a
+// proxy serves under one). A password in it is sent (basic auth) but never printed: messages
+// show http://USER:xxxxx@HOST, as kubectl does.
 func NewAdminClient(base string, maxBytes int64) (*AdminClient, error) {
-	u, err := url.Parse(base)
+	raw := strings.TrimSpace(base)
+	if raw != "" && !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("admin URL %q is not of the form http://HOST:PORT", safetext.URL(base))
+		return nil, fmt.Errorf("admin URL %q is not of the form [http://]HOST:PORT, e.g. 127.0.0.1:15000", safetext.URL(base))
 	}
 	switch {
 	case u.RawQuery != "" || u.ForceQuery:
-		return nil, fmt.Errorf("admin URL %s has a query (?%s): give http://HOST:PORT only; proxyctl adds the admin path and its query itself", u.Redacted(), u.RawQuery)
-	case u.Fragment != "" || strings.Contains(base, "#"):
-		return nil, fmt.Errorf("admin URL %s has a fragment (#...): give http://HOST:PORT only", safetext.URL(base))
+		return nil, fmt.Errorf("admin URL %s has a query (?%s): give [http://]HOST:PORT only; proxyctl adds the admin path and its query itself", u.Redacted(), u.RawQuery)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return nil, fmt.Errorf("admin URL %s has a fragment (#...): give [http://]HOST:PORT only", safetext.URL(base))
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""

@@ -23,8 +23,6 @@ type Forwarder struct {
 	// URL is the local end: http://127.0.0.1:PORT.
 	URL       string
 	local     uint16
-	port      int
-	pod, ns   string
 	stop      chan struct{}
 	done      chan error
 	closeOnce sync.Once
@@ -56,7 +54,7 @@ func (k *Kube) Forward(ctx context.Context, ns, pod string, port int, spdyOnly b
 	}
 	// client-go's dialers take no context: bound the set-up's dial with ctx all the same.
 	dialer = ctxDialer{ctx: ctx, d: dialer}
-	f := &Forwarder{stop: make(chan struct{}), done: make(chan error, 1), port: port, pod: pod, ns: ns}
+	f := &Forwarder{stop: make(chan struct{}), done: make(chan error, 1)}
 	ready := make(chan struct{})
 	pf, err := portforward.NewOnAddressesForStreaming(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, f.stop, ready, io.Discard, io.Discard)
 	if err != nil {
@@ -67,7 +65,7 @@ func (k *Kube) Forward(ctx context.Context, ns, pod string, port int, spdyOnly b
 	select {
 	case <-ready:
 	case err := <-f.done:
-		return nil, forwardError(err, what, port)
+		return nil, forwardError(err, what, port, k.Alternatives)
 	case <-ctx.Done():
 		f.Close()
 		return nil, ctx.Err()
@@ -114,6 +112,9 @@ func (c ctxDialer) Dial(protocols ...string) (streamhttp.Connection, string, err
 	}
 }
 
+// Address is the local end as HOST:PORT.
+func (f *Forwarder) Address() string { return fmt.Sprintf("127.0.0.1:%d", f.local) }
+
 // Close stops the port-forward and waits for it to end.
 func (f *Forwarder) Close() error {
 	f.closeOnce.Do(func() {
@@ -124,11 +125,11 @@ func (f *Forwarder) Close() error {
 }
 
 // forwardError explains why a port-forward could not start.
-func forwardError(err error, what string, port int) error {
+func forwardError(err error, what string, port int, alternatives string) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden") || strings.Contains(msg, "403"):
-		return errorf(ErrForbidden, "port-forward to %s refused (%s); ask for RBAC access to create pods/portforward, or use --admin-url or -f", what, msg)
+		return errorf(ErrForbidden, "port-forward to %s refused (%s); ask for RBAC access to create pods/portforward%s", what, msg, orUse(", or", alternatives))
 	case strings.Contains(msg, "not found") || strings.Contains(msg, "404"):
 		return errorf(ErrNotFound, "port-forward to %s: %s", what, msg)
 	case strings.HasSuffix(strings.TrimSpace(msg), "unable to upgrade streaming request:"):
@@ -186,16 +187,22 @@ func (l *failureLog) last(port uint16) string {
 	return l.byPort[port]
 }
 
-// portRole says what listens on a forwarded port, for the sentences that explain a failure.
-type portRole struct {
-	// notListening is the sentence for a port where nothing listens.
-	notListening string
-	// closed is the sentence for a connection closed before any answer ("%w" is the error).
-	closed string
+// Explain returns what turns a failed connection through the forward into the forward's own
+// error: nothing listening on the pod's port (wrapping ErrNotListening), or the pod closing the
+// connection before any answer; nil when the forward has nothing to say. what names the pod
+// ("pod X in namespace Y"); hint says what should listen there and how to point elsewhere
+// ("is istiod's xDS port open there? (--xds-port)").
+func (f *Forwarder) Explain(what string, port int, hint string) func(error) error {
+	return f.explain(what, port, hint, hint)
 }
 
-// explainFailure turns a failed request through the forward into the forward's own error.
-func (f *Forwarder) explainFailure(role portRole) func(error) error {
+// explainFailure is Explain for the admin API of the Envoy in a pod.
+func (f *Forwarder) explainFailure(what string, port int) func(error) error {
+	return f.explain(what, port, "is Envoy running there? if its admin port is another, use --proxy-admin-port",
+		"is Envoy's admin API listening there? (--proxy-admin-port)")
+}
+
+func (f *Forwarder) explain(what string, port int, notListening, closed string) func(error) error {
 	return func(reqErr error) error {
 		// The forward reports its failure from its own goroutine, maybe after the request saw
 		// the connection close: give it a moment.
@@ -206,24 +213,17 @@ func (f *Forwarder) explainFailure(role portRole) func(error) error {
 		}
 		switch {
 		case strings.Contains(msg, "connection refused") || strings.Contains(msg, "failed to connect"):
-			return errorf(ErrNotListening, "%s", role.notListening)
+			return errorf(ErrNotListening, "nothing is listening on port %d in %s; %s", port, what, notListening)
 		case msg != "":
-			return fmt.Errorf("port-forward to pod %s in namespace %s: %s", f.pod, f.ns, msg)
+			return fmt.Errorf("port-forward to %s: %s", what, msg)
+		case reqErr == nil:
+			return nil
 		case errors.Is(reqErr, io.ErrUnexpectedEOF):
 			return nil // cut in the middle of an answer: the client says so
 		case errors.Is(reqErr, io.EOF) || strings.Contains(reqErr.Error(), "EOF") || strings.Contains(reqErr.Error(), "connection reset"):
-			return fmt.Errorf(role.closed, reqErr)
+			return &causedError{kindError: kindError{kind: ErrNoAnswer,
+				msg: fmt.Sprintf("the port-forward to %s closed the connection to port %d before any answer: %v; %s", what, port, reqErr, closed)}, cause: reqErr}
 		}
 		return nil
 	}
-}
-
-// ExplainIstiod returns, for a request to istiod's debug port through this forward that failed
-// with err, what went wrong as the forward saw it ("nothing is listening on port 15014 of
-// istiod X"), or nil when the forward saw nothing.
-func (f *Forwarder) ExplainIstiod(err error) error {
-	return f.explainFailure(portRole{
-		notListening: fmt.Sprintf("nothing is listening on port %d of istiod %s in namespace %s; is istiod running there? if its debug port is another, use --istiod-port", f.port, f.pod, f.ns),
-		closed:       fmt.Sprintf("the port-forward to istiod %s in namespace %s closed the connection to port %d before any answer: %%w; is istiod's debug API listening there? (--istiod-port)", f.pod, f.ns, f.port),
-	})(err)
 }

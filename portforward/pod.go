@@ -3,12 +3,14 @@ package portforward
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // PodOptions say how to reach a proxy in a pod.
 type PodOptions struct {
-	// AdminPort is Envoy's admin port in the pod; AdminPortSet tells it was given explicitly,
-	// which skips the check for an istio-proxy container.
+	// AdminPort is Envoy's admin port in the pod when AdminPortSet (given explicitly); else the
+	// pod's own spec says (DetectAdminPort).
 	AdminPort    int
 	AdminPortSet bool
 	// MaxBytes bounds a response body.
@@ -22,7 +24,10 @@ type PodAdmin struct {
 	*AdminClient
 	Pod       string
 	Namespace string
-	forward   *Forwarder
+	// IPs are the pod's IPs and Node the node it runs on: part of the proxy's identity.
+	IPs     []string
+	Node    string
+	forward *Forwarder
 }
 
 // OpenPod finds the pod a target names, checks that it can be reached (Running, an admin port,
@@ -39,13 +44,20 @@ func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, 
 		return nil, err
 	}
 	what := fmt.Sprintf("pod %s in namespace %s", pod.Name, pod.Namespace)
+	if !o.AdminPortSet {
+		a, _ := DetectAdminPort(pod) // CheckPod made sure
+		o.AdminPort = a.Port
+		if o.Note != nil && (a.Port != DefaultAdminPort || len(a.Others) > 0) {
+			o.Note(adminPortNote(what, a))
+		}
+	}
 	access := k.PortForwardAccess(ctx, pod.Namespace, pod.Name)
 	if !access.Create {
 		reason := ""
 		if access.Reason != "" {
 			reason = " (" + access.Reason + ")"
 		}
-		return nil, errorf(ErrForbidden, "you may not port-forward to %s%s; ask for RBAC access to create pods/portforward there, or use --admin-url or -f", what, reason)
+		return nil, errorf(ErrForbidden, "you may not port-forward to %s%s; ask for RBAC access to create pods/portforward there%s", what, reason, orUse(", or", k.Alternatives))
 	}
 	// Without get, the WebSocket upgrade would be refused: go straight to SPDY.
 	fwd, err := k.Forward(ctx, pod.Namespace, pod.Name, o.AdminPort, !access.Get)
@@ -58,11 +70,28 @@ func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, 
 		return nil, err
 	}
 	client.describe = "Envoy admin API of " + what
-	client.onFailure = fwd.explainFailure(portRole{
-		notListening: fmt.Sprintf("nothing is listening on port %d in %s; is Envoy running there? if its admin port is another, use --proxy-admin-port", o.AdminPort, what),
-		closed:       "the port-forward to " + what + " closed the connection to port " + fmt.Sprint(o.AdminPort) + " before any answer: %w; is Envoy's admin API listening there? (--proxy-admin-port)",
-	})
-	return &PodAdmin{AdminClient: client, Pod: pod.Name, Namespace: pod.Namespace, forward: fwd}, nil
+	client.onFailure = fwd.explainFailure(what, o.AdminPort)
+	var ips []string
+	for _, ip := range pod.Status.PodIPs {
+		ips = append(ips, ip.IP)
+	}
+	if len(ips) == 0 && pod.Status.PodIP != "" {
+		ips = []string{pod.Status.PodIP}
+	}
+	return &PodAdmin{AdminClient: client, Pod: pod.Name, Namespace: pod.Namespace, IPs: ips, Node: pod.Spec.NodeName, forward: fwd}, nil
+}
+
+// adminPortNote says which admin port of a pod is used, and why, when it is not Istio's 15000.
+func adminPortNote(what string, a AdminPort) string {
+	msg := fmt.Sprintf("using Envoy admin port %d of %s: %s", a.Port, what, a.What())
+	if len(a.Others) > 0 {
+		others := make([]string, len(a.Others))
+		for i, p := range a.Others {
+			others[i] = strconv.Itoa(p)
+		}
+		msg += fmt.Sprintf("; its other Envoys listen on %s (--proxy-admin-port)", strings.Join(others, ", "))
+	}
+	return msg
 }
 
 func (p *PodAdmin) String() string { return fmt.Sprintf("pod %s in namespace %s", p.Pod, p.Namespace) }
@@ -79,7 +108,7 @@ func (p *PodAdmin) Close() error {
 func (k *Kube) OpenPodPort(ctx context.Context, ns, name string, port int) (*Forwarder, error) {
 	pod, err := k.GetPod(ctx, ns, name)
 	if err != nil {
-		return nil, APIError(err, Target{Kind: "pod", Name: name, Namespace: ns}.String(), "get pods", "--istiod-url")
+		return nil, k.apiError(err, Target{Kind: "pod", Name: name, Namespace: ns}.String(), "pods")
 	}
 	if err := CheckPod(pod, port, true); err != nil {
 		return nil, err

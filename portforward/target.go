@@ -26,6 +26,8 @@ var (
 	ErrForbidden    = errors.New("forbidden")
 	ErrNoReadyPod   = errors.New("no running, ready pod")
 	ErrNotListening = errors.New("nothing listening")
+	// ErrNoAnswer: the port-forward closed a connection before anything answered on it.
+	ErrNoAnswer = errors.New("closed before any answer")
 )
 
 // Target is what the user named: a pod, or a workload or service whose pods run the proxy.
@@ -43,6 +45,14 @@ type kindError struct {
 
 func (e *kindError) Error() string { return e.msg }
 func (e *kindError) Unwrap() error { return e.kind }
+
+// causedError is an error of a known kind that also wraps its cause.
+type causedError struct {
+	kindError
+	cause error
+}
+
+func (e *causedError) Unwrap() []error { return []error{e.kind, e.cause} }
 
 // errorf returns an error of the given kind.
 func errorf(kind error, format string, args ...any) error {
@@ -64,6 +74,15 @@ var kinds = map[string]string{
 	"replicaset": "replicaset", "replicasets": "replicaset", "rs": "replicaset",
 	"service": "service", "services": "service", "svc": "service",
 }
+
+// ParseKind returns the kind a TYPE of TYPE/NAME names ("deploy" is "deployment").
+func ParseKind(s string) (string, bool) {
+	k, ok := kinds[strings.ToLower(s)]
+	return k, ok
+}
+
+// KindSpellings are the TYPE/ prefixes completion offers, a short and a long one of each kind.
+var KindSpellings = []string{"pod", "deploy", "deployment", "sts", "statefulset", "ds", "daemonset", "rs", "replicaset", "svc", "service"}
 
 // ParseTarget reads POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]; the namespace is what follows
 // the last dot. flagNamespace is -n, which must agree with a namespace in the name.
@@ -100,7 +119,7 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 	if t.Kind == "pod" {
 		pod, err := k.GetPod(ctx, t.Namespace, t.Name)
 		if err != nil {
-			return nil, "", apiError(err, t.String(), "pods")
+			return nil, "", k.apiError(err, t.String(), "pods")
 		}
 		return pod, "", nil
 	}
@@ -110,7 +129,7 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 	}
 	pods, err := k.ListPods(ctx, t.Namespace, selector)
 	if err != nil {
-		return nil, "", apiError(err, "pods of "+t.String(), "pods")
+		return nil, "", k.apiError(err, "pods of "+t.String(), "pods")
 	}
 	var ready []corev1.Pod
 	for _, p := range pods {
@@ -127,6 +146,27 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 		note = fmt.Sprintf("%s/%s has %d ready pods; using %s (name a pod to pick another)", t.Kind, t.Name, len(ready), ready[0].Name)
 	}
 	return &ready[0], note, nil
+}
+
+// Pods lists the pods a target names: the pod itself, or every pod of a workload's or
+// service's selector (Running or not), ordered by name; selector is the one used ("" for a
+// pod).
+func (k *Kube) Pods(ctx context.Context, t Target) (pods []corev1.Pod, selector string, err error) {
+	if t.Kind == "pod" {
+		pod, err := k.GetPod(ctx, t.Namespace, t.Name)
+		if err != nil {
+			return nil, "", k.apiError(err, t.String(), "pods")
+		}
+		return []corev1.Pod{*pod}, "", nil
+	}
+	if selector, err = k.selectorOf(ctx, t); err != nil {
+		return nil, "", err
+	}
+	if pods, err = k.ListPods(ctx, t.Namespace, selector); err != nil {
+		return nil, "", k.apiError(err, "pods of "+t.String(), "pods")
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	return pods, selector, nil
 }
 
 // selectorOf returns the label selector of a workload or service.
@@ -157,7 +197,7 @@ func (k *Kube) selectorOf(ctx context.Context, t Target) (string, error) {
 		return "", fmt.Errorf("unsupported kind %q", t.Kind)
 	}
 	if err := k.get(ctx, client, t.Namespace, resource, t.Name, obj); err != nil {
-		return "", apiError(err, t.String(), resource)
+		return "", k.apiError(err, t.String(), resource)
 	}
 	ls, m := selector()
 	if ls != nil {
@@ -183,28 +223,30 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// apiError turns an API error about what into a message naming the fix.
-func apiError(err error, what, resource string) error {
-	return APIError(err, what, "get/list "+resource, "--admin-url or -f")
+// APIError turns a client-go error reading what (the API server down, access forbidden,
+// credentials refused, not found) into one sentence naming the cause and the fix: resource
+// names the RBAC access it needs (get/list pods), k.Alternatives what to use without Kubernetes.
+func (k *Kube) APIError(err error, what, resource string) error {
+	return k.apiError(err, what, resource)
 }
 
-// APIError turns a client-go error reading what (the API server down, access forbidden,
-// credentials refused, not found) into one sentence naming the cause and the fix: access names
-// the RBAC access it needs ("list pods"), instead what to use without Kubernetes ("--istiod-url").
-func APIError(err error, what, access, instead string) error {
+// apiError turns an API error about what into a message naming the fix.
+func (k *Kube) apiError(err error, what, resource string) error {
 	switch {
+	case err == nil:
+		return nil
 	case err == nil:
 		return nil
 	case apierrors.IsNotFound(err):
 		return errorf(ErrNotFound, "%s not found; check the name and the namespace (NAME.NAMESPACE or -n)", what)
 	case apierrors.IsForbidden(err):
-		return errorf(ErrForbidden, "you may not read %s (%s); ask for RBAC access to %s, or use %s", what, err, access, instead)
+		return errorf(ErrForbidden, "you may not read %s (%s); ask for RBAC access to get/list %s%s", what, err, resource, orUse(", or", k.Alternatives))
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("the API server did not accept your credentials reading %s: %w; check --kubeconfig and --context (is your token expired?)", what, err)
 	}
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) && !IsTimeout(err) {
-		return fmt.Errorf("cannot reach the Kubernetes API server at %s to read %s: %w; check --context and --kubeconfig, or use %s", urlHost(urlErr.URL), what, urlErr.Err, instead)
+		return fmt.Errorf("cannot reach the Kubernetes API server at %s to read %s: %w; check --context and --kubeconfig%s", urlHost(urlErr.URL), what, urlErr.Err, orUse(", or", k.Alternatives))
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
 }
@@ -233,17 +275,10 @@ func CheckPod(pod *corev1.Pod, adminPort int, adminPortSet bool) error {
 	if adminPortSet {
 		return nil
 	}
-	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
-		if c.Name == "istio-proxy" {
-			return nil
-		}
-		for _, p := range c.Ports {
-			if int(p.ContainerPort) == adminPort {
-				return nil
-			}
-		}
+	if _, ok := DetectAdminPort(pod); ok {
+		return nil
 	}
-	return errorf(ErrNoAdminPort, "%s has no istio-proxy container and no container port %d; is the sidecar injected? for another Envoy, use --proxy-admin-port", what, adminPort)
+	return errorf(ErrNoAdminPort, "%s has no istio-proxy container and no container port %d, nor any other sign of an Envoy (a Consul, Kuma, Envoy Gateway or OSM proxy, a container port named admin); is the sidecar injected? for another Envoy, use --proxy-admin-port", what, DefaultAdminPort)
 }
 
 // urlHost is the host of a URL, or the URL itself when it does not parse.

@@ -55,33 +55,29 @@ listeners, routes, secrets and endpoints (from the config dump's EDS section).
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	fs := cmd.Flags()
 	fs.IntVar(&o.port, "port", 0, "filter clusters, listeners and endpoints by port")
-	addClusterFilterFlags(cmd, &o.clusters)
+	addClusterFilterFlags(cmd, &o.clusters, o.completeFromDump(pathAll, fqdnNames))
 	addListenerFilterFlags(cmd, &o.listeners, &o.port)
-	fs.StringVar(&o.routes.Name, "name", "", "filter route configurations by name")
-	addEndpointFilterFlags(cmd, &o.endpoints, &o.port)
+	addRouteFilterFlags(cmd, &o.routes, o.completeFromDump(pathAll, routeNames))
+	addEndpointFilterFlags(cmd, &o.endpoints, &o.port, o.completeFromDump(pathAll, endpointClusterNames))
 	fs.BoolVar(&o.verbose, "verbose", true, "show listeners per filter chain and routes per route")
 	fs.BoolVar(&o.withHeaders, "with-headers", false, "print a header above each view")
 	return cmd
 }
 
-// allSections are the sections `all` shows.
-var allSections = []configdump.Section{configdump.BootstrapSection, configdump.ClustersSection, configdump.ListenersSection,
-	configdump.RoutesSection, configdump.SecretsSection, configdump.EndpointsSection}
-
-// errNoSection is the error for a document with none of allSections, in every format.
+// errNoSection is the error for a document with none of the sections `all` shows, or, in -o
+// json|yaml, that is no admin document at all.
 var errNoSection = errors.New("the document has none of the sections `all` shows")
 
 func (o *allOptions) view(d *configdump.Dump) error {
-	if o.output.format != formatter.Short {
-		// What the table refuses, -o json|yaml refuses too: a document without any of the
-		// sections (configs of no known type, or not objects, a /clusters document).
-		found := false
-		for _, s := range allSections {
-			found = found || len(d.SectionData(s)) > 0
-		}
-		if !found {
+	f := o.output.format
+	if f != formatter.Short && f != formatter.Name {
+		// What is not an admin document at all, -o json|yaml refuses as the table does: configs
+		// that are not objects, of no type, or of no known admin type (a document with only
+		// sections the table does not show, ECDS say, is printed: it is a config dump).
+		if !d.HasAdminSection() || d.Kind() == configdump.KindClusterStatus {
 			return errNoSection
 		}
 		// The whole dump as it is, but never a secret in the clear.
@@ -91,16 +87,28 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		}
 		return formatter.Raw(o.streams.Out, d.Source(), redactions, o.output.format)
 	}
+	// The sections the table does not show are checked as -o json checks them.
+	if err := d.CheckOthers(configdump.BootstrapSection, configdump.ClustersSection, configdump.ListenersSection,
+		configdump.RoutesSection, configdump.SecretsSection, configdump.EndpointsSection); err != nil {
+		return err
+	}
 	// One view at a time; once printed, its section's bytes are dropped from memory.
+	missingEDS := false
 	sections := []struct {
 		header  string
 		section configdump.Section
 		write   func(io.Writer) error
 	}{
 		{"BOOTSTRAP INFO", configdump.BootstrapSection, func(w io.Writer) error {
+			if err := d.CheckSection(configdump.BootstrapSection); err != nil {
+				return err
+			}
 			b, err := d.Bootstrap()
 			if err != nil {
 				return err
+			}
+			if f == formatter.Name {
+				return nil // a proxy has one bootstrap: not a resource -o name lists
 			}
 			return formatter.BootstrapSummary(w, configdump.BootstrapVersions(b))
 		}},
@@ -109,41 +117,58 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			if err != nil {
 				return err
 			}
-			return writeList(w, d, res, formatter.Short, clusterList(o.clusters, true))
+			return writeList(w, d, res, f, clusterList(o.clusters, true))
 		}},
 		{"LISTENER INFO", configdump.ListenersSection, func(w io.Writer) error {
 			res, err := d.ListenerResources()
 			if err != nil {
 				return err
 			}
-			return writeList(w, d, res, formatter.Short, listenerList(d, o.listeners, o.verbose, true))
+			return writeList(w, d, res, f, listenerList(d, o.listeners, o.verbose, true))
 		}},
 		{"ROUTE INFO", configdump.RoutesSection, func(w io.Writer) error {
 			res, err := d.RouteConfigResources()
 			if err != nil {
 				return err
 			}
-			return writeList(w, d, res, formatter.Short, routeList(o.routes, o.verbose, true))
+			return writeList(w, d, res, f, routeList(o.routes, o.verbose, true))
 		}},
 		{"SECRET INFO", configdump.SecretsSection, func(w io.Writer) error {
+			if err := d.CheckSection(configdump.SecretsSection); err != nil {
+				return err
+			}
 			items, err := d.SecretItems(time.Now())
 			if err != nil {
 				return err
+			}
+			if f == formatter.Name {
+				return formatter.WriteNames(w, formatter.SecretNames(items))
 			}
 			return formatter.SecretTable(w, items, true)
 		}},
 		{"ENDPOINTS INFO", configdump.EndpointsSection, func(w io.Writer) error {
 			res, err := d.LoadAssignmentResources()
+			if errors.Is(err, configdump.ErrMissingSection) && d.Kind() == configdump.KindConfigDump {
+				// Like istioctl, a dump without EDS still ends with the endpoint table's header.
+				missingEDS = true
+				return formatter.EndpointTable(w, nil)
+			}
 			if err != nil {
 				return err
 			}
-			return writeList(w, d, res, formatter.Short, endpointList(o.endpoints, true))
+			return writeList(w, d, res, f, endpointList(o.endpoints, true))
 		}},
 	}
 	printed := 0
 	var missing []string
 	for _, s := range sections {
-		err := formatter.AllSection(o.streams.Out, s.header, o.withHeaders, printed > 0, s.write)
+		var err error
+		if f == formatter.Name {
+			// One list of KIND/NAME lines, without banners or blank lines.
+			err = s.write(o.streams.Out)
+		} else {
+			err = formatter.AllSection(o.streams.Out, s.header, o.withHeaders, printed > 0, s.write)
+		}
 		for _, b := range d.SectionData(s.section) {
 			o.release(b)
 		}
@@ -155,6 +180,10 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		default:
 			printed++
 		}
+	}
+	if missingEDS {
+		missing = append(missing, "ENDPOINTS INFO")
+		printed-- // a header alone does not make the document one `all` can show
 	}
 	if printed == 0 {
 		return errNoSection

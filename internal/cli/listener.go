@@ -45,6 +45,7 @@ func newListenerCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	addListenerFilterFlags(cmd, &o.filter, &o.port)
 	cmd.Flags().BoolVar(&o.verbose, "verbose", true, "show one row per filter chain, with its match and destination")
 	cmd.Flags().BoolVar(&o.waypoint, "waypoint", false, "show the filter chains and filter chain matchers of a waypoint (ambient) proxy")
@@ -58,12 +59,13 @@ func addListenerFilterFlags(cmd *cobra.Command, f *configdump.ListenerFilter, po
 	if fs.Lookup("port") == nil {
 		fs.IntVar(port, "port", 0, "filter listeners by port")
 	}
+	_ = cmd.RegisterFlagCompletionFunc("type", fixedValues("HTTP", "TCP", "HTTP+TCP", "UNKNOWN"))
 }
 
 // completeListenerFilter validates --type and --port for the listener filter.
 func completeListenerFilter(f *configdump.ListenerFilter, port int) error {
-	if port < 0 || port > 65535 {
-		return usageErrorf("--port must be between 0 and 65535, got %d", port)
+	if err := checkPort(port); err != nil {
+		return err
 	}
 	f.Port = uint32(port)
 	if f.Type == "" {
@@ -75,6 +77,14 @@ func completeListenerFilter(f *configdump.ListenerFilter, port int) error {
 		return nil
 	}
 	return usageErrorf("unknown listener --type %q: use HTTP, TCP, HTTP+TCP or UNKNOWN", f.Type)
+}
+
+// checkPort validates a --port filter: 0 (no filter) to 65535, as on every view.
+func checkPort(port int) error {
+	if port < 0 || port > 65535 {
+		return usageErrorf("--port must be between 0 and 65535, got %d", port)
+	}
+	return nil
 }
 
 func (o *listenerOptions) completeFilter() error { return completeListenerFilter(&o.filter, o.port) }
@@ -108,6 +118,9 @@ func listenerList(d *configdump.Dump, f configdump.ListenerFilter, verbose, with
 		rows:        func(l *listenerv3.Listener) []string { return formatter.ListenerRows(d, l, verbose, withName) },
 		table: func(w io.Writer, rows []string) error {
 			return formatter.ListenerTable(w, rows, verbose, withName)
+		},
+		names: func(l *listenerv3.Listener) []string {
+			return []string{formatter.ResourceName("listener", l.GetName())}
 		},
 	}
 }

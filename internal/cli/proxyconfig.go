@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
@@ -30,22 +31,25 @@ listeners, routes, endpoints, bootstrap, secrets and extension configs, as
 The proxy is a pod (POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]), reached through a
 Kubernetes port-forward to its Envoy admin port; any Envoy admin API
 (--admin-url); or a saved config dump (-f FILE, "-" for stdin).`,
-		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usageErrorf("proxy-config needs a view: %s", strings.Join(viewNames(cmd), ", "))
 		},
 	}
+	makeGroup(cmd, true)
 	cmd.AddCommand(
 		newClusterCommand(streams, root),
 		newListenerCommand(streams, root),
 		newRouteCommand(streams, root),
 		newEndpointCommand(streams, root),
+		newEdsCommand(streams, root),
 		newBootstrapCommand(streams, root),
 		newSecretCommand(streams, root),
 		newEcdsCommand(streams, root),
 		newAllCommand(streams, root),
 		newLogCommand(streams, root),
 		newRootCACompareCommand(streams, root),
+		newDiffCommand(streams, root),
+		newExplainCommand(streams, root),
 	)
 	return cmd
 }
@@ -59,22 +63,6 @@ func viewNames(cmd *cobra.Command) []string {
 	}
 	return names
 }
-
-// outputFlag is -o/--output, validated when the flag is parsed.
-type outputFlag struct{ format formatter.Format }
-
-func (o *outputFlag) String() string { return string(o.format) }
-func (o *outputFlag) Type() string   { return "short|json|yaml" }
-func (o *outputFlag) Set(s string) error {
-	f, err := formatter.ParseFormat(s)
-	if err != nil {
-		return err
-	}
-	o.format = f
-	return nil
-}
-
-var _ pflag.Value = (*outputFlag)(nil)
 
 // maxInputFlag is --max-input: the largest document a command reads. Unset (0), each kind of
 // document has its own default (package limits; docs/reliability.md).
@@ -116,9 +104,12 @@ type commonOptions struct {
 	output   outputFlag
 	timeout  time.Duration
 	quiet    bool
-	maxInput maxInputFlag
-	target   string
-	live     *liveOptions
+	// keepUnknown: -o json|yaml keeps the fields this binary does not know (istioctl, and
+	// proxyctl by default, leave them out).
+	keepUnknown bool
+	maxInput    maxInputFlag
+	target      string
+	live        *liveOptions
 	// release drops bytes of the loaded document from memory (see load).
 	release func([]byte)
 }
@@ -126,19 +117,27 @@ type commonOptions struct {
 func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatter.Format) *commonOptions {
 	return &commonOptions{
 		streams: streams,
-		output:  outputFlag{format: defaultOutput},
+		output:  newOutputFlag(defaultOutput),
 		timeout: 30 * time.Second,
 		live:    newLiveOptions(root),
 	}
 }
 
 func (o *commonOptions) addFlags(cmd *cobra.Command) {
+	o.addSourceFlags(cmd, "f")
+	o.output.addFlag(cmd)
+}
+
+// addSourceFlags adds the flags that say where the dump comes from and how it is read;
+// fileShorthand is --file's one-letter form ("" for none: route-check gives -f to
+// router_check_tool's --fail-under).
+func (o *commonOptions) addSourceFlags(cmd *cobra.Command, fileShorthand string) {
 	fs := cmd.Flags()
-	fs.StringVarP(&o.file, "file", "f", "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
-	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL (http://HOST:PORT), no Kubernetes needed")
-	fs.VarP(&o.output, "output", "o", "output format: short, json or yaml")
+	fs.StringVarP(&o.file, "file", fileShorthand, "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
+	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL ([http://]HOST:PORT), no Kubernetes needed")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
+	fs.BoolVar(&o.keepUnknown, "keep-unknown-fields", false, "with -o json|yaml, print the fields and enum values this proxyctl does not know where they were (by default they are left out, as istioctl does)")
 	addMaxInputFlag(cmd, &o.maxInput)
 	o.live.addFlags(cmd)
 }
@@ -165,7 +164,7 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 	case o.timeout <= 0:
 		return usageErrorf("--timeout must be positive, got %s", o.timeout)
 	}
-	return nil
+	return o.output.check()
 }
 
 // readOptions are how the command reads its document.
@@ -202,6 +201,11 @@ func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump
 		return nil, nil, o.live.root.deadline(ctx, err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
+	return o.loadFrom(ctx, src, path)
+}
+
+// loadFrom reads and parses the document at an admin path from src.
+func (o *commonOptions) loadFrom(ctx context.Context, src Source, path string) (*configdump.Dump, func([]byte), error) {
 	d, release, err := loadDocument(ctx, src, path, o.readOptions())
 	if err != nil {
 		// Sources name themselves in their errors.
@@ -227,6 +231,58 @@ func (r *rootOptions) deadline(ctx context.Context, err error, doing string, tim
 	return err
 }
 
+// sourceOf returns the source a positional argument names, for commands that take several
+// proxies (pc diff A B): "-" is stdin, http:// or https:// an admin API, a path that exists a
+// dump file, and anything else a pod target (POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]).
+func (o *commonOptions) sourceOf(ctx context.Context, arg string) (Source, error) {
+	switch {
+	case arg == "-":
+		return &fileSource{path: arg, stdin: o.streams.In}, nil
+	case strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
+		admin, err := newAdminURLSource(arg, o.maxInput.n)
+		if err != nil {
+			return nil, err
+		}
+		return admin, nil
+	case isPath(arg):
+		return &fileSource{path: arg, stdin: o.streams.In}, nil
+	}
+	return o.live.podSource(ctx, arg, o.maxInput.n, o.streams)
+}
+
+// isPath reports whether arg names a file: something on disk (a directory is refused by the
+// file source with a clear message), or what can only be a path (./x, /x, x.json, x.yaml),
+// which the file source reports missing rather than taking it for a pod.
+func isPath(arg string) bool {
+	if _, err := os.Stat(arg); err == nil {
+		return true
+	}
+	for _, p := range []string{"/", "./", "../", "~/"} {
+		if strings.HasPrefix(arg, p) {
+			return true
+		}
+	}
+	for _, s := range []string{".json", ".yaml", ".yml"} {
+		if strings.HasSuffix(arg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// deadline explains an error caused by a time limit running out, when the command's context is
+// not at hand (rootOptions.deadline tells them apart surely): an http.Client's own Timeout
+// (kubectl's --request-timeout) says so; another deadline is --timeout's.
+func deadline(err error, doing string, timeout time.Duration) error {
+	switch {
+	case err != nil && strings.Contains(err.Error(), "Client.Timeout exceeded"):
+		return fmt.Errorf("%s: a Kubernetes API request took longer than --request-timeout (raise it, or leave it out: --timeout %s bounds the whole command): %w", doing, timeout, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s took longer than --timeout %s: %w", doing, timeout, err)
+	}
+	return err
+}
+
 // run loads the document a view needs, runs the view, and reports the unknown types met.
 func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *configdump.Dump) error) error {
 	d, release, err := o.load(cmd.Context(), path)
@@ -234,7 +290,10 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 		return err
 	}
 	o.release = release
-	if err := view(d); err != nil {
+	if !o.keepUnknown {
+		d.DropUnknownFields()
+	}
+	if err := o.output.render(&o.streams.Out, func() error { return view(d) }); err != nil {
 		return err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {

@@ -33,11 +33,15 @@ func newSecretCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	return cmd
 }
 
 func (o *secretOptions) view(d *configdump.Dump) error {
-	if o.output.format != formatter.Short {
+	if err := d.CheckSection(configdump.SecretsSection); err != nil {
+		return err
+	}
+	if o.output.format != formatter.Short && o.output.format != formatter.Name {
 		secrets, err := d.Secrets()
 		if err != nil {
 			return err
@@ -47,6 +51,9 @@ func (o *secretOptions) view(d *configdump.Dump) error {
 	items, err := d.SecretItems(time.Now())
 	if err != nil {
 		return err
+	}
+	if o.output.format == formatter.Name {
+		return formatter.WriteNames(o.streams.Out, formatter.SecretNames(items))
 	}
 	return formatter.SecretTable(o.streams.Out, items, false)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 
 	"google.golang.org/protobuf/proto"
@@ -25,6 +26,8 @@ type listView[T proto.Message, K any] struct {
 	// rows are a resource's table rows; table writes the table.
 	rows  func(T) []string
 	table func(w io.Writer, rows []string) error
+	// names are what -o name lists of a resource (KIND/NAME lines), in table order.
+	names func(T) []string
 	// keyFields are the fields order and show read, rowFields those rows read as well (nil:
 	// all); the others are not decoded for the table, nor for the first pass of -o json.
 	keyFields, rowFields configdump.Projection
@@ -36,13 +39,22 @@ type entry[K any] struct {
 	key   K
 	shown bool
 	rows  []string
+	// unknown are the types this binary does not know in the resource, for the note.
+	unknown []string
 }
 
 // writeList prints a section's resources: decoded once on all cores to learn their keys,
-// filters and table rows; for -o json|yaml, the selected ones are decoded again and encoded in
-// order, streaming.
+// filters and table rows, and checked whole (so that a table fails on what -o json fails on,
+// and notes the same unknown types); for -o json|yaml, the selected ones are decoded again and
+// encoded in order, streaming. Only the resources the view prints count: an error in one a
+// filter leaves out, outside the fields the filter reads, is not one.
 func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res configdump.Resources[T], f formatter.Format, v listView[T, K]) error {
-	short := f == formatter.Short
+	// -o name lists what the table shows, in the table's order.
+	names := f == formatter.Name
+	if names && v.names == nil {
+		return fmt.Errorf("this view has no -o name")
+	}
+	short := f == formatter.Short || names
 	if v.show == nil {
 		v.show = always[T]
 		if !short && (v.order == nil || !v.sortJSON) {
@@ -51,19 +63,23 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 		}
 	}
 	entries := make([]entry[K], 0, res.Len())
-	first := res.Select(v.keyFields)
+	first := res.Select(v.keyFields).Checked()
 	if short {
-		// The table reads a few fields: the others are checked, so that it refuses what -o
-		// json, which decodes and prints them, refuses.
 		first = res.Select(v.rowFields).Checked()
 	}
-	err := configdump.Each(first, nil, func(m T) (entry[K], error) {
+	err := configdump.EachChecked(first, nil, func(m T, unknown []string, failed error) (entry[K], error) {
 		shown, ok := v.show(m)
-		e := entry[K]{shown: ok}
+		if failed != nil && ok {
+			return entry[K]{}, failed
+		}
+		e := entry[K]{shown: ok && failed == nil, unknown: unknown}
 		if v.order != nil {
 			e.key = v.order(m)
 		}
-		if short && ok {
+		switch {
+		case names && e.shown:
+			e.rows = v.names(shown)
+		case short && e.shown:
 			e.rows = v.rows(shown)
 		}
 		return e, nil
@@ -83,10 +99,16 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 		configdump.SortByKey(entries, func(e entry[K]) K { return e.key }, v.less)
 	}
 	entries = shownEntries(entries)
+	for _, e := range entries {
+		d.NoteUnknownTypes(e.unknown)
+	}
 	if short {
 		var rows []string
 		for _, e := range entries {
 			rows = append(rows, e.rows...)
+		}
+		if names {
+			return formatter.WriteNames(w, rows)
 		}
 		return v.table(w, rows)
 	}

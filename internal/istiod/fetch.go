@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -24,21 +26,41 @@ const (
 	ConfigDumpPath = "/debug/config_dump"
 )
 
-// Target is one istiod replica to ask.
+// DefaultMaxBodyBytes bounds an xDS message when Fetcher.MaxBodyBytes is zero; HTTP answers
+// have the default limit of their kind (limits.Syncz, limits.ConfigDump).
+const DefaultMaxBodyBytes = limits.ConfigDump
+
+// Target is one istiod replica to ask, over HTTP (BaseURL) or xDS (XDSAddress).
 type Target struct {
 	// Name is the istiod pod name (the ISTIOD column), or HOST:PORT for a
-	// target given by URL.
+	// target given by URL or address.
 	Name string
 	// Namespace, when set, is named in errors ("istiod X in istio-system").
 	Namespace string
-	// BaseURL is where its debug API answers, http://HOST:PORT (a path
+	// BaseURL is where its HTTP debug API answers, http://HOST:PORT (a path
 	// prefix is kept; a password in it is sent, never printed).
 	BaseURL string
-	// Explain, when set, may explain a failed request in the terms of how
-	// the target is reached (a port-forward: "nothing is listening on port
-	// 15014 of istiod X"); nil when it has nothing to add.
+	// XDSAddress, when set, is HOST:PORT of its xDS port: the replica is
+	// asked over xDS instead of HTTP.
+	XDSAddress string
+	// XDS says how to reach XDSAddress (TLS, token, identity); nil speaks
+	// plain text without a token.
+	XDS *XDS
+	// NameFromServer makes the ISTIOD column show the instance id istiod
+	// reports over xDS, when it reports one, instead of Name: for an
+	// address given without a name, as istioctl shows it.
+	NameFromServer bool
+	// Explain, when set, may explain a failed connection: a port-forward's
+	// own error (see portforward.Forwarder.Explain).
 	Explain func(error) error
+	// Fallback, when set, is called when asking the replica over HTTP
+	// failed with err: when ok, the replica is asked again as alt (over
+	// xDS, where its HTTP debug port is closed), or the failure is ferr.
+	Fallback func(ctx context.Context, err error) (alt Target, ok bool, ferr error)
 }
+
+// IsXDS reports whether the target is asked over xDS.
+func (t Target) IsXDS() bool { return t.XDSAddress != "" }
 
 func (t Target) String() string {
 	if t.Namespace != "" {
@@ -72,6 +94,34 @@ func TargetFromURL(raw string) (Target, error) {
 	return Target{Name: name, BaseURL: base}, nil
 }
 
+// TargetFromXDSAddress reads an --xds-address value, [NAME=]HOST[:PORT]; the port defaults to
+// port. The target is named NAME, else HOST:PORT with the id istiod reports preferred.
+func TargetFromXDSAddress(raw string, port int) (Target, error) {
+	s := strings.TrimSpace(raw)
+	name := ""
+	if i := strings.IndexByte(s, '='); i > 0 {
+		name, s = s[:i], s[i+1:]
+	}
+	bad := fmt.Errorf("invalid --xds-address %q: want [NAME=]HOST[:PORT], e.g. istiod.example.com:15012", raw)
+	if s == "" || strings.Contains(s, "/") || strings.ContainsAny(s, " \t") {
+		return Target{}, bad
+	}
+	host, p, err := net.SplitHostPort(s)
+	if err != nil {
+		// No port: HOST, or a bare IPv6 address.
+		host, p = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), strconv.Itoa(port)
+	}
+	if n, err := strconv.Atoi(p); host == "" || err != nil || n <= 0 || n > 65535 {
+		return Target{}, bad
+	}
+	addr := net.JoinHostPort(host, p)
+	t := Target{Name: name, XDSAddress: addr}
+	if name == "" {
+		t.Name, t.NameFromServer = addr, true
+	}
+	return t, nil
+}
+
 // TargetError is the failure of one istiod replica; the others still count.
 type TargetError struct {
 	Target Target
@@ -81,19 +131,46 @@ type TargetError struct {
 func (e *TargetError) Error() string { return e.Target.String() + ": " + e.Err.Error() }
 func (e *TargetError) Unwrap() error { return e.Err }
 
-// Fetcher reads istiod's debug API. The zero value is ready to use; the
-// deadline comes from the caller's context.
+// Fetcher reads istiod's debug API, over HTTP or xDS as each target says.
+// The zero value is ready to use; the deadline comes from the caller's
+// context.
 type Fetcher struct {
-	// Client makes the requests; nil means portforward.NewHTTPClient() (no
-	// timeout of its own: bound the context; redirects to another host
+	// Client makes the HTTP requests; nil means portforward.NewHTTPClient()
+	// (no timeout of its own: bound the context; redirects to another host
 	// refused).
 	Client *http.Client
-	// MaxBodyBytes bounds one answer; zero gives each its default:
-	// limits.Syncz for /debug/syncz, limits.ConfigDump for a config dump.
+	// MaxBodyBytes bounds one answer (an HTTP body, an xDS message); zero
+	// gives each its default: limits.Syncz for /debug/syncz,
+	// DefaultMaxBodyBytes (limits.ConfigDump) for the others.
 	MaxBodyBytes int64
 }
 
 var defaultClient = portforward.NewHTTPClient()
+
+// limit is the size limit of an answer: MaxBodyBytes when set, else def.
+func (f *Fetcher) limit(def int64, what string) limits.Limit {
+	if f != nil && f.MaxBodyBytes > 0 {
+		return limits.Limit{Max: f.MaxBodyBytes, What: what}
+	}
+	return limits.Limit{Max: def, What: what}
+}
+
+// ask runs do on t and, when that fails over HTTP and t has a Fallback that
+// takes the failure, on the target the fallback gives.
+func ask[T any](ctx context.Context, t Target, do func(Target) (T, error)) (T, error) {
+	v, err := do(t)
+	if err == nil || t.Fallback == nil || t.IsXDS() || ctx.Err() != nil {
+		return v, err
+	}
+	alt, ok, ferr := t.Fallback(ctx, err)
+	switch {
+	case !ok:
+		return v, err
+	case ferr != nil:
+		return v, ferr
+	}
+	return do(alt)
+}
 
 func (f *Fetcher) client() *http.Client {
 	if f != nil && f.Client != nil {
@@ -102,12 +179,11 @@ func (f *Fetcher) client() *http.Client {
 	return defaultClient
 }
 
-// limit is the size limit of an answer: MaxBodyBytes when set, else def.
-func (f *Fetcher) limit(def int64, what string) limits.Limit {
+func (f *Fetcher) maxBody() int64 {
 	if f != nil && f.MaxBodyBytes > 0 {
-		return limits.Limit{Max: f.MaxBodyBytes, What: what}
+		return f.MaxBodyBytes
 	}
-	return limits.Limit{Max: def, What: what}
+	return DefaultMaxBodyBytes
 }
 
 // HTTPStatusError is a non-2xx answer.
@@ -187,7 +263,8 @@ func (b *answerBody) Read(p []byte) (int, error) {
 
 func (b *answerBody) Close() error { return b.body.Close() }
 
-// explain names the cause of a failed request to t.
+// explain names the cause of a failed request to t: a refused redirect, the deadline, or what
+// the way t is reached says (t.Explain: a port-forward's own error).
 func explain(ctx context.Context, t Target, reqName string, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -207,17 +284,32 @@ func explain(ctx context.Context, t Target, reqName string, err error) error {
 			return fmt.Errorf("%s: %w", reqName, why)
 		}
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: no answer in time (raise the timeout, or check the istiod pod): %w", reqName, err)
+	}
 	return fmt.Errorf("%s: %w", reqName, err)
 }
 
-// get fetches path?query from t and returns the body of a 2xx answer, whole.
-func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Values, limit limits.Limit) ([]byte, error) {
-	body, err := f.open(ctx, t, path, query, limit)
+// get fetches path?query from t and returns the body of a 2xx answer, whole, bounded by
+// MaxBodyBytes, else by the default limit of a config dump.
+func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Values) ([]byte, error) {
+	body, err := f.open(ctx, t, path, query, f.limit(DefaultMaxBodyBytes, "an answer of istiod's "+path))
 	if err != nil {
 		return nil, err
 	}
 	defer body.Close()
 	return io.ReadAll(body)
+}
+
+// DebugAPIOff reports whether err is the 404 of an istiod whose HTTP debug API is off
+// (ENABLE_DEBUG_ON_HTTP=false: its port 15014 serves metrics, and /debug/ paths are not found),
+// as opposed to a config dump asked of a replica the proxy is not connected to.
+func DebugAPIOff(err error) bool {
+	var se *HTTPStatusError
+	if !errors.As(err, &se) || se.Code != http.StatusNotFound {
+		return false
+	}
+	return strings.HasPrefix(se.Request, "GET "+SynczPath) || se.Body == "" || se.Body == "404 page not found"
 }
 
 // requestName is how errors name a request: "GET /debug/syncz?namespace=x".
@@ -299,36 +391,7 @@ func (f *Fetcher) Syncz(ctx context.Context, targets []Target, namespace string)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			limit := f.limit(limits.Syncz, "istiod's /debug/syncz answer")
-			body, err := f.open(ctx, t, SynczPath, query, limit)
-			if err != nil {
-				answers[i].err = err
-				return
-			}
-			defer body.Close()
-			// Decoded as it arrives, entry by entry, into rows: memory holds the rows only. An
-			// entry takes a few hundred bytes in a real answer, but its row takes about 150
-			// whatever its size: a hostile answer of tiny entries is bounded by their number.
-			maxRows := int(min(limit.Max/minSynczEntry, math.MaxInt32))
-			rec := &readRecorder{r: body}
-			err = EachSynczEntry(rec, func(e SynczEntry) error {
-				if len(answers[i].rows) >= maxRows {
-					return fmt.Errorf("%s: the answer lists more than %d proxies, one per %d bytes of the limit of %s: %w", requestName(SynczPath, query), maxRows, minSynczEntry, limits.Size(limit.Max), limit.Error())
-				}
-				answers[i].rows = append(answers[i].rows, e.Row(t.Name))
-				return nil
-			})
-			switch {
-			case err != nil && rec.err != nil:
-				answers[i].err = rec.err // reading the answer failed (too large, cut, timed out): named already
-			case err != nil && errors.Is(err, limits.ErrTooLarge):
-				answers[i].err = err
-			case err != nil:
-				answers[i].err = fmt.Errorf("%s: %w (check that %s is istiod's debug port, 15014)", requestName(SynczPath, query), err, safetext.URL(t.BaseURL))
-			}
-			if err != nil {
-				answers[i].rows = nil
-			}
+			answers[i].rows, answers[i].err = ask(ctx, t, func(t Target) ([]ProxyStatus, error) { return f.syncz(ctx, t, query) })
 		}()
 	}
 	wg.Wait()
@@ -345,12 +408,76 @@ func (f *Fetcher) Syncz(ctx context.Context, targets []Target, namespace string)
 	return res
 }
 
+// syncz asks one target for its proxies.
+func (f *Fetcher) syncz(ctx context.Context, t Target, query url.Values) ([]ProxyStatus, error) {
+	if t.IsXDS() {
+		rows, err := f.xdsSyncz(ctx, t)
+		if ns := query.Get("namespace"); ns != "" {
+			// istiod does not filter over xDS: keep the proxies of that namespace, and not
+			// those whose namespace is unknown (which Filter keeps, as over HTTP istiod has
+			// filtered them already), as istioctl does.
+			kept := rows[:0]
+			for _, r := range rows {
+				if r.Namespace == ns {
+					kept = append(kept, r)
+				}
+			}
+			rows = kept
+		}
+		return rows, err
+	}
+	limit := f.limit(limits.Syncz, "istiod's /debug/syncz answer")
+	body, err := f.open(ctx, t, SynczPath, query, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	// Decoded as it arrives, entry by entry, into rows: memory holds the rows only. An entry
+	// takes a few hundred bytes in a real answer, but its row about 150 whatever its size: a
+	// hostile answer of tiny entries is bounded by their number.
+	maxRows := int(min(limit.Max/minSynczEntry, math.MaxInt32))
+	var rows []ProxyStatus
+	rec := &readRecorder{r: body}
+	err = EachSynczEntry(rec, func(e SynczEntry) error {
+		if len(rows) >= maxRows {
+			return fmt.Errorf("%s: the answer lists more than %d proxies, one per %d bytes of the limit of %s: %w", requestName(SynczPath, query), maxRows, minSynczEntry, limits.Size(limit.Max), limit.Error())
+		}
+		rows = append(rows, e.Row(t.Name))
+		return nil
+	})
+	switch {
+	case err != nil && rec.err != nil:
+		return nil, rec.err // reading the answer failed (too large, cut, timed out): named already
+	case err != nil && errors.Is(err, limits.ErrTooLarge):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w (check that %s is istiod's debug port, 15014)", requestName(SynczPath, query), err, safetext.URL(t.BaseURL))
+	}
+	return rows, nil
+}
+
+// minSynczEntry is the fewest bytes an entry of a real syncz answer has (its proxy id, type,
+// cluster and versions take more): an answer may list one proxy per minSynczEntry bytes of its
+// size limit.
+const minSynczEntry = 128
+
+// readRecorder keeps the first error of a reader other than io.EOF.
+type readRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readRecorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
 // ConfigDumpResult is istiod's config dump for one proxy.
 type ConfigDumpResult struct {
-	// Body is the answer, an envoy.admin.v3.ConfigDump as JSON, as it
-	// arrives (bounded by MaxBodyBytes, else limits.ConfigDump); the caller
-	// closes it.
-	Body   io.ReadCloser
+	Body   []byte // an envoy.admin.v3.ConfigDump as JSON
 	Istiod Target // the replica that answered
 }
 
@@ -381,112 +508,64 @@ func (e *ConfigDumpError) Unwrap() []error {
 }
 
 // ConfigDump asks every target at once for GET
-// /debug/config_dump?proxyID=<proxyID> (proxyID is <pod>.<namespace>) and
-// returns the first answer with content: a 2xx JSON object that is not
-// empty. A replica the proxy is not connected to answers with an error or
-// nothing, so it is skipped; one that hangs does not hold up the others (it
-// is cancelled once one answers). When none has content, the error is a
-// *ConfigDumpError (wrapping ErrProxyNotConnected) naming each replica's
-// answer, in target order.
+// /debug/config_dump?proxyID=<proxyID> (proxyID is <pod>.<namespace>), or
+// its xDS equivalent, and returns the first answer with content: a 2xx JSON
+// object that is not empty. A replica the proxy is not connected to answers
+// with an error or nothing, so it is skipped; one that hangs does not hold up
+// the others (it is cancelled once one answers). When none has content, the
+// error is a *ConfigDumpError (wrapping ErrProxyNotConnected) naming each
+// replica's answer, in target order.
 func (f *Fetcher) ConfigDump(ctx context.Context, targets []Target, proxyID string) (ConfigDumpResult, error) {
 	if len(targets) == 0 {
 		return ConfigDumpResult{}, errors.New("no istiod to ask: check -i/--istio-namespace and -r/--revision, or give --istiod-url")
 	}
 	query := url.Values{"proxyID": {proxyID}}
-	reqName := requestName(ConfigDumpPath, query)
-	limit := f.limit(limits.ConfigDump, "istiod's config dump of a proxy")
 	type answer struct {
 		i    int
-		body io.ReadCloser
+		body []byte
 		err  error
 	}
 	answers := make(chan answer, len(targets))
-	cancels := make([]context.CancelFunc, len(targets))
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the others, once one has answered
 	for i, t := range targets {
-		tctx, cancel := context.WithCancel(ctx)
-		cancels[i] = cancel
 		go func() {
 			if err := ctx.Err(); err != nil {
 				answers <- answer{i, nil, fmt.Errorf("not asked: %w", err)}
 				return
 			}
-			body, err := f.open(tctx, t, ConfigDumpPath, query, limit)
-			if err == nil {
-				var derr error
-				if body, derr = checkDumpHead(body); derr != nil {
-					err = fmt.Errorf("%s: %w", reqName, derr)
-				}
-			}
+			body, err := ask(tctx, t, func(t Target) ([]byte, error) { return f.configDump(tctx, t, proxyID, query) })
 			answers <- answer{i, body, err}
 		}()
 	}
 	cerr := &ConfigDumpError{ProxyID: proxyID, Errors: make([]*TargetError, len(targets))}
-	for n := range len(targets) {
+	for range len(targets) {
 		a := <-answers
-		if a.err != nil {
-			cerr.Errors[a.i] = &TargetError{Target: targets[a.i], Err: a.err}
-			cancels[a.i]()
-			continue
+		if a.err == nil {
+			return ConfigDumpResult{Body: a.body, Istiod: targets[a.i]}, nil
 		}
-		for j, cancel := range cancels {
-			if j != a.i {
-				cancel()
-			}
-		}
-		go func(left int) { // the others end once cancelled: close what they opened
-			for range left {
-				if b := <-answers; b.body != nil {
-					b.body.Close()
-				}
-			}
-		}(len(targets) - n - 1)
-		return ConfigDumpResult{Body: &cancelOnClose{ReadCloser: a.body, cancel: cancels[a.i]}, Istiod: targets[a.i]}, nil
+		cerr.Errors[a.i] = &TargetError{Target: targets[a.i], Err: a.err}
 	}
 	return ConfigDumpResult{}, cerr
 }
 
-// cancelOnClose ends a request's context when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
-}
-
-// dumpHead is how much of a config dump answer is read to tell whether it
-// has content.
-const dumpHead = 4096
-
-// checkDumpHead reads the start of a config dump answer and checks it (see
-// checkDumpContent); it returns a body that reads the answer from its start.
-func checkDumpHead(body io.ReadCloser) (io.ReadCloser, error) {
-	head := make([]byte, dumpHead+1)
-	n, err := io.ReadFull(body, head)
-	head = head[:n]
-	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		err = nil // all of it
-	case err != nil:
-		body.Close()
+// configDump asks one target for the config dump of proxyID.
+func (f *Fetcher) configDump(ctx context.Context, t Target, proxyID string, query url.Values) ([]byte, error) {
+	if t.IsXDS() {
+		return f.xdsConfigDump(ctx, t, proxyID)
+	}
+	body, err := f.get(ctx, t, ConfigDumpPath, query)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkDumpContent(head); err != nil {
-		body.Close()
-		return nil, err
+	if err := checkDumpContent(body); err != nil {
+		return nil, fmt.Errorf("%s: %w", requestName(ConfigDumpPath, query), err)
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(head), body), body}, nil
+	return body, nil
 }
 
 // checkDumpContent accepts a JSON object with at least one non-empty member.
-// Big answers (more than dumpHead bytes) are only checked to start like an
-// object.
+// Big answers are only checked to start like an object.
 func checkDumpContent(body []byte) error {
 	b := bytes.TrimSpace(body)
 	if len(b) == 0 {
@@ -495,7 +574,7 @@ func checkDumpContent(body []byte) error {
 	if b[0] != '{' {
 		return fmt.Errorf("answer is not a JSON config dump: %s", snippet(b))
 	}
-	if len(body) > dumpHead {
+	if len(b) > 4096 {
 		return nil
 	}
 	var members map[string]json.RawMessage
@@ -510,23 +589,4 @@ func checkDumpContent(body []byte) error {
 		}
 	}
 	return errors.New("empty config dump")
-}
-
-// minSynczEntry is the fewest bytes an entry of a real syncz answer has (its
-// proxy id, type, cluster and versions take more): an answer may list one
-// proxy per minSynczEntry bytes of its size limit.
-const minSynczEntry = 128
-
-// readRecorder keeps the first error of a reader other than io.EOF.
-type readRecorder struct {
-	r   io.Reader
-	err error
-}
-
-func (r *readRecorder) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF && r.err == nil {
-		r.err = err
-	}
-	return n, err
 }

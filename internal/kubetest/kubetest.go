@@ -1,6 +1,6 @@
 // Package kubetest runs a small stand-in for the Kubernetes API in-process, for tests that need
-// pods and a real port-forward without a cluster: it serves pods, access reviews and the pods'
-// portforward subresource with the kubelet's own port-forward server (SPDY), which connects each
+// pods and a real port-forward without a cluster: it serves pods, access reviews, service
+// account tokens, config maps and the pods' portforward subresource with the kubelet's own port-forward server (SPDY), which connects each
 // forwarded port to a TCP address the test chooses. The end-to-end tests (test/e2e) do the same
 // against a real kube-apiserver.
 package kubetest
@@ -15,11 +15,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +35,11 @@ import (
 type Pod struct {
 	Name, Namespace string
 	Labels          map[string]string
+	Annotations     map[string]string
+	// Spec, when set, replaces the default containers (shape pods as a mesh injects them).
+	Spec *corev1.PodSpec
+	// Phase, when set, replaces Running.
+	Phase corev1.PodPhase
 	// Forward maps a pod port to the address that receives its port-forwarded connections; a
 	// port without an entry refuses them, as a pod where nothing listens.
 	Forward map[int32]string
@@ -44,11 +51,14 @@ type Server struct {
 	// Kubeconfig is a kubeconfig file that points to the server, namespace "default".
 	Kubeconfig string
 
-	mu        sync.Mutex
-	pods      map[string]*corev1.Pod // by namespace/name
-	forwards  map[string]map[int32]string
-	requests  []string
-	intercept func(http.ResponseWriter, *http.Request) bool
+	mu         sync.Mutex
+	pods       map[string]*corev1.Pod // by namespace/name
+	forwards   map[string]map[int32]string
+	requests   []string
+	tokens     map[string]string // by namespace/serviceaccount
+	tokenReqs  []authenticationv1.TokenRequestSpec
+	configMaps map[string]map[string]string // by namespace/name
+	intercept  func(http.ResponseWriter, *http.Request) bool
 }
 
 // Intercept gives every request to h first: when h returns true it has answered (a failure the
@@ -59,10 +69,32 @@ func (s *Server) Intercept(h func(w http.ResponseWriter, r *http.Request) bool) 
 	s.intercept = h
 }
 
+// AddServiceAccount makes the API serve service account sa in ns, whose TokenRequests are
+// answered with token; a token of any other service account is not found.
+func (s *Server) AddServiceAccount(ns, sa, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[ns+"/"+sa] = token
+}
+
+// TokenRequests returns the specs of the TokenRequests served so far.
+func (s *Server) TokenRequests() []authenticationv1.TokenRequestSpec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]authenticationv1.TokenRequestSpec(nil), s.tokenReqs...)
+}
+
+// AddConfigMap makes the API serve a config map.
+func (s *Server) AddConfigMap(ns, name string, data map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.configMaps[ns+"/"+name] = data
+}
+
 // NewServer starts the API with pods; it stops at the end of the test.
 func NewServer(t testing.TB, pods ...Pod) *Server {
 	t.Helper()
-	s := &Server{pods: map[string]*corev1.Pod{}, forwards: map[string]map[int32]string{}}
+	s := &Server{pods: map[string]*corev1.Pod{}, forwards: map[string]map[int32]string{}, tokens: map[string]string{}, configMaps: map[string]map[string]string{}}
 	for _, p := range pods {
 		s.pods[p.Namespace+"/"+p.Name] = newPod(p)
 		s.forwards[p.Namespace+"/"+p.Name] = p.Forward
@@ -70,8 +102,12 @@ func NewServer(t testing.TB, pods ...Pod) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods/{name}", s.getPod)
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods", s.listPods)
+	mux.HandleFunc("GET /api/v1/pods", s.listPods)
+	mux.HandleFunc("GET /api/v1/namespaces", s.listNamespaces)
 	mux.HandleFunc("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews", s.review)
 	mux.HandleFunc("/api/v1/namespaces/{ns}/pods/{name}/portforward", s.portForward)
+	mux.HandleFunc("POST /api/v1/namespaces/{ns}/serviceaccounts/{name}/token", s.createToken)
+	mux.HandleFunc("GET /api/v1/namespaces/{ns}/configmaps/{name}", s.getConfigMap)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests = append(s.requests, r.Method+" "+r.URL.Path)
@@ -108,9 +144,9 @@ func (s *Server) Requests() []string {
 }
 
 func newPod(p Pod) *corev1.Pod {
-	return &corev1.Pod{
+	pod := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, UID: types.UID("uid-" + p.Name)},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, Annotations: p.Annotations, UID: types.UID("uid-" + p.Name)},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
 			{Name: "app", Image: "app"},
 			{Name: "istio-proxy", Image: "proxyv2", Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090}}},
@@ -120,6 +156,13 @@ func newPod(p Pod) *corev1.Pod {
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 		},
 	}
+	if p.Spec != nil {
+		pod.Spec = *p.Spec
+	}
+	if p.Phase != "" {
+		pod.Status.Phase = p.Phase
+	}
+	return pod
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -128,12 +171,49 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func notFound(w http.ResponseWriter, name string) {
+func notFound(w http.ResponseWriter, name string) { notFoundKind(w, "pods", name) }
+
+func notFoundKind(w http.ResponseWriter, kind, name string) {
 	writeJSON(w, http.StatusNotFound, metav1.Status{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusFailure,
 		Reason: metav1.StatusReasonNotFound, Code: http.StatusNotFound,
-		Message: fmt.Sprintf("pods %q not found", name),
-		Details: &metav1.StatusDetails{Name: name, Kind: "pods"},
+		Message: fmt.Sprintf("%s %q not found", kind, name),
+		Details: &metav1.StatusDetails{Name: name, Kind: kind},
+	})
+}
+
+// createToken answers a TokenRequest of a service account added with AddServiceAccount.
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	var req authenticationv1.TokenRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.tokenReqs = append(s.tokenReqs, req.Spec)
+	token, ok := s.tokens[r.PathValue("ns")+"/"+r.PathValue("name")]
+	s.mu.Unlock()
+	if !ok {
+		notFoundKind(w, "serviceaccounts", r.PathValue("name"))
+		return
+	}
+	req.TypeMeta = metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenRequest"}
+	req.Status = authenticationv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(time.Now().Add(time.Hour))}
+	writeJSON(w, http.StatusCreated, req)
+}
+
+func (s *Server) getConfigMap(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	data, ok := s.configMaps[r.PathValue("ns")+"/"+r.PathValue("name")]
+	s.mu.Unlock()
+	if !ok {
+		notFoundKind(w, "configmaps", r.PathValue("name"))
+		return
+	}
+	writeJSON(w, http.StatusOK, corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: r.PathValue("name"), Namespace: r.PathValue("ns")},
+		Data:       data,
 	})
 }
 
@@ -152,20 +232,50 @@ func (s *Server) getPod(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, pod)
 }
 
+// listPods lists the pods of a namespace, or of all (GET /api/v1/pods), with a label selector
+// and a field selector on metadata.name.
 func (s *Server) listPods(w http.ResponseWriter, r *http.Request) {
 	selector, err := labels.Parse(r.URL.Query().Get("labelSelector"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	name := ""
+	if fs := r.URL.Query().Get("fieldSelector"); fs != "" {
+		v, ok := strings.CutPrefix(fs, "metadata.name=")
+		if !ok {
+			http.Error(w, "only metadata.name= field selectors here", http.StatusBadRequest)
+			return
+		}
+		name = v
+	}
 	list := corev1.PodList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}}
 	s.mu.Lock()
 	for _, p := range s.pods {
-		if p.Namespace == r.PathValue("ns") && selector.Matches(labels.Set(p.Labels)) {
+		if (r.PathValue("ns") == "" || p.Namespace == r.PathValue("ns")) && (name == "" || p.Name == name) && selector.Matches(labels.Set(p.Labels)) {
 			list.Items = append(list.Items, *p)
 		}
 	}
 	s.mu.Unlock()
+	sort.Slice(list.Items, func(i, j int) bool {
+		return list.Items[i].Namespace+"/"+list.Items[i].Name < list.Items[j].Namespace+"/"+list.Items[j].Name
+	})
+	writeJSON(w, http.StatusOK, list)
+}
+
+// listNamespaces lists "default" and the namespaces of the pods.
+func (s *Server) listNamespaces(w http.ResponseWriter, _ *http.Request) {
+	names := map[string]bool{"default": true}
+	s.mu.Lock()
+	for _, p := range s.pods {
+		names[p.Namespace] = true
+	}
+	s.mu.Unlock()
+	list := corev1.NamespaceList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "NamespaceList"}}
+	for n := range names {
+		list.Items = append(list.Items, corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}})
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	writeJSON(w, http.StatusOK, list)
 }
 

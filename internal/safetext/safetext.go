@@ -10,6 +10,7 @@
 package safetext
 
 import (
+	"io"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -81,7 +82,8 @@ func Value(s string) string {
 	return strconv.Quote(Clip(s, MaxValue)) + " (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
-// Escape returns s with every character that a terminal could act on written as a Go escape:
+// Escape returns s with every character that a terminal could act on written as an escape
+// (\x1b, \x0a, \u202e):
 // the C0 controls (tab included), DEL, the C1 controls, Unicode's bidirectional overrides and
 // line separators, and bytes that are not UTF-8 (a lone 0x9b is CSI to some terminals). Text
 // without them is returned as it is, without allocating.
@@ -152,33 +154,18 @@ func escape(s string, keepTab, keepNewline bool) string {
 	return b.String()
 }
 
+// writeControl writes r escaped: \xHH below U+0100 (\x1b for ESC, \x0d\x0a for a line
+// break), \uHHHH above.
 func writeControl(b *strings.Builder, r rune) {
-	switch r {
-	case '\a':
-		b.WriteString(`\a`)
-	case '\b':
-		b.WriteString(`\b`)
-	case '\f':
-		b.WriteString(`\f`)
-	case '\n':
-		b.WriteString(`\n`)
-	case '\r':
-		b.WriteString(`\r`)
-	case '\t':
-		b.WriteString(`\t`)
-	case '\v':
-		b.WriteString(`\v`)
-	default:
-		if r < 0x100 {
-			b.WriteString(`\x`)
-			b.WriteString(hex2(byte(r)))
-			return
-		}
-		b.WriteString(`\u`)
-		s := strconv.FormatInt(int64(r), 16)
-		b.WriteString(strings.Repeat("0", 4-len(s)))
-		b.WriteString(s)
+	if r < 0x100 {
+		b.WriteString(`\x`)
+		b.WriteString(hex2(byte(r)))
+		return
 	}
+	b.WriteString(`\u`)
+	s := strconv.FormatInt(int64(r), 16)
+	b.WriteString(strings.Repeat("0", 4-len(s)))
+	b.WriteString(s)
 }
 
 func hex2(c byte) string {
@@ -223,4 +210,41 @@ func URL(raw string) string {
 		return raw
 	}
 	return userinfoRE.ReplaceAllString(raw, "${1}${2}:xxxxx@")
+}
+
+// Writer escapes what is written to it as EscapeLines does (line breaks and tabs kept), holding
+// back the bytes of a character split across two writes: a stream that reaches a terminal, such
+// as stderr, whatever writes to it.
+type Writer struct {
+	w       io.Writer
+	pending []byte
+}
+
+// NewWriter returns a Writer to w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+func (e *Writer) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(e.pending) > 0 {
+		p = append(e.pending, p...)
+		e.pending = nil
+	}
+	// A UTF-8 sequence cut at the end waits for the next write.
+	cut := len(p)
+	for i := len(p) - 1; i >= 0 && i >= len(p)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(p[i]) {
+			if !utf8.FullRune(p[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	if cut < len(p) {
+		e.pending = append([]byte(nil), p[cut:]...)
+		p = p[:cut]
+	}
+	if _, err := io.WriteString(e.w, escape(string(p), true, true)); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
