@@ -3,6 +3,8 @@ package configdump
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"sort"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -37,6 +39,80 @@ func (d *Dump) Redactions() ([]Replacement, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out, nil
+}
+
+// RedactionsOf finds the secret material in the clear in a whole admin document of the message
+// type name (an envoy.admin.v3.ServerInfo for /server_info, say), by the rules of Redactions. An
+// unknown type, a document that is not that message's JSON, or anything after it, is an error:
+// a document that cannot be walked cannot be said to hold no secret.
+func RedactionsOf(doc []byte, name protoreflect.FullName) ([]Replacement, error) {
+	mt := resolveType(string(name))
+	if mt == nil {
+		return nil, fmt.Errorf("configdump: unknown message type %s", name)
+	}
+	w := &redactor{decoder: *newDecoder(doc, 0, doc, nil)}
+	if w.skipWS() != '{' {
+		return nil, w.errorf("the document is not a JSON object")
+	}
+	if err := w.message(mt.Descriptor(), false, 0); err != nil {
+		return nil, err
+	}
+	if w.skipWS(); w.pos != len(doc) {
+		return nil, w.errorf("unexpected data after the document")
+	}
+	sort.Slice(w.found, func(i, j int) bool { return w.found[i].Start < w.found[j].Start })
+	return w.found, nil
+}
+
+// RedactedSize is the size of a document of size n once the replacements are applied.
+func RedactedSize(n int64, replace []Replacement) int64 {
+	for _, r := range replace {
+		n += int64(len(r.Text)) - int64(r.End-r.Start)
+	}
+	return n
+}
+
+// NewRedactedReader reads doc with the replacements (sorted, not overlapping) applied.
+func NewRedactedReader(doc []byte, replace []Replacement) io.Reader {
+	return &redactedReader{doc: doc, replace: replace}
+}
+
+type redactedReader struct {
+	doc     []byte
+	replace []Replacement
+	at      int    // next byte of doc
+	pending string // the rest of a replacement's text
+}
+
+func (r *redactedReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if r.pending != "" {
+			c := copy(p[n:], r.pending)
+			r.pending = r.pending[c:]
+			n += c
+			continue
+		}
+		end := len(r.doc)
+		if len(r.replace) > 0 {
+			end = r.replace[0].Start
+		}
+		if r.at < end {
+			c := copy(p[n:], r.doc[r.at:end])
+			r.at += c
+			n += c
+			continue
+		}
+		if len(r.replace) == 0 {
+			break
+		}
+		r.pending, r.at = r.replace[0].Text, r.replace[0].End
+		r.replace = r.replace[1:]
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // redactor walks a document along its descriptors, noting sensitive values.

@@ -31,6 +31,9 @@ type SecretItem struct {
 	TrustDomain string
 	// FromTrustBundle is set on items read from a SPIFFE validator's trust bundles.
 	FromTrustBundle bool
+	// CertFile is the file of the certificate when the secret names one instead of holding it
+	// (see Certs.FillFromCerts).
+	CertFile string
 }
 
 // SecretItems lists the dynamic secrets, warming ones first, as istioctl does; a SPIFFE
@@ -95,11 +98,17 @@ func (d *Dump) secretItems(name, state string, s *tlsv3.Secret, now time.Time) (
 			return items, nil
 		}
 	}
-	data := inlineData(s.GetTlsCertificate().GetCertificateChain())
-	if len(data) == 0 {
-		data = inlineData(vc.GetTrustedCa())
+	chain := s.GetTlsCertificate().GetCertificateChain()
+	data := inlineData(chain)
+	file := chain.GetFilename()
+	if len(data) == 0 && file == "" {
+		data, file = inlineData(vc.GetTrustedCa()), vc.GetTrustedCa().GetFilename()
 	}
-	return []SecretItem{newSecretItem(name, state, data, now)}, nil
+	it := newSecretItem(name, state, data, now)
+	if len(data) == 0 {
+		it.CertFile = file
+	}
+	return []SecretItem{it}, nil
 }
 
 // inlineData returns a data source's inline bytes or string.

@@ -104,7 +104,7 @@ func (c *AdminClient) open(ctx context.Context, method, path string) (io.ReadClo
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, fmt.Errorf("%s answered %s to %s /%s: %s", c.describe, resp.Status, method, pathOnly(path), firstLine(resp.Body))
+		return nil, &StatusError{Code: resp.StatusCode, msg: fmt.Sprintf("%s answered %s to %s /%s: %s", c.describe, resp.Status, method, pathOnly(path), firstLine(resp.Body))}
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
 		defer resp.Body.Close()
@@ -116,6 +116,15 @@ func (c *AdminClient) open(ctx context.Context, method, path string) (io.ReadClo
 	}
 	return resp.Body, nil
 }
+
+// StatusError is the error of an admin API answering with another status than 200 OK: an
+// Envoy without the endpoint answers 404 Not Found.
+type StatusError struct {
+	Code int
+	msg  string
+}
+
+func (e *StatusError) Error() string { return e.msg }
 
 // explainedBody explains the errors of reading an answer.
 type explainedBody struct {

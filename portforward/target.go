@@ -128,6 +128,28 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 	return &ready[0], note, nil
 }
 
+// Pods finds every pod a target names: the pod itself, or all the pods of a workload's or a
+// service's selector, whatever their phase (callers pick the ones they can use), sorted by name.
+func (k *Kube) Pods(ctx context.Context, t Target) ([]corev1.Pod, error) {
+	if t.Kind == "pod" {
+		pod, _, err := k.Resolve(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		return []corev1.Pod{*pod}, nil
+	}
+	selector, err := k.selectorOf(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	pods, err := k.ListPods(ctx, t.Namespace, selector)
+	if err != nil {
+		return nil, apiError(err, "pods of "+t.String(), "pods")
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	return pods, nil
+}
+
 // selectorOf returns the label selector of a workload or service.
 func (k *Kube) selectorOf(ctx context.Context, t Target) (string, error) {
 	var (

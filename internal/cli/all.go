@@ -110,7 +110,7 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			return writeList(w, d, res, formatter.Short, routeList(o.routes, o.verbose, true))
 		}},
 		{"SECRET INFO", configdump.SecretsSection, func(w io.Writer) error {
-			items, err := d.SecretItems(time.Now())
+			items, err := o.secretItems(d, time.Now())
 			if err != nil {
 				return err
 			}

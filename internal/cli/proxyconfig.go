@@ -83,9 +83,16 @@ type commonOptions struct {
 	quiet    bool
 	maxInput int64
 	target   string
-	live     *liveOptions
+	// bundleProxy is the proxy named after -f BUNDLE: which of the bundle's proxies to read.
+	bundleProxy string
+	live        *liveOptions
+	// root gives -n, which also picks a bundle's proxy.
+	root *rootOptions
 	// release drops bytes of the loaded document from memory (see load).
 	release func([]byte)
+	// document reads another admin document of the proxy, while a view runs (see
+	// optionalDocument): the certs of a bundle or of a live proxy.
+	document func(path string) ([]byte, error)
 }
 
 func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatter.Format) *commonOptions {
@@ -95,12 +102,13 @@ func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatte
 		timeout:  30 * time.Second,
 		maxInput: defaultMaxInput,
 		live:     newLiveOptions(root),
+		root:     root,
 	}
 }
 
 func (o *commonOptions) addFlags(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVarP(&o.file, "file", "f", "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
+	fs.StringVarP(&o.file, "file", "f", "", `read the Envoy config dump (or /clusters?format=json document) from a file, "-" for stdin; or a capture bundle (proxyctl capture), naming one of its proxies as POD[.NAMESPACE] if it holds several`)
 	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL (http://HOST:PORT), no Kubernetes needed")
 	fs.VarP(&o.output, "output", "o", "output format: short, json or yaml")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
@@ -116,6 +124,17 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 	}
 	if len(args) > 0 {
 		o.target = args[0]
+	}
+	if o.file != "" && o.target != "" {
+		// -f BUNDLE POD[.NAMESPACE]: the name picks one of the bundle's proxies.
+		if !isBundleFile(o.file) {
+			name := o.file
+			if name == "-" {
+				name = "stdin"
+			}
+			return usageErrorf("%s is not a capture bundle: a proxy name (%s) goes with -f only to pick one of a bundle's proxies", name, o.target)
+		}
+		o.bundleProxy, o.target = o.target, ""
 	}
 	given := 0
 	for _, s := range []string{o.file, o.adminURL, o.target} {
@@ -140,7 +159,7 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 func (o *commonOptions) source(ctx context.Context) (Source, error) {
 	switch {
 	case o.file != "":
-		return &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}, nil
+		return openFile(fileOptions{path: o.file, stdin: o.streams.In, max: o.maxInput, proxy: o.bundleProxy, namespace: o.root.kube.NamespaceFlag()})
 	case o.adminURL != "":
 		admin, err := newAdminURLSource(o.adminURL, o.maxInput)
 		if err != nil {
@@ -161,6 +180,11 @@ func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump
 		return nil, nil, deadline(err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
+	return o.loadFrom(ctx, src, path)
+}
+
+// loadFrom reads and parses the document at an admin path of src.
+func (o *commonOptions) loadFrom(ctx context.Context, src Source, path string) (*configdump.Dump, func([]byte), error) {
 	d, release, err := loadDocument(ctx, src, path, o.maxInput)
 	if err != nil {
 		// Sources name themselves in their errors.
@@ -178,12 +202,24 @@ func deadline(err error, doing string, timeout time.Duration) error {
 }
 
 // run loads the document a view needs, runs the view, and reports the unknown types met.
+// The source stays open while the view runs, for the other documents it may read.
 func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *configdump.Dump) error) error {
-	d, release, err := o.load(cmd.Context(), path)
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	src, err := o.source(ctx)
+	if err != nil {
+		return deadline(err, "reaching the proxy", o.timeout)
+	}
+	defer src.Close()
+	d, release, err := o.loadFrom(ctx, src, path)
 	if err != nil {
 		return err
 	}
 	o.release = release
+	o.document = func(path string) ([]byte, error) {
+		data, err := optionalDocument(ctx, src, path, o.maxInput)
+		return data, deadline(err, "fetching /"+path+" from "+src.String(), o.timeout)
+	}
 	if err := view(d); err != nil {
 		return err
 	}

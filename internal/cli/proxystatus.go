@@ -88,7 +88,7 @@ and the others are still shown.`,
 	fs.IntVarP(&o.verbosity, "verbosity", "v", 0, "1: one column per xDS type, with the age of each send")
 	fs.VarP(&o.output, "output", "o", "output format: short (a table), json or yaml")
 	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit 3 when a shown proxy has this state: stale, error or notsent (repeatable)")
-	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump instead of the pod")
+	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump, or from the pod's proxy in this capture bundle, instead of the pod")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for the whole command")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from istiod, a file or the admin API")
 	o.live.addFlags(cmd)
@@ -268,8 +268,19 @@ func localZone() *time.Location {
 
 // envoyDump reads Envoy's config dump from --file or from the pod.
 func (o *proxyStatusOptions) envoyDump(ctx context.Context, t portforward.Target) (*configdump.Dump, error) {
-	var src Source = &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}
-	if o.file == "" {
+	var src Source
+	if o.file != "" {
+		fo := fileOptions{path: o.file, stdin: o.streams.In, max: o.maxInput}
+		if isBundleFile(o.file) {
+			// The bundle's proxy of that pod.
+			fo.proxy, fo.orOnlyURL = t.Name+"."+t.Namespace, true
+		}
+		var err error
+		src, err = openFile(fo)
+		if err != nil {
+			return nil, err
+		}
+	} else {
 		kube, _, err := o.root.kube.Client()
 		if err != nil {
 			return nil, err

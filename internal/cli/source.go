@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/internal/bundle"
+	"github.com/proxyctl/proxyctl/portforward"
 )
 
 // Admin API paths each view fetches: only what it needs.
@@ -24,8 +26,9 @@ const (
 	pathFullDump  = "config_dump"
 )
 
-// Source yields Envoy admin documents: from a file or stdin, an admin URL, or a pod through a
-// port-forward. It is chosen before any Kubernetes client is built.
+// Source yields Envoy admin documents: from a file or stdin, one proxy of a capture bundle, an
+// admin URL, or a pod through a port-forward. It is chosen before any Kubernetes client is
+// built. -f goes through openFile, which tells bundles from dumps.
 type Source interface {
 	// Open starts reading the document at an admin API path, such as "config_dump?mask=...".
 	// A file source has one document and returns it whatever the path.
@@ -157,6 +160,9 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 	kind := "" // "json" or "yaml" once known
 	feed := func(p []byte) error {
 		if err := ix.Feed(p); err != nil {
+			if err := verifyBody(body); err != nil {
+				return err // a damaged bundle: say so, not where its bytes stop being JSON
+			}
 			if data, _, derr := sp.bytes(); derr == nil {
 				err = configdump.Locate(err, data)
 			}
@@ -218,6 +224,16 @@ func loadDocument(ctx context.Context, src Source, path string, max int64) (*con
 		return nil, nil, fmt.Errorf("parsing the configuration from %s: %w", src, err)
 	}
 	return d, release, nil
+}
+
+// verifyBody reads the rest of a document that checks itself (a bundle's, against the sha256
+// its manifest records) and returns its error, if any.
+func verifyBody(body io.Reader) error {
+	if _, ok := body.(interface{ Verified() }); !ok {
+		return nil
+	}
+	_, err := io.Copy(io.Discard, body)
+	return err
 }
 
 // spoolInMemory is how much of a streamed document is kept in memory before it goes to disk.
@@ -286,4 +302,155 @@ func (s *spool) bytes() ([]byte, func([]byte), error) {
 	data := make([]byte, s.n)
 	_, err := s.file.ReadAt(data, 0)
 	return data, func([]byte) {}, err
+}
+
+// errNoDocument is wrapped by the error of a source that has no document at a path: a file
+// (it holds one document), a bundle whose proxy did not serve it, an Envoy answering 404.
+var errNoDocument = errors.New("no such document")
+
+// isBundleFile tells whether path is a regular file that starts as a capture bundle does
+// (gzip data); what is not a bundle after all is explained by bundle.Open.
+func isBundleFile(path string) bool {
+	if path == "-" {
+		return false // bundles are read by path: they are read at random
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	head := make([]byte, 2)
+	n, _ := io.ReadFull(f, head)
+	return bundle.IsBundle(head[:n])
+}
+
+// fileOptions say how to read -f.
+type fileOptions struct {
+	path  string
+	stdin io.Reader
+	max   int64
+	// proxy picks a proxy of a bundle (POD[.NAMESPACE], HOST:PORT), in namespace when set (-n).
+	proxy, namespace string
+	// orOnlyURL: when no proxy has that name, a bundle holding one proxy, captured from an
+	// admin URL (so of no known pod), is read (ps POD --file BUNDLE).
+	orOnlyURL bool
+}
+
+// openFile is the source behind -f: one proxy of a capture bundle, else a config dump (or a
+// /clusters document) in a file or on stdin. Every command reading -f goes through it, so that
+// each reads bundles.
+func openFile(o fileOptions) (Source, error) {
+	if isBundleFile(o.path) {
+		return openBundleProxy(o)
+	}
+	if o.proxy != "" {
+		return nil, usageErrorf("%s is not a capture bundle: a proxy name (%s) goes with -f only to pick one of a bundle's proxies", o.path, o.proxy)
+	}
+	return &fileSource{path: o.path, stdin: o.stdin, max: o.max}, nil
+}
+
+// openBundle opens a capture bundle and reads its manifest.
+func openBundle(path string) (*bundle.Reader, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, nil, fmt.Errorf("cannot open %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	r, err := bundle.Open(f, fi.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return r, f, nil
+}
+
+// openBundleProxy is the source of one proxy of a bundle: the one named, or the only one.
+func openBundleProxy(o fileOptions) (*bundleSource, error) {
+	path := o.path
+	r, f, err := openBundle(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.Find(o.proxy, o.namespace)
+	if ps := r.Manifest().Proxies; errors.Is(err, bundle.ErrNoProxy) && o.orOnlyURL && len(ps) == 1 && ps[0].Pod == "" {
+		p, err = &ps[0], nil
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, bundle.ErrAmbiguous) {
+			return nil, usageError{err}
+		}
+		return nil, err
+	}
+	if p.Status == bundle.ProxyFailed {
+		f.Close()
+		return nil, fmt.Errorf("%s was not captured in bundle %s: %s", p.Name, path, p.Error)
+	}
+	return &bundleSource{path: path, f: f, r: r, proxy: p}, nil
+}
+
+// bundleSource reads the documents of one proxy of a capture bundle: each admin path is
+// answered by the document captured for it (any config_dump by the whole dump).
+type bundleSource struct {
+	path  string
+	f     *os.File
+	r     *bundle.Reader
+	proxy *bundle.Proxy
+}
+
+func (s *bundleSource) String() string { return fmt.Sprintf("%s in bundle %s", s.proxy.Name, s.path) }
+
+func (s *bundleSource) Close() error { return s.f.Close() }
+
+func (s *bundleSource) Open(_ context.Context, path string) (io.ReadCloser, error) {
+	doc, ok := bundle.DocumentFor(path)
+	if !ok {
+		return nil, fmt.Errorf("%w: a capture bundle holds no /%s document (%s)", errNoDocument, path, s)
+	}
+	f := s.proxy.File(doc.Name)
+	switch {
+	case f == nil:
+		return nil, fmt.Errorf("%w: %s has no /%s document: it was not captured", errNoDocument, s, doc.AdminPath)
+	case f.Status == bundle.FileNotFound:
+		return nil, fmt.Errorf("%w: %s has no /%s document: its Envoy answered 404 Not Found when it was captured", errNoDocument, s, doc.AdminPath)
+	case f.Status != bundle.FileOK:
+		return nil, fmt.Errorf("%w: %s has no /%s document: it could not be captured: %s", errNoDocument, s, doc.AdminPath, f.Error)
+	}
+	return s.r.Open(s.proxy, f)
+}
+
+// optionalDocument reads another document of the proxy a view reads, when its source has one
+// (a bundle, a live proxy; not a file): nil and no error when it has none.
+func optionalDocument(ctx context.Context, src Source, path string, max int64) ([]byte, error) {
+	if _, ok := src.(*fileSource); ok {
+		return nil, nil
+	}
+	body, err := src.Open(ctx, path)
+	var se *portforward.StatusError
+	if errors.Is(err, errNoDocument) || errors.As(err, &se) && se.Code == 404 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%w: the /%s document of %s has more than the limit of %d bytes (--max-input)", ErrTooLarge, path, src, max)
+	}
+	return data, nil
 }

@@ -61,6 +61,7 @@ func NewServer(t testing.TB, pods ...Pod) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods/{name}", s.getPod)
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods", s.listPods)
+	mux.HandleFunc("GET /api/v1/pods", s.listPods) // all namespaces
 	mux.HandleFunc("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews", s.review)
 	mux.HandleFunc("/api/v1/namespaces/{ns}/pods/{name}/portforward", s.portForward)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -145,7 +146,7 @@ func (s *Server) listPods(w http.ResponseWriter, r *http.Request) {
 	list := corev1.PodList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}}
 	s.mu.Lock()
 	for _, p := range s.pods {
-		if p.Namespace == r.PathValue("ns") && selector.Matches(labels.Set(p.Labels)) {
+		if (r.PathValue("ns") == "" || p.Namespace == r.PathValue("ns")) && selector.Matches(labels.Set(p.Labels)) {
 			list.Items = append(list.Items, *p)
 		}
 	}
