@@ -24,18 +24,23 @@ var redactedBase64 = base64.StdEncoding.EncodeToString([]byte(Redacted))
 // ticket keys, generic secrets, credentials...), as Envoy finds them when it redacts its own
 // dumps. Printing the document with these replacements applied is printing it redacted. It
 // walks the whole document; values Envoy redacted already need no replacement.
-func (d *Dump) Redactions() ([]Replacement, error) {
+func (d *Dump) Redactions() ([]Replacement, error) { return d.RedactionsWith(nil) }
+
+// RedactionsWith is Redactions calling done, when set, with each part of the document it has
+// walked, in order: a caller that mapped the document can drop those pages from memory.
+func (d *Dump) RedactionsWith(done func(part []byte)) ([]Replacement, error) {
 	var out []Replacement
 	for _, sp := range d.spans {
-		mt := resolveType(sp.typeURL)
-		if mt == nil {
-			continue
+		if mt := resolveType(sp.typeURL); mt != nil {
+			w := &redactor{decoder: *newDecoder(d.src[sp.start:sp.end], int(sp.start), d.src, nil)}
+			if err := w.message(mt.Descriptor(), false, 0); err != nil {
+				return nil, err
+			}
+			out = append(out, w.found...)
 		}
-		w := &redactor{decoder: *newDecoder(d.src[sp.start:sp.end], int(sp.start), d.src, nil)}
-		if err := w.message(mt.Descriptor(), false, 0); err != nil {
-			return nil, err
+		if done != nil {
+			done(d.src[sp.start:sp.end])
 		}
-		out = append(out, w.found...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out, nil
@@ -73,18 +78,22 @@ func RedactedSize(n int64, replace []Replacement) int64 {
 }
 
 // NewRedactedReader reads doc with the replacements (sorted, not overlapping) applied.
-func NewRedactedReader(doc []byte, replace []Replacement) io.Reader {
-	return &redactedReader{doc: doc, replace: replace}
+func NewRedactedReader(doc []byte, replace []Replacement) *RedactedReader {
+	return &RedactedReader{doc: doc, replace: replace}
 }
 
-type redactedReader struct {
+// RedactedReader reads a document with replacements applied.
+type RedactedReader struct {
 	doc     []byte
 	replace []Replacement
 	at      int    // next byte of doc
 	pending string // the rest of a replacement's text
 }
 
-func (r *redactedReader) Read(p []byte) (int, error) {
+// Offset is how much of the document has been read (a replacement counts once passed).
+func (r *RedactedReader) Offset() int { return r.at }
+
+func (r *RedactedReader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		if r.pending != "" {

@@ -76,6 +76,8 @@ var commands = []benchCmd{
 	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
 	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second},
 	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second},
+	// 50 stand-in admin APIs, on the first size only (see capture.go).
+	{"capture 50 proxies", []string{"capture"}, inDump, false, 0},
 }
 
 // target is what a line must meet; zero fields are not checked.
@@ -301,6 +303,17 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 		}
 		defer stopIstiod()
 		for _, b := range cmds {
+			if isCapture(b) {
+				if sizeMB != c.sizes[0] {
+					continue
+				}
+				r, note, err := benchCapture(c, b, files, sizeMB, progress)
+				if err != nil {
+					return nil, nil, err
+				}
+				rows, notes = append(rows, r), append(notes, note)
+				continue
+			}
 			args := make([]string, len(b.args))
 			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL)
 			for i, a := range b.args {

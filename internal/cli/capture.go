@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -265,7 +266,7 @@ func (o *captureOptions) run(ctx context.Context) error {
 	os.Remove(body.Name()) // gone however proxyctl ends
 	defer body.Close()
 
-	arch := &archiver{w: bundle.NewWriter(body, o.now)}
+	arch := newArchiver(bundle.NewWriter(body, o.now), 2*o.concurrency)
 	prog := o.newProgress(len(targets))
 	proxies := make([]bundle.Proxy, len(targets))
 	sem := make(chan struct{}, o.concurrency)
@@ -281,6 +282,7 @@ func (o *captureOptions) run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	arch.close()
 	prog.stop()
 	if err := ctx.Err(); err != nil {
 		return err // interrupted: Run says so
@@ -354,7 +356,8 @@ func summaryRows(proxies []bundle.Proxy) []formatter.CaptureRow {
 	return rows
 }
 
-// captureProxy fetches every document of one proxy into the bundle.
+// captureProxy fetches every document of one proxy, handing each to the archiver as soon as
+// it has arrived, and fetching the next meanwhile.
 func (o *captureOptions) captureProxy(ctx context.Context, t captureTarget, arch *archiver, prog *progress) bundle.Proxy {
 	p := t.proxy
 	p.Status = bundle.ProxyFailed
@@ -370,20 +373,38 @@ func (o *captureOptions) captureProxy(ctx context.Context, t captureTarget, arch
 		return p
 	}
 	defer admin.Close()
-	var problems []string
-	var info configdump.ServerInfo
 	stopped := ""
+	var pending []*archiveJob // in the order of p.Files
 	for _, doc := range bundle.Documents {
-		f, stop := o.fetch(ctx, admin, &p, doc, arch, &info)
-		p.Files = append(p.Files, f)
-		prog.add(f.Size)
-		if f.Status == bundle.FileError {
-			problems = append(problems, strings.TrimSuffix(f.Name, filepath.Ext(f.Name))+": "+f.Error)
+		f, sp, stop := o.fetch(ctx, admin, p.Name, doc)
+		var job *archiveJob
+		if sp != nil {
+			job = &archiveJob{path: p.Dir + "/" + doc.Name, proxy: p.Name, f: f, doc: doc, sp: sp, done: make(chan archiveResult, 1)}
+			arch.submit(job)
 		}
+		p.Files, pending = append(p.Files, f), append(pending, job)
 		if stop {
 			// The proxy cannot be reached any more: the next fetches would fail the same way.
 			stopped = f.Error
 			break
+		}
+	}
+	var problems []string
+	var info configdump.ServerInfo
+	for i, job := range pending {
+		if job != nil {
+			r := <-job.done
+			p.Files[i] = r.f
+			prog.add(r.f.Size)
+			if r.nodeID != "" || r.envoy != "" {
+				p.NodeID, p.EnvoyVersion = r.nodeID, r.envoy
+			}
+			if r.info != nil {
+				info = *r.info
+			}
+		}
+		if f := p.Files[i]; f.Status == bundle.FileError {
+			problems = append(problems, strings.TrimSuffix(f.Name, filepath.Ext(f.Name))+": "+f.Error)
 		}
 	}
 	if p.NodeID == "" {
@@ -412,9 +433,14 @@ func (o *captureOptions) captureProxy(ctx context.Context, t captureTarget, arch
 	return p
 }
 
-// fetch fetches one document and archives it. stop is set when the proxy stopped answering (a
-// transport error or the timeout, not an HTTP status).
-func (o *captureOptions) fetch(ctx context.Context, admin adminAPI, p *bundle.Proxy, doc bundle.Document, arch *archiver, info *configdump.ServerInfo) (f bundle.File, stop bool) {
+// captureSpoolInMemory is how much of a fetched document stays in memory before it goes to a
+// temporary file: little, as many are in flight at once.
+const captureSpoolInMemory = 256 << 10
+
+// fetch fetches one document into a spool, nil when it could not be fetched (f says why).
+// stop is set when the proxy stopped answering (a transport error or the timeout, not an HTTP
+// status).
+func (o *captureOptions) fetch(ctx context.Context, admin adminAPI, proxy string, doc bundle.Document) (f bundle.File, sp *spool, stop bool) {
 	f = bundle.File{Name: doc.Name, AdminPath: doc.AdminPath, Status: bundle.FileError}
 	body, err := admin.Open(ctx, doc.AdminPath)
 	var se *portforward.StatusError
@@ -424,95 +450,158 @@ func (o *captureOptions) fetch(ctx context.Context, admin adminAPI, p *bundle.Pr
 		if se.Code == 404 {
 			f.Status, f.Error = bundle.FileNotFound, ""
 		}
-		return f, false
+		return f, nil, false
 	case err != nil:
-		f.Error = oneLine(deadline(err, "fetching /"+doc.AdminPath+" from "+p.Name, o.timeout).Error())
-		return f, true
+		f.Error = oneLine(deadline(err, "fetching /"+doc.AdminPath+" from "+proxy, o.timeout).Error())
+		return f, nil, true
 	}
+	defer body.Close()
 	f.HTTPStatus = 200
-	sp := &spool{max: o.maxInput}
-	defer sp.close()
-	buf := make([]byte, 256<<10)
+	sp = &spool{max: o.maxInput, memMax: captureSpoolInMemory}
+	buf := make([]byte, 64<<10)
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
 			if werr := sp.write(buf[:n]); werr != nil {
-				body.Close()
-				f.Error = oneLine(fmt.Sprintf("/%s of %s: %s", doc.AdminPath, p.Name, werr))
-				return f, false
+				sp.close()
+				f.Error = oneLine(fmt.Sprintf("/%s of %s: %s", doc.AdminPath, proxy, werr))
+				return f, nil, false
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			break
+			return f, sp, false
 		}
 		if err != nil {
-			body.Close()
-			f.Error = oneLine(deadline(err, "fetching /"+doc.AdminPath+" from "+p.Name, o.timeout).Error())
-			return f, true
+			sp.close()
+			f.Error = oneLine(deadline(err, "fetching /"+doc.AdminPath+" from "+proxy, o.timeout).Error())
+			return f, nil, true
 		}
 	}
-	body.Close()
-	return arch.add(p, f, doc, sp, info), false
 }
 
-// archiver adds documents to the bundle one at a time: each is redacted and compressed whole
-// before the next, so that memory holds one document, whatever the number of proxies.
+// archiveJob is a fetched document on its way into the bundle.
+type archiveJob struct {
+	path, proxy string
+	f           bundle.File
+	doc         bundle.Document
+	sp          *spool
+	done        chan archiveResult
+}
+
+// archiveResult is the document's entry, and what it told of the proxy.
+type archiveResult struct {
+	f             bundle.File
+	nodeID, envoy string
+	info          *configdump.ServerInfo
+}
+
+// archiver redacts fetched documents, on all cores, and writes them into the bundle one at a
+// time. Documents wait on disk (their spools), so memory holds the few being processed, each
+// of them only in part: its pages are dropped as they are walked and written.
 type archiver struct {
-	mu  sync.Mutex
-	w   *bundle.Writer
-	err error // the first archive error: the bundle cannot be written
+	jobs chan *archiveJob
+	wg   sync.WaitGroup
+	mu   sync.Mutex // guards w and err
+	w    *bundle.Writer
+	err  error // the first archive error: the bundle cannot be written
 }
 
-// add redacts a fetched document and archives it. A document that cannot be checked for
-// secrets (not the JSON it should be) is left out, with the reason.
-func (a *archiver) add(p *bundle.Proxy, f bundle.File, doc bundle.Document, sp *spool, info *configdump.ServerInfo) bundle.File {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	data, mapped, free, err := sp.document()
+func newArchiver(w *bundle.Writer, queue int) *archiver {
+	a := &archiver{w: w, jobs: make(chan *archiveJob, queue)}
+	for range runtime.GOMAXPROCS(0) {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			for j := range a.jobs {
+				j.done <- a.process(j)
+			}
+		}()
+	}
+	return a
+}
+
+// submit queues a document; it waits while the queue is full.
+func (a *archiver) submit(j *archiveJob) { a.jobs <- j }
+
+// close waits for the documents queued.
+func (a *archiver) close() {
+	close(a.jobs)
+	a.wg.Wait()
+}
+
+// releaseBehind drops the pages of a mapped document once the archive has read past them.
+type releaseBehind struct {
+	r        *configdump.RedactedReader
+	data     []byte
+	released int
+}
+
+func (rb *releaseBehind) Read(p []byte) (int, error) {
+	n, err := rb.r.Read(p)
+	if off := rb.r.Offset(); off-rb.released >= 4<<20 || err != nil {
+		releasePages(rb.data[rb.released:off])
+		rb.released = off
+	}
+	return n, err
+}
+
+// process redacts a document and archives it. A document that cannot be checked for secrets
+// (not the JSON it should be) is left out, with the reason.
+func (a *archiver) process(j *archiveJob) archiveResult {
+	res := archiveResult{f: j.f}
+	f := &res.f
+	defer j.sp.close()
+	data, mapped, free, err := j.sp.document()
 	if err != nil {
-		f.Error = oneLine(fmt.Sprintf("keeping /%s of %s: %s", doc.AdminPath, p.Name, err))
-		return f
+		f.Error = oneLine(fmt.Sprintf("keeping /%s of %s: %s", j.doc.AdminPath, j.proxy, err))
+		return res
 	}
 	defer free()
+	release := func([]byte) {}
+	if mapped {
+		release = releasePages // never on the heap: released pages read back as zeros
+	}
 	var replace []configdump.Replacement
 	switch {
-	case doc.Name == "config_dump.json":
-		var opts configdump.ParseOptions
-		if mapped {
-			opts.ChunkDone = releasePages // never on the heap: released pages read back as zeros
-		}
-		d, err := configdump.ParseWith(data, opts)
+	case j.doc.Name == "config_dump.json":
+		d, err := configdump.ParseWith(data, configdump.ParseOptions{ChunkDone: release})
 		if err == nil {
-			replace, err = d.Redactions()
+			res.nodeID, res.envoy = d.Identity()
+			replace, err = d.RedactionsWith(release)
 		}
 		if err != nil {
-			f.Error = oneLine(fmt.Sprintf("the config dump of %s does not parse, so it is left out: %s", p.Name, err))
-			return f
+			f.Error = oneLine(fmt.Sprintf("the config dump of %s does not parse, so it is left out: %s", j.proxy, err))
+			return res
 		}
-		p.NodeID, p.EnvoyVersion = d.Identity()
-	case doc.Message != "":
-		if replace, err = configdump.RedactionsOf(data, protoreflect.FullName(doc.Message)); err != nil {
-			f.Error = oneLine(fmt.Sprintf("/%s of %s cannot be checked for secrets, so it is left out: %s", doc.AdminPath, p.Name, err))
-			return f
+	case j.doc.Message != "":
+		if replace, err = configdump.RedactionsOf(data, protoreflect.FullName(j.doc.Message)); err != nil {
+			f.Error = oneLine(fmt.Sprintf("/%s of %s cannot be checked for secrets, so it is left out: %s", j.doc.AdminPath, j.proxy, err))
+			return res
 		}
-		if doc.Name == "server_info.json" {
+		if j.doc.Name == "server_info.json" {
 			if si, err := configdump.ParseServerInfo(data); err == nil {
-				*info = si
+				res.info = &si
 			}
 		}
+		release(data)
 	}
+	size := configdump.RedactedSize(int64(len(data)), replace)
+	var src io.Reader = configdump.NewRedactedReader(data, replace)
+	if mapped {
+		src = &releaseBehind{r: src.(*configdump.RedactedReader), data: data}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.err != nil {
 		f.Error = "the bundle could not be written"
-		return f
+		return res
 	}
-	f.Size = configdump.RedactedSize(int64(len(data)), replace)
-	f.Offset, f.SHA256, a.err = a.w.Add(p.Dir+"/"+f.Name, f.Size, configdump.NewRedactedReader(data, replace))
-	if a.err != nil {
-		f.Size, f.Error = 0, "the bundle could not be written"
-		return f
+	if f.Offset, f.SHA256, a.err = a.w.Add(j.path, size, src); a.err != nil {
+		f.Error = "the bundle could not be written"
+		return res
 	}
-	f.Status, f.Redacted = bundle.FileOK, len(replace)
-	return f
+	f.Status, f.Size, f.Redacted = bundle.FileOK, size, len(replace)
+	return res
 }
 
 // document returns the spooled bytes, whether they are a mapping of the temporary file, and

@@ -243,10 +243,12 @@ const spoolInMemory = 2 << 20
 
 // spool keeps a streamed document: in memory while small, then in an unlinked temporary file.
 type spool struct {
-	max  int64
-	n    int64
-	mem  []byte
-	file *os.File
+	max int64
+	// memMax is how much stays in memory (0: spoolInMemory).
+	memMax int
+	n      int64
+	mem    []byte
+	file   *os.File
 	// noDisk is set when no temporary file can be made.
 	noDisk bool
 }
@@ -256,7 +258,11 @@ func (s *spool) write(p []byte) error {
 		return fmt.Errorf("%w: more than the limit of %d bytes (--max-input)", ErrTooLarge, s.max)
 	}
 	s.n += int64(len(p))
-	if s.file == nil && (s.noDisk || len(s.mem)+len(p) <= spoolInMemory) {
+	inMemory := spoolInMemory
+	if s.memMax > 0 {
+		inMemory = s.memMax
+	}
+	if s.file == nil && (s.noDisk || len(s.mem)+len(p) <= inMemory) {
 		s.mem = append(s.mem, p...)
 		return nil
 	}

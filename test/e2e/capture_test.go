@@ -1,0 +1,99 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// captureDocs are the sample proxy's other admin documents, by the admin path capture asks.
+var captureDocs = map[string]string{
+	"server_info":           "server_info.json",
+	"certs":                 "certs.json",
+	"listeners?format=json": "listeners.json",
+	"runtime":               "runtime.json",
+	"memory":                "memory.json",
+	"stats":                 "stats.txt",
+}
+
+// captureRequests are the requests a capture makes of each proxy, in order.
+var captureRequests = []string{"GET /server_info", "GET /config_dump?include_eds=true", "GET /clusters?format=json",
+	"GET /listeners?format=json", "GET /certs", "GET /runtime", "GET /memory", "GET /stats"}
+
+// startFullEnvoy is StartEnvoy serving every document capture fetches.
+func startFullEnvoy(t *testing.T) *Envoy {
+	t.Helper()
+	e := StartEnvoy(t)
+	for path, file := range captureDocs {
+		data, err := os.ReadFile(filepath.Join(env.root, "testdata", "sample", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.SetDocument(path, data)
+	}
+	return e
+}
+
+// TestCapture: proxyctl capture -l app=web -n NS over three pods through the real apiserver's
+// port-forward, then pc cluster -f BUNDLE web-1.NS (and other views, on other pods) print what
+// they print live; each proxy was asked each document once, and a pod of another app was left
+// alone.
+func TestCapture(t *testing.T) {
+	ns := env.NewNamespace(t)
+	envoys := map[string]*Envoy{}
+	for _, name := range []string{"web-1", "web-2", "web-3", "db-0"} {
+		e := startFullEnvoy(t)
+		envoys[name] = e
+		app := strings.TrimRight(name, "-0123456789")
+		env.CreatePod(t, ns, PodOptions{Name: name, Labels: map[string]string{"app": app}, Forward: e.Forward()})
+	}
+	bundle := filepath.Join(t.TempDir(), "incident.tar.gz")
+	r := Proxyctl(t, "capture", "-l", "app=web", "-n", ns, "-o", bundle)
+	if r.Code != 0 || r.Stderr != "" {
+		t.Fatalf("%s", r)
+	}
+	for _, want := range []string{"web-1." + ns + " ", "web-2." + ns + " ", "web-3." + ns + " ", "Wrote " + bundle + " (3 proxies, "} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	if strings.Contains(r.Stdout, "db-0") {
+		t.Errorf("a pod of another app was captured:\n%s", r.Stdout)
+	}
+	for name, e := range envoys {
+		want := captureRequests
+		if name == "db-0" {
+			want = nil
+		}
+		if got := e.Requests(); !slices.Equal(got, want) {
+			t.Errorf("%s served %q, want %q", name, got, want)
+		}
+	}
+	for _, c := range []struct {
+		view []string
+		pod  string
+	}{
+		{[]string{"cluster"}, "web-1"},
+		{[]string{"cluster", "-o", "json"}, "web-1"},
+		{[]string{"endpoint"}, "web-2"},
+		{[]string{"listener"}, "web-3"},
+		{[]string{"secret"}, "web-3"},
+		{[]string{"all", "-o", "json"}, "web-2"},
+	} {
+		target := c.pod + "." + ns
+		live := Proxyctl(t, append(append([]string{"pc"}, c.view...), target)...)
+		got := Proxyctl(t, append(append([]string{"pc"}, c.view...), "-f", bundle, target)...)
+		if live.Code != 0 || len(live.Stdout) < 100 || got.Code != 0 || got.Stdout != live.Stdout || got.Stderr != live.Stderr {
+			t.Errorf("pc %s -f BUNDLE %s:\n%s\n--- live ---\n%s", strings.Join(c.view, " "), target, got, live)
+		}
+	}
+	// Offline: no kubeconfig at all.
+	got := ProxyctlWith(t, RunOptions{Kubeconfig: NoKubeconfig}, "pc", "cluster", "-f", bundle, "web-1."+ns)
+	if ref := Proxyctl(t, "pc", "cluster", "web-1."+ns); got.Code != 0 || got.Stdout != ref.Stdout {
+		t.Errorf("offline:\n%s", got)
+	}
+}
