@@ -39,7 +39,7 @@ func NewAdminClient(base string, maxBytes int64) (*AdminClient, error) {
 		return nil, fmt.Errorf("admin URL %q is not of the form http://HOST:PORT", base)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &AdminClient{base: u, http: newHTTPClient(), MaxBytes: maxBytes, describe: "admin API " + u.String()}, nil
+	return &AdminClient{base: u, http: newHTTPClient(), MaxBytes: maxBytes, describe: "admin API " + u.Redacted()}, nil
 }
 
 // newHTTPClient never uses a proxy: admin APIs are local or forwarded.

@@ -372,7 +372,6 @@ func (o *captureOptions) captureProxy(ctx context.Context, t captureTarget, arch
 		p.Error = deadline(err, "reaching "+p.Name, o.timeout).Error()
 		return p
 	}
-	defer admin.Close()
 	stopped := ""
 	var pending []*archiveJob // in the order of p.Files
 	for _, doc := range bundle.Documents {
@@ -389,6 +388,7 @@ func (o *captureOptions) captureProxy(ctx context.Context, t captureTarget, arch
 			break
 		}
 	}
+	admin.Close() // the port-forward is not needed while the documents are archived
 	var problems []string
 	var info configdump.ServerInfo
 	for i, job := range pending {

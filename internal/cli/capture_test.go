@@ -663,3 +663,25 @@ func TestCaptureSummaryGolden(t *testing.T) {
 	}
 	testutil.Golden(t, "cli/capture_summary.out", []byte(out))
 }
+
+// TestCaptureURLPassword: the password of an admin URL enters neither the bundle (manifest,
+// errors recorded) nor what is printed.
+func TestCaptureURLPassword(t *testing.T) {
+	admin, url := fullAdmin(t, sampleDump)
+	admin.SetStatus("stats", http.StatusInternalServerError)
+	withPassword := strings.Replace(url, "http://", "http://admin:s3cret@", 1)
+	path, code, out, errOut := capture(t, "--admin-url", withPassword)
+	if code != ExitRuntime || !strings.Contains(errOut, "admin:xxxxx@") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var all []byte
+	for _, body := range tarEntries(t, path) {
+		all = append(all, body...)
+	}
+	if bytes.Contains(all, []byte("s3cret")) || strings.Contains(out+errOut, "s3cret") {
+		t.Errorf("the password is in the bundle or the output:\n%s%s", out, errOut)
+	}
+	if p := readManifest(t, path).Proxies[0]; p.Name != hostOf(t, url) || p.AdminURL != strings.Replace(url, "http://", "http://admin:xxxxx@", 1) {
+		t.Errorf("proxy %s, admin URL %s", p.Name, p.AdminURL)
+	}
+}

@@ -97,3 +97,33 @@ func TestCapture(t *testing.T) {
 		t.Errorf("offline:\n%s", got)
 	}
 }
+
+// TestCaptureWorkload: deploy/NAME captures every replica, not one; a replica that is not
+// Running is left out with a note.
+func TestCaptureWorkload(t *testing.T) {
+	ns := env.NewNamespace(t)
+	e := startFullEnvoy(t)
+	w := env.CreateDeployment(t, ns, "api", 3, PodOptions{Forward: e.Forward()})
+	var replicas []string
+	for _, p := range w.Pods {
+		replicas = append(replicas, p.Name)
+	}
+	env.AddPods(t, ns, w, ControllerRef(w.ReplicaSet, "ReplicaSet"), PodOptions{Name: "api-pending", Phase: "Pending", Forward: e.Forward()})
+	bundle := filepath.Join(t.TempDir(), "api.tar.gz")
+	r := Proxyctl(t, "capture", "deploy/api."+ns, "-o", bundle)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "(3 proxies, ") || r.Stderr != "note: left out 1 selected pod(s) not Running (api-pending."+ns+"...)\n" {
+		t.Fatalf("%s", r)
+	}
+	if len(replicas) != 3 {
+		t.Fatalf("replicas %v", replicas)
+	}
+	for _, name := range replicas {
+		got := Proxyctl(t, "pc", "endpoint", "-f", bundle, name, "-n", ns)
+		if ref := Proxyctl(t, "pc", "endpoint", name+"."+ns); got.Code != 0 || got.Stdout != ref.Stdout {
+			t.Errorf("pc endpoint -f BUNDLE %s -n %s:\n%s", name, ns, got)
+		}
+	}
+	if n := len(e.Requests()); n != 3*len(captureRequests)+3 {
+		t.Errorf("the stand-in served %d requests, want %d", n, 3*len(captureRequests)+3)
+	}
+}
