@@ -565,7 +565,14 @@ func (a *archiver) process(j *archiveJob) archiveResult {
 	switch {
 	case j.doc.Name == "config_dump.json":
 		d, err := configdump.ParseWith(data, configdump.ParseOptions{ChunkDone: release})
-		if err == nil {
+		switch {
+		case err != nil:
+		case d.Kind() != configdump.KindConfigDump:
+			err = errors.New("it is not a config dump")
+		case !sameBytes(d.Source(), data):
+			// YAML, converted: the redactions would be found in the JSON, not in what is stored.
+			err = errors.New("it is not JSON")
+		default:
 			res.nodeID, res.envoy = d.Identity()
 			replace, err = d.RedactionsWith(release)
 		}
@@ -602,6 +609,11 @@ func (a *archiver) process(j *archiveJob) archiveResult {
 	}
 	f.Status, f.Size, f.Redacted = bundle.FileOK, size, len(replace)
 	return res
+}
+
+// sameBytes tells whether a and b are the same memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // document returns the spooled bytes, whether they are a mapping of the temporary file, and

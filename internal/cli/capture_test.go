@@ -16,7 +16,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/proxyctl/proxyctl/internal/bundle"
 	"github.com/proxyctl/proxyctl/internal/envoytest"
@@ -458,6 +462,31 @@ func TestCaptureUnreadableDocument(t *testing.T) {
 	}
 }
 
+// TestCaptureOddConfigDump: a config dump that is not one, or not JSON, is left out (its
+// secrets could not be found where they are stored), and the proxy fails.
+func TestCaptureOddConfigDump(t *testing.T) {
+	for name, doc := range map[string]string{
+		"YAML":           "configs:\n- '@type': type.googleapis.com/envoy.admin.v3.SecretsConfigDump\n  static_secrets: []\n",
+		"cluster status": `{"cluster_statuses": []}`,
+		"empty":          "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/config_dump" {
+					http.NotFound(w, r)
+					return
+				}
+				w.Write([]byte(doc))
+			}))
+			defer srv.Close()
+			_, code, _, errOut := capture(t, "--admin-url", srv.URL)
+			if code != ExitRuntime || !strings.Contains(errOut, "the config dump of "+hostOf(t, srv.URL)+" does not parse, so it is left out: ") {
+				t.Errorf("exit %d: %s", code, errOut)
+			}
+		})
+	}
+}
+
 // TestSecretFromCerts: a secret whose certificate is a file (which the config dump does not
 // show) is completed from /certs, live and from a bundle alike; a dump file alone cannot.
 func TestSecretFromCerts(t *testing.T) {
@@ -683,5 +712,76 @@ func TestCaptureURLPassword(t *testing.T) {
 	}
 	if p := readManifest(t, path).Proxies[0]; p.Name != hostOf(t, url) || p.AdminURL != strings.Replace(url, "http://", "http://admin:xxxxx@", 1) {
 		t.Errorf("proxy %s, admin URL %s", p.Name, p.AdminURL)
+	}
+}
+
+// TestCaptureHostileProxies: every way an admin API can fail, at once, with one good proxy:
+// each bad one is recorded as failed within --timeout, the good one is captured, nothing is
+// left open (goroutines, temporary files), and the whole run stays bounded.
+func TestCaptureHostileProxies(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // after the servers' cleanups
+
+	_, good := fullAdmin(t, sampleDump)
+	args := []string{"--admin-url", good, "--timeout", "1s"}
+	var wants []string
+	for _, fa := range failingAdmins(t) {
+		srv := httptest.NewServer(fa.h)
+		defer srv.Close()
+		args = append(args, "--admin-url", srv.URL)
+		wants = append(wants, hostOf(t, srv.URL))
+	}
+	start := time.Now()
+	path, code, out, errOut := capture(t, args...)
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("took %s", d)
+	}
+	if code != ExitRuntime || !strings.Contains(out, fmt.Sprintf("(%d proxies, %d failed, ", len(wants)+1, len(wants))) {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(errOut), "\n") {
+		if strings.ContainsAny(l, "\r\x1b") {
+			t.Errorf("a control character on stderr: %q", l)
+		}
+	}
+	m := readManifest(t, path)
+	for _, p := range m.Proxies {
+		if want := p.Name != hostOf(t, good); want != (p.Status == bundle.ProxyFailed) || want && p.Error == "" {
+			t.Errorf("%s: %s %q", p.Name, p.Status, p.Error)
+		}
+	}
+	if left := spoolFiles(t); len(left) > 0 {
+		t.Errorf("left open: %v", left)
+	}
+}
+
+// TestCaptureInterrupt: Ctrl-C during a capture ends it with exit 130 and no bundle, whole or
+// half written.
+func TestCaptureInterrupt(t *testing.T) {
+	arrived := make(chan struct{}, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	_, good := fullAdmin(t, sampleDump)
+	dir := t.TempDir()
+	done := make(chan int)
+	go func() {
+		code, _, _ := run(t, "", "capture", "--admin-url", good, "--admin-url", srv.URL, "-o", filepath.Join(dir, "b.tar.gz"))
+		done <- code
+	}()
+	<-arrived
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		entries, _ := os.ReadDir(dir)
+		if code != ExitInterrupted || len(entries) != 0 {
+			t.Errorf("exit %d, left %v", code, entries)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10s after Ctrl-C")
 	}
 }
