@@ -201,8 +201,7 @@ func (o *captureOptions) resolve(ctx context.Context) ([]captureTarget, error) {
 			return nil, fmt.Errorf("listing the pods of %s: %w", where, err)
 		}
 	}
-	skipped := map[string]int{}
-	var firstSkipped string
+	skipped := map[string][]string{} // by reason
 	for _, pod := range pods {
 		key := pod.Namespace + "/" + pod.Name
 		if seen[key] {
@@ -217,8 +216,7 @@ func (o *captureOptions) resolve(ctx context.Context) ([]captureTarget, error) {
 				if errors.Is(err, portforward.ErrNoAdminPort) {
 					why = "without an Envoy"
 				}
-				skipped[why]++
-				firstSkipped = pod.Name + "." + pod.Namespace
+				skipped[why] = append(skipped[why], pod.Name+"."+pod.Namespace)
 				continue
 			}
 			t.skip = err
@@ -230,8 +228,12 @@ func (o *captureOptions) resolve(ctx context.Context) ([]captureTarget, error) {
 		out = append(out, t)
 	}
 	for _, why := range []string{"not Running", "without an Envoy"} {
-		if n := skipped[why]; n > 0 {
-			fmt.Fprintf(o.streams.ErrOut, "note: left out %d selected pod(s) %s (%s...)\n", n, why, firstSkipped)
+		if names := skipped[why]; len(names) > 0 {
+			list := strings.Join(names[:min(len(names), 3)], ", ")
+			if len(names) > 3 {
+				list += fmt.Sprintf(" and %d more", len(names)-3)
+			}
+			fmt.Fprintf(o.streams.ErrOut, "note: left out %d selected pod(s) %s: %s\n", len(names), why, list)
 		}
 	}
 	if len(out) == 0 {
@@ -250,9 +252,11 @@ func (o *captureOptions) resolve(ctx context.Context) ([]captureTarget, error) {
 }
 
 func (o *captureOptions) run(ctx context.Context) error {
-	targets, err := o.resolve(ctx)
+	rctx, cancel := context.WithTimeout(ctx, o.timeout)
+	targets, err := o.resolve(rctx)
+	cancel()
 	if err != nil {
-		return err
+		return deadline(err, "finding the pods", o.timeout)
 	}
 	out, err := o.create()
 	if err != nil {

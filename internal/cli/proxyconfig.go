@@ -86,8 +86,6 @@ type commonOptions struct {
 	// bundleProxy is the proxy named after -f BUNDLE: which of the bundle's proxies to read.
 	bundleProxy string
 	live        *liveOptions
-	// root gives -n, which also picks a bundle's proxy.
-	root *rootOptions
 	// release drops bytes of the loaded document from memory (see load).
 	release func([]byte)
 	// document reads another admin document of the proxy, while a view runs (see
@@ -102,7 +100,6 @@ func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatte
 		timeout:  30 * time.Second,
 		maxInput: defaultMaxInput,
 		live:     newLiveOptions(root),
-		root:     root,
 	}
 }
 
@@ -159,7 +156,7 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 func (o *commonOptions) source(ctx context.Context) (Source, error) {
 	switch {
 	case o.file != "":
-		return openFile(fileOptions{path: o.file, stdin: o.streams.In, max: o.maxInput, proxy: o.bundleProxy, namespace: o.root.kube.NamespaceFlag()})
+		return openFile(fileOptions{path: o.file, stdin: o.streams.In, max: o.maxInput, proxy: o.bundleProxy, namespace: o.live.root.kube.NamespaceFlag()})
 	case o.adminURL != "":
 		admin, err := newAdminURLSource(o.adminURL, o.maxInput)
 		if err != nil {

@@ -111,7 +111,7 @@ func TestCaptureWorkload(t *testing.T) {
 	env.AddPods(t, ns, w, ControllerRef(w.ReplicaSet, "ReplicaSet"), PodOptions{Name: "api-pending", Phase: "Pending", Forward: e.Forward()})
 	bundle := filepath.Join(t.TempDir(), "api.tar.gz")
 	r := Proxyctl(t, "capture", "deploy/api."+ns, "-o", bundle)
-	if r.Code != 0 || !strings.Contains(r.Stdout, "(3 proxies, ") || r.Stderr != "note: left out 1 selected pod(s) not Running (api-pending."+ns+"...)\n" {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "(3 proxies, ") || r.Stderr != "note: left out 1 selected pod(s) not Running: api-pending."+ns+"\n" {
 		t.Fatalf("%s", r)
 	}
 	if len(replicas) != 3 {
