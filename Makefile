@@ -4,20 +4,36 @@ BIN     ?= bin/proxyctl
 SHARED  ?= ../shared
 FUZZTIME ?= 20s
 
-.PHONY: all build test conformance e2e bench fuzz lint fmt docs testdata clean
+# What `proxyctl version` prints: the nearest tag (else the commit), the commit, the tree state.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+TREE    ?= $(shell if [ -z "$$(git status --porcelain 2>/dev/null)" ]; then echo clean; else echo dirty; fi)
+BUILDINFO := github.com/proxyctl/proxyctl/internal/buildinfo
+LDFLAGS ?= -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).gitCommit=$(COMMIT) -X $(BUILDINFO).gitTreeState=$(TREE)
+
+.PHONY: all build install test conformance e2e bench fuzz lint fmt docs testdata clean
 
 all: build
 
+## build: bin/proxyctl, stamped with its version
 build:
-	$(GO) build -o $(BIN) ./cmd/proxyctl
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/proxyctl
+
+## install: proxyctl into $(go env GOBIN), else $(go env GOPATH)/bin, stamped as build stamps it
+install:
+	$(GO) install -ldflags "$(LDFLAGS)" ./cmd/proxyctl
 
 ## test: unit and golden tests (the command CI runs first)
 test:
 	$(GO) test ./...
 
-## conformance: the reference suite of istioctl outputs on real dumps, beside the checkout
+## conformance: the reference suites beside the checkout: istioctl's outputs on real dumps,
+## and Envoy's router_check_tool tests (route-check); both run, either failing fails
 conformance: build
-	$(SHARED)/conformance/run ./$(BIN)
+	@rc=0; \
+	$(SHARED)/conformance/run ./$(BIN) || rc=1; \
+	$(SHARED)/routecheck/run ./$(BIN) || rc=1; \
+	exit $$rc
 
 ## e2e: end-to-end tests against a real kube-apiserver and a kubelet speaking port-forward
 e2e:
@@ -28,7 +44,7 @@ e2e:
 bench: build
 	$(GO) build -o bin/bench-floor ./hack/bench/floor
 	$(GO) run ./hack/bench -bin ./$(BIN) -floor bin/bench-floor -runs 5 -md docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/ ./internal/traffic/
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:

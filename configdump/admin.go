@@ -86,27 +86,6 @@ func (c *Certs) FillFromCerts(items []SecretItem, now time.Time) {
 	}
 }
 
-// ServerInfo is what Envoy's /server_info says of the proxy.
-type ServerInfo struct {
-	NodeID string
-	// Envoy is its version as the bootstrap view prints it (1.32.3-dev/Clean/RELEASE/BoringSSL):
-	// Envoy's version string without the leading revision.
-	Envoy string
-}
-
-// ParseServerInfo reads a /server_info document (an envoy.admin.v3.ServerInfo).
-func ParseServerInfo(doc []byte) (ServerInfo, error) {
-	m := &adminv3.ServerInfo{}
-	if err := unmarshalAnyValue(doc, m, doc, &typeSet{}, Fields("version", "node.id")); err != nil {
-		return ServerInfo{}, fmt.Errorf("the /server_info document: %w", err)
-	}
-	v := m.GetVersion()
-	if sha, rest, ok := strings.Cut(v, "/"); ok && len(sha) == 40 && strings.Trim(sha, "0123456789abcdef") == "" {
-		v = rest
-	}
-	return ServerInfo{NodeID: strings.Clone(m.GetNode().GetId()), Envoy: strings.Clone(v)}, nil
-}
-
 // Identity is the node id and Envoy version a config dump's bootstrap names (empty when it
 // does not), copied: they outlive the document.
 func (d *Dump) Identity() (nodeID, envoy string) {

@@ -97,24 +97,6 @@ func TestRedactionsWith(t *testing.T) {
 	}
 }
 
-// TestServerInfo reads the node id and the Envoy version as the bootstrap view prints it.
-func TestServerInfo(t *testing.T) {
-	cases := []struct{ doc, node, envoy string }{
-		{`{"version": "5f3b6b5c7a3e0b2a6b1c4f9d8e7a6b5c4d3e2f1a/1.32.3-dev/Clean/RELEASE/BoringSSL", "node": {"id": "sidecar~1"}}`, "sidecar~1", "1.32.3-dev/Clean/RELEASE/BoringSSL"},
-		{`{"version": "1.30.0/Modified/DEBUG", "state": "LIVE"}`, "", "1.30.0/Modified/DEBUG"},
-		{`{}`, "", ""},
-	}
-	for _, tc := range cases {
-		si, err := ParseServerInfo([]byte(tc.doc))
-		if err != nil || si.NodeID != tc.node || si.Envoy != tc.envoy {
-			t.Errorf("%s: %+v, %v", tc.doc, si, err)
-		}
-	}
-	if _, err := ParseServerInfo([]byte(`{"version": 5}`)); err == nil {
-		t.Error("a version that is a number is accepted")
-	}
-}
-
 // TestFillFromCerts completes file certificates from /certs: chain or CA, serial number
 // zero-padded as the secret view prints it, dates, validity, trust domain; inline and
 // undescribed ones are left alone.

@@ -7,6 +7,7 @@ import (
 
 	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // Bootstrap returns the dump's bootstrap section.
@@ -19,24 +20,68 @@ type Versions struct {
 	Istio         string // node metadata ISTIO_VERSION
 	IstioProxySHA string // node metadata ISTIO_PROXY_SHA, without its "name:" prefix
 	Envoy         string // user agent build version: major.minor.patch[-label][/status][/type][/ssl]
+	EnvoyCommit   string // the build's revision.sha
+}
+
+// EnvoyNumber is the version number of Envoy's build, without status, type and SSL library:
+// "1.32.3-dev".
+func (v Versions) EnvoyNumber() string {
+	n, _, _ := strings.Cut(v.Envoy, "/")
+	return n
 }
 
 // BootstrapVersions reads the versions istioctl's bootstrap summary shows.
 func BootstrapVersions(b *adminv3.BootstrapConfigDump) Versions {
 	var v Versions
 	node := b.GetBootstrap().GetNode()
+	v.Istio, v.IstioProxySHA = nodeIstioVersions(node)
+	v.Envoy = envoyVersion(node.GetUserAgentBuildVersion())
+	if f, ok := node.GetUserAgentBuildVersion().GetMetadata().GetFields()["revision.sha"]; ok {
+		v.EnvoyCommit = f.GetStringValue()
+	}
+	return v
+}
+
+// nodeIstioVersions reads the Istio versions a node's metadata names.
+func nodeIstioVersions(node *corev3.Node) (istio, proxySHA string) {
 	md := node.GetMetadata().GetFields()
 	if f, ok := md["ISTIO_VERSION"]; ok {
-		v.Istio = f.GetStringValue()
+		istio = f.GetStringValue()
 	}
 	if f, ok := md["ISTIO_PROXY_SHA"]; ok {
-		v.IstioProxySHA = f.GetStringValue()
-		if parts := strings.Split(v.IstioProxySHA, ":"); len(parts) > 1 {
-			v.IstioProxySHA = parts[1]
+		proxySHA = f.GetStringValue()
+		if parts := strings.Split(proxySHA, ":"); len(parts) > 1 {
+			proxySHA = parts[1]
 		}
 	}
-	v.Envoy = envoyVersion(node.GetUserAgentBuildVersion())
-	return v
+	return istio, proxySHA
+}
+
+// maxServerInfo bounds a /server_info document (a few KB; its command line options and node
+// metadata at most some hundred).
+const maxServerInfo = 16 << 20
+
+// ServerInfoVersions reads the versions of Envoy's /server_info document: its version string,
+// REVISION/VERSION/STATUS/TYPE/SSL, and the Istio metadata of its node. ok is false for a
+// document that is not a server_info (a config dump, say).
+func ServerInfoVersions(data []byte) (v Versions, ok bool, err error) {
+	if len(data) > maxServerInfo {
+		return v, false, fmt.Errorf("the /server_info document has %d bytes, more than the %d it could", len(data), maxServerInfo)
+	}
+	var si adminv3.ServerInfo
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &si); err != nil {
+		return v, false, fmt.Errorf("reading /server_info: %w", err)
+	}
+	if si.GetVersion() == "" {
+		return v, false, nil
+	}
+	commit, rest, found := strings.Cut(si.GetVersion(), "/")
+	if !found {
+		commit, rest = "", si.GetVersion()
+	}
+	v.Envoy, v.EnvoyCommit = rest, commit
+	v.Istio, v.IstioProxySHA = nodeIstioVersions(si.GetNode())
+	return v, true, nil
 }
 
 func envoyVersion(bv *corev3.BuildVersion) string {

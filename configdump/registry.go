@@ -229,3 +229,35 @@ func (r resolverChain) FindDescriptorByName(name protoreflect.FullName) (protore
 	}
 	return r.t.files.FindDescriptorByName(name)
 }
+
+// TypeResolver finds message types as the decoder does: a linked Go type, else a dynamic type
+// built from the embedded descriptors (v2 names resolve to their v3 successors). Give it to
+// protojson or prototext to read documents whose Any values name types this binary does not
+// link, such as a route configuration's typed_per_filter_config.
+func TypeResolver() interface {
+	protoregistry.MessageTypeResolver
+	protoregistry.ExtensionTypeResolver
+} {
+	return typeResolver{}
+}
+
+type typeResolver struct{}
+
+func (typeResolver) FindMessageByName(name protoreflect.FullName) (protoreflect.MessageType, error) {
+	return typeResolver{}.FindMessageByURL(string(name))
+}
+
+func (typeResolver) FindMessageByURL(url string) (protoreflect.MessageType, error) {
+	if mt := resolveType(url); mt != nil {
+		return mt, nil
+	}
+	return nil, protoregistry.NotFound
+}
+
+func (typeResolver) FindExtensionByName(field protoreflect.FullName) (protoreflect.ExtensionType, error) {
+	return protoregistry.GlobalTypes.FindExtensionByName(field)
+}
+
+func (typeResolver) FindExtensionByNumber(message protoreflect.FullName, field protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
+	return protoregistry.GlobalTypes.FindExtensionByNumber(message, field)
+}

@@ -7,10 +7,11 @@ import (
 )
 
 // AllSection writes one view of `pc all`: a blank line between views, and with headers the
-// view's banner above it, as istioctl lays them out. Nothing is written when write fails.
+// view's banner above it, as istioctl lays them out. Nothing is written when write fails. The
+// writer write gets carries w's TableOptions.
 func AllSection(w io.Writer, header string, withHeader, notFirst bool, write func(io.Writer) error) error {
 	var buf bytes.Buffer
-	if err := write(&buf); err != nil {
+	if err := write(WithTableOptions(&buf, TableOptionsOf(w))); err != nil {
 		return err
 	}
 	var out bytes.Buffer

@@ -1,7 +1,6 @@
 package formatter
 
 import (
-	"fmt"
 	"io"
 	"strings"
 
@@ -10,10 +9,18 @@ import (
 
 // EcdsTable writes the ECDS view's table: each extension config's name and type.
 func EcdsTable(w io.Writer, configs []*corev3.TypedExtensionConfig) error {
-	t := newTable(w, 5)
-	fmt.Fprintln(t, "ECDS NAME\tTYPE")
-	for _, c := range configs {
-		fmt.Fprintf(t, "%s\t%s\n", c.GetName(), strings.TrimPrefix(c.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/"))
+	rows := make([]string, len(configs))
+	for i, c := range configs {
+		rows[i] = c.GetName() + "\t" + strings.TrimPrefix(c.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/")
 	}
-	return t.Flush()
+	return writeTable(w, 5, "ECDS NAME\tTYPE", rows)
+}
+
+// EcdsNames are the extension configs of the ECDS table as -o name lists them: ecds/NAME.
+func EcdsNames(configs []*corev3.TypedExtensionConfig) []string {
+	names := make([]string, len(configs))
+	for i, c := range configs {
+		names[i] = ResourceName("ecds", c.GetName())
+	}
+	return names
 }

@@ -27,6 +27,28 @@ func EndpointRows(cla *endpointv3.ClusterLoadAssignment, withName bool) []string
 	return rows
 }
 
+// EndpointNames are a cluster load assignment's endpoints as -o name lists them:
+// endpoint/ADDRESS, one per row of the endpoint table.
+func EndpointNames(cla *endpointv3.ClusterLoadAssignment) []string {
+	var names []string
+	for _, llb := range cla.GetEndpoints() {
+		for _, ep := range llb.GetLbEndpoints() {
+			names = append(names, ResourceName("endpoint", strings.Join(configdump.EndpointAddresses(ep), ",")))
+		}
+	}
+	return names
+}
+
+// HostNames are the hosts of Envoy's /clusters document as -o name lists them:
+// endpoint/ADDRESS:PORT, one per row of HostTable.
+func HostNames(hosts []configdump.HostEndpoint) []string {
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = ResourceName("endpoint", hostAddress(h))
+	}
+	return names
+}
+
 // EndpointTable writes the endpoint view of a config dump's EDS section, from rows made by
 // EndpointRows.
 func EndpointTable(w io.Writer, rows []string) error {
@@ -49,15 +71,20 @@ func localityString(l *corev3.Locality) string {
 	return s + "/" + l.GetSubZone()
 }
 
+// hostAddress is a host's ADDRESS:PORT (the address alone for a pipe).
+func hostAddress(h configdump.HostEndpoint) string {
+	if h.Port != 0 {
+		return h.Address + ":" + strconv.Itoa(int(h.Port))
+	}
+	return h.Address
+}
+
 // HostTable writes the endpoint view of Envoy's /clusters document: one row per host, with
 // its health and outlier detection state.
 func HostTable(w io.Writer, hosts []configdump.HostEndpoint) error {
 	rows := make([]string, len(hosts))
 	for i, h := range hosts {
-		endpoint := h.Address
-		if h.Port != 0 {
-			endpoint += ":" + strconv.Itoa(int(h.Port))
-		}
+		endpoint := hostAddress(h)
 		outlier := "OK"
 		if h.FailedOutlier {
 			outlier = "FAILED"

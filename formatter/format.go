@@ -25,23 +25,60 @@ const (
 	Short Format = "short"
 	JSON  Format = "json"
 	YAML  Format = "yaml"
+	// Name lists what a view shows as KIND/NAME lines (cluster/NAME, listener/NAME...), as
+	// kubectl -o name does.
+	Name Format = "name"
+	// JSONPath prints a template (-o jsonpath=TEMPLATE) over the -o json value, with kubectl's
+	// engine (see WriteJSONPath).
+	JSONPath Format = "jsonpath"
 )
 
-// Formats lists the formats -o accepts.
-var Formats = []Format{Short, JSON, YAML}
+// Formats lists the formats -o accepts, in the order help texts name them.
+var Formats = []Format{Short, JSON, YAML, Name, JSONPath}
 
-// ParseFormat validates an -o value.
+// ParseFormat validates an -o value's format (the part before "=" for jsonpath).
 func ParseFormat(s string) (Format, error) {
 	for _, f := range Formats {
 		if string(f) == s {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown output format %q: use one of short, json, yaml", s)
+	return "", fmt.Errorf("unknown output format %q: use one of short, json, yaml, name, jsonpath=TEMPLATE", s)
+}
+
+// TableOptions say how the table writers lay a table out.
+type TableOptions struct {
+	// NoHeaders leaves the header line out (--no-headers); columns are as wide as their
+	// widest cell among the rows, as kubectl lays them out.
+	NoHeaders bool
+}
+
+// optionsWriter is a writer carrying TableOptions to the table writers it is handed to.
+type optionsWriter struct {
+	io.Writer
+	opts TableOptions
+}
+
+// WithTableOptions returns a writer to w that carries o: every table written to it follows o.
+// Views pass it down unchanged, so that a table written anywhere below (a section of pc all,
+// a new view) honours --no-headers without knowing about it.
+func WithTableOptions(w io.Writer, o TableOptions) io.Writer {
+	if ow, ok := w.(*optionsWriter); ok {
+		w = ow.Writer
+	}
+	return &optionsWriter{Writer: w, opts: o}
+}
+
+// TableOptionsOf returns the options w carries (none for a plain writer).
+func TableOptionsOf(w io.Writer) TableOptions {
+	if ow, ok := w.(*optionsWriter); ok {
+		return ow.opts
+	}
+	return TableOptions{}
 }
 
 // newTable returns a tab writer laid out as istioctl's tables: columns separated by at least
-// padding spaces.
+// padding spaces. Tables with a header go through writeTable, which honours TableOptions.
 func newTable(w io.Writer, padding int) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 8, padding, ' ', 0)
 }
@@ -49,8 +86,15 @@ func newTable(w io.Writer, padding int) *tabwriter.Writer {
 // writeTable writes a header and rows (cells separated by tabs) aligned as istioctl's tables:
 // byte for byte what text/tabwriter writes with newTable's settings, several times faster on
 // the tables of large dumps (tens of thousands of rows).
+// With TableOptions.NoHeaders (see WithTableOptions) the header is left out.
 func writeTable(w io.Writer, padding int, header string, rows []string) error {
 	lines := append([]string{header}, rows...)
+	if TableOptionsOf(w).NoHeaders {
+		lines = rows
+	}
+	if len(lines) == 0 {
+		return nil
+	}
 	widths, ok := columnWidths(lines, padding)
 	if !ok {
 		// Lines with different numbers of cells, or text tabwriter treats specially.

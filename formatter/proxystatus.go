@@ -15,7 +15,8 @@ import (
 
 // ProxyStatusOptions choose the proxy-status view.
 type ProxyStatusOptions struct {
-	// Output is "" or "table" for a table, "json" or "yaml" for the row list.
+	// Output is "" or "table" for a table, "json" or "yaml" for the row list, "name" for the
+	// proxies as pod/NAME.NAMESPACE.
 	Output string
 	// Verbosity 1 or more gives the table one column per xDS type.
 	Verbosity int
@@ -37,6 +38,8 @@ func WriteProxyStatus(w io.Writer, rows []istiod.ProxyStatus, opts ProxyStatusOp
 			return WriteProxyStatusVerboseTable(w, rows, now)
 		}
 		return WriteProxyStatusTable(w, rows)
+	case "name":
+		return WriteNames(w, ProxyStatusNames(rows))
 	case "json":
 		return WriteProxyStatusJSON(w, rows)
 	case "yaml":
@@ -49,12 +52,21 @@ func WriteProxyStatus(w io.Writer, rows []istiod.ProxyStatus, opts ProxyStatusOp
 // WriteProxyStatusTable writes the default table:
 // NAME CLUSTER ISTIOD VERSION SUBSCRIBED TYPES.
 func WriteProxyStatusTable(w io.Writer, rows []istiod.ProxyStatus) error {
-	tw := newTable(w, 5)
-	fmt.Fprintln(tw, "NAME\tCLUSTER\tISTIOD\tVERSION\tSUBSCRIBED TYPES")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Cluster, r.Istiod, r.Version(), subscribedTypes(r))
+	lines := make([]string, len(rows))
+	for i, r := range rows {
+		lines[i] = strings.Join([]string{r.Name, r.Cluster, r.Istiod, r.Version(), subscribedTypes(r)}, "\t")
 	}
-	return tw.Flush()
+	return writeTable(w, 5, "NAME\tCLUSTER\tISTIOD\tVERSION\tSUBSCRIBED TYPES", lines)
+}
+
+// ProxyStatusNames are the proxies of the status table as -o name lists them: pod/NAME.NAMESPACE,
+// which every pod argument of proxyctl takes.
+func ProxyStatusNames(rows []istiod.ProxyStatus) []string {
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = ResourceName("pod", r.Name)
+	}
+	return names
 }
 
 // subscribedTypes is "0" or "N (CDS,LDS,...)", in the rows' type order.
@@ -74,13 +86,12 @@ func subscribedTypes(r istiod.ProxyStatus) string {
 // reported a send time, its age at now ("SYNCED (5m1s)").
 func WriteProxyStatusVerboseTable(w io.Writer, rows []istiod.ProxyStatus, now time.Time) error {
 	cols := istiod.VerboseColumns(rows)
-	tw := newTable(w, 5)
 	header := []string{"NAME", "CLUSTER"}
 	for _, c := range cols {
 		header = append(header, istiod.ShortTypeName(c))
 	}
 	header = append(header, "ISTIOD", "VERSION")
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	lines := make([]string, 0, len(rows))
 	for _, r := range rows {
 		cells := []string{r.Name, r.Cluster}
 		for _, c := range cols {
@@ -88,9 +99,9 @@ func WriteProxyStatusVerboseTable(w io.Writer, rows []istiod.ProxyStatus, now ti
 			cells = append(cells, statusCell(t, now))
 		}
 		cells = append(cells, r.Istiod, r.Version())
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		lines = append(lines, strings.Join(cells, "\t"))
 	}
-	return tw.Flush()
+	return writeTable(w, 5, strings.Join(header, "\t"), lines)
 }
 
 // statusCell is "STATUS" or "STATUS (age)" when the type was sent at a known

@@ -19,12 +19,11 @@ func SecretTable(w io.Writer, items []configdump.SecretItem, withName bool) erro
 	for _, it := range items {
 		trustDomains = trustDomains || it.FromTrustBundle
 	}
-	t := newTable(w, 5)
 	columns := []string{"RESOURCE NAME", "TYPE", "STATUS", "VALID CERT", "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE"}
 	if trustDomains {
 		columns = append(columns, "TRUST DOMAIN")
 	}
-	fmt.Fprintln(t, strings.Join(columns, "\t"))
+	rows := make([]string, 0, len(items))
 	for _, it := range items {
 		name := it.Name
 		if withName {
@@ -34,7 +33,20 @@ func SecretTable(w io.Writer, items []configdump.SecretItem, withName bool) erro
 		if trustDomains {
 			row += "\t" + it.TrustDomain
 		}
-		fmt.Fprintln(t, row)
+		rows = append(rows, row)
 	}
-	return t.Flush()
+	return writeTable(w, 5, strings.Join(columns, "\t"), rows)
+}
+
+// SecretNames are the secrets of the secret table as -o name lists them: secret/NAME, once
+// each (a trust bundle has one row per trust domain).
+func SecretNames(items []configdump.SecretItem) []string {
+	var names []string
+	for i, it := range items {
+		if i > 0 && items[i-1].Name == it.Name {
+			continue
+		}
+		names = append(names, ResourceName("secret", it.Name))
+	}
+	return names
 }

@@ -32,11 +32,16 @@ type AdminClient struct {
 	onFailure func(err error) error
 }
 
-// NewAdminClient returns a client of the admin API at base (http://HOST:PORT).
+// NewAdminClient returns a client of the admin API at base: http://HOST:PORT, https://..., or
+// HOST:PORT, taken as http as --istiod-url takes it.
 func NewAdminClient(base string, maxBytes int64) (*AdminClient, error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("admin URL %q is not of the form http://HOST:PORT", base)
+	raw := strings.TrimSpace(base)
+	if raw != "" && !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("admin URL %q is not of the form [http://]HOST:PORT, e.g. 127.0.0.1:15000", base)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	return &AdminClient{base: u, http: newHTTPClient(), MaxBytes: maxBytes, describe: "admin API " + u.Redacted()}, nil
@@ -55,6 +60,12 @@ func newHTTPClient() *http.Client {
 }
 
 func (c *AdminClient) String() string { return c.describe }
+
+// BaseURL is the admin API's URL, its scheme filled in.
+func (c *AdminClient) BaseURL() *url.URL {
+	u := *c.base
+	return &u
+}
 
 // Close releases idle connections.
 func (c *AdminClient) Close() error {

@@ -63,7 +63,7 @@ func (k *Kube) Forward(ctx context.Context, ns, pod string, port int, spdyOnly b
 	select {
 	case <-ready:
 	case err := <-f.done:
-		return nil, forwardError(err, what, port)
+		return nil, forwardError(err, what, port, k.Alternatives)
 	case <-ctx.Done():
 		f.Close()
 		return nil, ctx.Err()
@@ -88,11 +88,11 @@ func (f *Forwarder) Close() error {
 }
 
 // forwardError explains why a port-forward could not start.
-func forwardError(err error, what string, port int) error {
+func forwardError(err error, what string, port int, alternatives string) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden") || strings.Contains(msg, "403"):
-		return errorf(ErrForbidden, "port-forward to %s refused (%s); ask for RBAC access to create pods/portforward, or use --admin-url or -f", what, msg)
+		return errorf(ErrForbidden, "port-forward to %s refused (%s); ask for RBAC access to create pods/portforward%s", what, msg, orUse(", or", alternatives))
 	case strings.Contains(msg, "not found") || strings.Contains(msg, "404"):
 		return errorf(ErrNotFound, "port-forward to %s: %s", what, msg)
 	case strings.HasSuffix(strings.TrimSpace(msg), "unable to upgrade streaming request:"):

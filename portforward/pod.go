@@ -3,12 +3,14 @@ package portforward
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // PodOptions say how to reach a proxy in a pod.
 type PodOptions struct {
-	// AdminPort is Envoy's admin port in the pod; AdminPortSet tells it was given explicitly,
-	// which skips the check for an istio-proxy container.
+	// AdminPort is Envoy's admin port in the pod when AdminPortSet (given explicitly); else the
+	// pod's own spec says (DetectAdminPort).
 	AdminPort    int
 	AdminPortSet bool
 	// MaxBytes bounds a response body.
@@ -39,13 +41,20 @@ func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, 
 		return nil, err
 	}
 	what := fmt.Sprintf("pod %s in namespace %s", pod.Name, pod.Namespace)
+	if !o.AdminPortSet {
+		a, _ := DetectAdminPort(pod) // CheckPod made sure
+		o.AdminPort = a.Port
+		if o.Note != nil && (a.Port != DefaultAdminPort || len(a.Others) > 0) {
+			o.Note(adminPortNote(what, a))
+		}
+	}
 	access := k.PortForwardAccess(ctx, pod.Namespace, pod.Name)
 	if !access.Create {
 		reason := ""
 		if access.Reason != "" {
 			reason = " (" + access.Reason + ")"
 		}
-		return nil, errorf(ErrForbidden, "you may not port-forward to %s%s; ask for RBAC access to create pods/portforward there, or use --admin-url or -f", what, reason)
+		return nil, errorf(ErrForbidden, "you may not port-forward to %s%s; ask for RBAC access to create pods/portforward there%s", what, reason, orUse(", or", k.Alternatives))
 	}
 	// Without get, the WebSocket upgrade would be refused: go straight to SPDY.
 	fwd, err := k.Forward(ctx, pod.Namespace, pod.Name, o.AdminPort, !access.Get)
@@ -62,6 +71,19 @@ func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, 
 	return &PodAdmin{AdminClient: client, Pod: pod.Name, Namespace: pod.Namespace, forward: fwd}, nil
 }
 
+// adminPortNote says which admin port of a pod is used, and why, when it is not Istio's 15000.
+func adminPortNote(what string, a AdminPort) string {
+	msg := fmt.Sprintf("using Envoy admin port %d of %s: %s", a.Port, what, a.What())
+	if len(a.Others) > 0 {
+		others := make([]string, len(a.Others))
+		for i, p := range a.Others {
+			others[i] = strconv.Itoa(p)
+		}
+		msg += fmt.Sprintf("; its other Envoys listen on %s (--proxy-admin-port)", strings.Join(others, ", "))
+	}
+	return msg
+}
+
 func (p *PodAdmin) String() string { return fmt.Sprintf("pod %s in namespace %s", p.Pod, p.Namespace) }
 
 // Close ends the port-forward.
@@ -76,7 +98,7 @@ func (p *PodAdmin) Close() error {
 func (k *Kube) OpenPodPort(ctx context.Context, ns, name string, port int) (*Forwarder, error) {
 	pod, err := k.GetPod(ctx, ns, name)
 	if err != nil {
-		return nil, apiError(err, Target{Kind: "pod", Name: name, Namespace: ns}.String(), "pods")
+		return nil, k.apiError(err, Target{Kind: "pod", Name: name, Namespace: ns}.String(), "pods")
 	}
 	if err := CheckPod(pod, port, true); err != nil {
 		return nil, err

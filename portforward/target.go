@@ -64,6 +64,15 @@ var kinds = map[string]string{
 	"service": "service", "services": "service", "svc": "service",
 }
 
+// ParseKind returns the kind a TYPE of TYPE/NAME names ("deploy" is "deployment").
+func ParseKind(s string) (string, bool) {
+	k, ok := kinds[strings.ToLower(s)]
+	return k, ok
+}
+
+// KindSpellings are the TYPE/ prefixes completion offers, a short and a long one of each kind.
+var KindSpellings = []string{"pod", "deploy", "deployment", "sts", "statefulset", "ds", "daemonset", "rs", "replicaset", "svc", "service"}
+
 // ParseTarget reads POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]; the namespace is what follows
 // the last dot. flagNamespace is -n, which must agree with a namespace in the name.
 func ParseTarget(arg, flagNamespace string) (Target, error) {
@@ -99,7 +108,7 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 	if t.Kind == "pod" {
 		pod, err := k.GetPod(ctx, t.Namespace, t.Name)
 		if err != nil {
-			return nil, "", apiError(err, t.String(), "pods")
+			return nil, "", k.apiError(err, t.String(), "pods")
 		}
 		return pod, "", nil
 	}
@@ -109,7 +118,7 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 	}
 	pods, err := k.ListPods(ctx, t.Namespace, selector)
 	if err != nil {
-		return nil, "", apiError(err, "pods of "+t.String(), "pods")
+		return nil, "", k.apiError(err, "pods of "+t.String(), "pods")
 	}
 	var ready []corev1.Pod
 	for _, p := range pods {
@@ -144,7 +153,7 @@ func (k *Kube) Pods(ctx context.Context, t Target) ([]corev1.Pod, error) {
 	}
 	pods, err := k.ListPods(ctx, t.Namespace, selector)
 	if err != nil {
-		return nil, apiError(err, "pods of "+t.String(), "pods")
+		return nil, k.apiError(err, "pods of "+t.String(), "pods")
 	}
 	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
 	return pods, nil
@@ -178,7 +187,7 @@ func (k *Kube) selectorOf(ctx context.Context, t Target) (string, error) {
 		return "", fmt.Errorf("unsupported kind %q", t.Kind)
 	}
 	if err := k.get(ctx, client, t.Namespace, resource, t.Name, obj); err != nil {
-		return "", apiError(err, t.String(), resource)
+		return "", k.apiError(err, t.String(), resource)
 	}
 	ls, m := selector()
 	if ls != nil {
@@ -205,25 +214,24 @@ func podReady(p *corev1.Pod) bool {
 }
 
 // apiError turns an API error about what into a message naming the fix.
-func apiError(err error, what, resource string) error {
+func (k *Kube) apiError(err error, what, resource string) error {
 	switch {
 	case apierrors.IsNotFound(err):
 		return errorf(ErrNotFound, "%s not found; check the name and the namespace (NAME.NAMESPACE or -n)", what)
 	case apierrors.IsForbidden(err):
-		return errorf(ErrForbidden, "you may not read %s (%s); ask for RBAC access to get/list %s, or use --admin-url or -f", what, err, resource)
+		return errorf(ErrForbidden, "you may not read %s (%s); ask for RBAC access to get/list %s%s", what, err, resource, orUse(", or", k.Alternatives))
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("the API server did not accept your credentials reading %s: %w; check --kubeconfig and --context", what, err)
 	}
 	var urlErr *url.Error
 	if errors.As(err, &urlErr) {
-		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w; check --context and --kubeconfig, or use --admin-url or -f", urlHost(urlErr.URL), urlErr.Err)
+		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w; check --context and --kubeconfig%s", urlHost(urlErr.URL), urlErr.Err, orUse(", or", k.Alternatives))
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
 }
 
-// CheckPod verifies that a pod can be port-forwarded to: Running, and with an Envoy admin port.
-// When adminPortSet is false the port is Envoy's default, which an istio-proxy container (or a
-// container declaring the port) must stand for.
+// CheckPod verifies that a pod can be port-forwarded to: Running, and with an Envoy admin port:
+// adminPort when adminPortSet, else the one the pod's spec says (DetectAdminPort).
 func CheckPod(pod *corev1.Pod, adminPort int, adminPortSet bool) error {
 	what := fmt.Sprintf("pod %s in namespace %s", pod.Name, pod.Namespace)
 	if pod.Status.Phase != corev1.PodRunning {
@@ -232,17 +240,10 @@ func CheckPod(pod *corev1.Pod, adminPort int, adminPortSet bool) error {
 	if adminPortSet {
 		return nil
 	}
-	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
-		if c.Name == "istio-proxy" {
-			return nil
-		}
-		for _, p := range c.Ports {
-			if int(p.ContainerPort) == adminPort {
-				return nil
-			}
-		}
+	if _, ok := DetectAdminPort(pod); ok {
+		return nil
 	}
-	return errorf(ErrNoAdminPort, "%s has no istio-proxy container and no container port %d; is the sidecar injected? for another Envoy, use --proxy-admin-port", what, adminPort)
+	return errorf(ErrNoAdminPort, "%s has no istio-proxy container and no container port %d, nor any other sign of an Envoy (a Consul, Kuma, Envoy Gateway or OSM proxy, a container port named admin); is the sidecar injected? for another Envoy, use --proxy-admin-port", what, DefaultAdminPort)
 }
 
 // urlHost is the host of a URL, or the URL itself when it does not parse.

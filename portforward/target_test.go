@@ -71,14 +71,14 @@ func TestCheckPod(t *testing.T) {
 	}{
 		{"sidecar", pod(corev1.PodRunning, app, sidecar), 15000, false, nil, ""},
 		{"native sidecar", native, 15000, false, nil, ""},
-		{"declared port", pod(corev1.PodRunning, envoy), 19000, false, nil, ""},
+		{"declared port 15000", pod(corev1.PodRunning, corev1.Container{Name: "envoy", Ports: []corev1.ContainerPort{{ContainerPort: 15000}}}), 15000, false, nil, ""},
 		{"port given", pod(corev1.PodRunning, app), 19000, true, nil, ""},
 		{"pending", pod(corev1.PodPending, app, sidecar), 15000, false, ErrNotRunning,
 			"pod web-1 in namespace shop is Pending, not Running; see kubectl describe pod web-1 -n shop"},
 		{"no phase yet", pod("", app, sidecar), 15000, false, ErrNotRunning, "is Pending, not Running"},
 		{"terminating", terminating, 15000, false, ErrNotRunning, "is Terminating, not Running"},
 		{"no sidecar", pod(corev1.PodRunning, app), 15000, false, ErrNoAdminPort,
-			"pod web-1 in namespace shop has no istio-proxy container and no container port 15000; is the sidecar injected? for another Envoy, use --proxy-admin-port"},
+			"pod web-1 in namespace shop has no istio-proxy container and no container port 15000, nor any other sign of an Envoy (a Consul, Kuma, Envoy Gateway or OSM proxy, a container port named admin); is the sidecar injected? for another Envoy, use --proxy-admin-port"},
 		{"another port", pod(corev1.PodRunning, envoy), 15000, false, ErrNoAdminPort, "no container port 15000"},
 	}
 	for _, tt := range tests {

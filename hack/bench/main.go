@@ -32,6 +32,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/internal/gendump"
 )
 
@@ -74,6 +77,11 @@ var commands = []benchCmd{
 	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
 	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
 	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
+	{"pc cluster -o name", []string{"pc", "cluster", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
+	{"pc all -o name", []string{"pc", "all", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
+	{"pc cluster -o jsonpath", []string{"pc", "cluster", "-f", "{dump}", "-o", "jsonpath={[*].name}"}, inDump, true, 0},
+	{"version -f", []string{"version", "-f", "{dump}"}, inDump, false, 0},
+	{"route-check --file --route", []string{"route-check", "--file", "{dump}", "--route", "{route}", "-t", "{routetests}"}, inDump, false, 0},
 	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second},
 	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second},
 	// 50 stand-in admin APIs, on the first size only (see capture.go).
@@ -96,6 +104,10 @@ func targetFor(sizeMB int, b benchCmd) target {
 	yaml := strings.HasSuffix(b.name, "-o yaml")
 	switch {
 	case b.input == inClusters:
+		return target{}
+	case strings.HasSuffix(b.name, "-o jsonpath"):
+		// Reported only: kubectl's engine works on the whole -o json value decoded, some 4
+		// times the JSON's size in memory.
 		return target{}
 	case yaml && sizeMB == 50:
 		return target{} // no time target: YAML is written by yaml.v2, istioctl's library
@@ -139,9 +151,11 @@ type measurement struct {
 	err  error // the first failing run, with its stderr's first line
 }
 
-// dumpFiles are the generated inputs of one size.
+// dumpFiles are the generated inputs of one size: route-check's tests file tests route
+// configuration route of the dump.
 type dumpFiles struct {
 	dump, clusters, changed string
+	routeTests, route       string
 }
 
 func (d dumpFiles) path(in input) string {
@@ -315,7 +329,8 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 				continue
 			}
 			args := make([]string, len(b.args))
-			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL)
+			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL,
+				"{route}", files.route, "{routetests}", files.routeTests)
 			for i, a := range b.args {
 				args[i] = placeholders.Replace(a)
 			}
@@ -443,9 +458,12 @@ func warm(path string) error {
 // megabytes into c.dir unless they are already there.
 func ensureDumps(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	prefix := filepath.Join(c.dir, fmt.Sprintf("seed%d-%dMB", c.seed, sizeMB))
-	files := dumpFiles{dump: prefix + "-config_dump.json", clusters: prefix + "-clusters.json", changed: prefix + "-changed.json"}
+	files := dumpFiles{dump: prefix + "-config_dump.json", clusters: prefix + "-clusters.json", changed: prefix + "-changed.json",
+		routeTests: prefix + "-route-tests.yaml"}
 	if !c.regen && exists(files.dump) && exists(files.clusters) && exists(files.changed) {
-		return files, nil
+		var err error
+		files.route, err = writeRouteTests(files.dump, files.routeTests)
+		return files, err
 	}
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return files, err
@@ -468,11 +486,57 @@ func ensureDumps(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	if err := writeChanged(files.dump, files.changed); err != nil {
 		return files, err
 	}
+	if files.route, err = writeRouteTests(files.dump, files.routeTests); err != nil {
+		return files, err
+	}
 	// Children are started with vfork: their peak RSS counts the harness's own at the time,
 	// so give the memory of the copy back before measuring anything.
 	debug.FreeOSMemory()
 	fmt.Fprintf(progress, "generated %s-* (%d services) in %s\n", prefix, n, fmtDur(time.Since(start)))
 	return files, nil
+}
+
+// writeRouteTests writes route-check tests for the dump's route configuration with
+// the most virtual hosts: one test per virtual host (up to 2000), its first domain reaching it.
+// It returns the route configuration's name.
+func writeRouteTests(dump, path string) (string, error) {
+	// The harness's memory counts in its children's peak RSS (see ensureDumps): give the
+	// dump's back once done.
+	defer debug.FreeOSMemory()
+	data, err := os.ReadFile(dump)
+	if err != nil {
+		return "", err
+	}
+	d, err := configdump.Parse(data)
+	if err != nil {
+		return "", err
+	}
+	res, err := d.RouteConfigResources()
+	if err != nil {
+		return "", err
+	}
+	rcs, err := res.Decode()
+	if err != nil {
+		return "", err
+	}
+	var best *routev3.RouteConfiguration
+	for _, rc := range rcs {
+		if best == nil || len(rc.GetVirtualHosts()) > len(best.GetVirtualHosts()) {
+			best = rc
+		}
+	}
+	if best == nil {
+		return "", fmt.Errorf("writeRouteTests: %s has no dynamic route configuration", dump)
+	}
+	var b strings.Builder
+	b.WriteString("tests:\n")
+	for i, vh := range best.GetVirtualHosts() {
+		if i == 2000 || len(vh.GetDomains()) == 0 || vh.GetDomains()[0] == "*" {
+			continue
+		}
+		fmt.Fprintf(&b, "- test_name: %q\n  input: {authority: %q, path: /, method: GET}\n  validate: {virtual_host_name: %q}\n", vh.GetName(), vh.GetDomains()[0], vh.GetName())
+	}
+	return best.GetName(), writeFileAtomic(path, func(w io.Writer) error { _, err := io.WriteString(w, b.String()); return err })
 }
 
 // writeChanged writes a copy of a dump with a few values changed in clusters and listeners,

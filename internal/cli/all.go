@@ -55,19 +55,21 @@ listeners, routes, secrets and endpoints (from the config dump's EDS section).
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	fs := cmd.Flags()
 	fs.IntVar(&o.port, "port", 0, "filter clusters, listeners and endpoints by port")
-	addClusterFilterFlags(cmd, &o.clusters)
+	addClusterFilterFlags(cmd, &o.clusters, o.completeFromDump(pathAll, fqdnNames))
 	addListenerFilterFlags(cmd, &o.listeners, &o.port)
-	fs.StringVar(&o.routes.Name, "name", "", "filter route configurations by name")
-	addEndpointFilterFlags(cmd, &o.endpoints, &o.port)
+	addRouteFilterFlags(cmd, &o.routes, o.completeFromDump(pathAll, routeNames))
+	addEndpointFilterFlags(cmd, &o.endpoints, &o.port, o.completeFromDump(pathAll, endpointClusterNames))
 	fs.BoolVar(&o.verbose, "verbose", true, "show listeners per filter chain and routes per route")
 	fs.BoolVar(&o.withHeaders, "with-headers", false, "print a header above each view")
 	return cmd
 }
 
 func (o *allOptions) view(d *configdump.Dump) error {
-	if o.output.format != formatter.Short {
+	f := o.output.format
+	if f != formatter.Short && f != formatter.Name {
 		// The whole dump as it is, but never a secret in the clear.
 		redactions, err := d.Redactions()
 		if err != nil {
@@ -86,6 +88,9 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			if err != nil {
 				return err
 			}
+			if f == formatter.Name {
+				return nil // a proxy has one bootstrap: not a resource -o name lists
+			}
 			return formatter.BootstrapSummary(w, configdump.BootstrapVersions(b))
 		}},
 		{"CLUSTER INFO", configdump.ClustersSection, func(w io.Writer) error {
@@ -93,26 +98,29 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			if err != nil {
 				return err
 			}
-			return writeList(w, d, res, formatter.Short, clusterList(o.clusters, true))
+			return writeList(w, d, res, f, clusterList(o.clusters, true))
 		}},
 		{"LISTENER INFO", configdump.ListenersSection, func(w io.Writer) error {
 			res, err := d.ListenerResources()
 			if err != nil {
 				return err
 			}
-			return writeList(w, d, res, formatter.Short, listenerList(d, o.listeners, o.verbose, true))
+			return writeList(w, d, res, f, listenerList(d, o.listeners, o.verbose, true))
 		}},
 		{"ROUTE INFO", configdump.RoutesSection, func(w io.Writer) error {
 			res, err := d.RouteConfigResources()
 			if err != nil {
 				return err
 			}
-			return writeList(w, d, res, formatter.Short, routeList(o.routes, o.verbose, true))
+			return writeList(w, d, res, f, routeList(o.routes, o.verbose, true))
 		}},
 		{"SECRET INFO", configdump.SecretsSection, func(w io.Writer) error {
 			items, err := o.secretItems(d, time.Now())
 			if err != nil {
 				return err
+			}
+			if f == formatter.Name {
+				return formatter.WriteNames(w, formatter.SecretNames(items))
 			}
 			return formatter.SecretTable(w, items, true)
 		}},
@@ -121,13 +129,19 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			if err != nil {
 				return err
 			}
-			return writeList(w, d, res, formatter.Short, endpointList(o.endpoints, true))
+			return writeList(w, d, res, f, endpointList(o.endpoints, true))
 		}},
 	}
 	printed := 0
 	var missing []string
 	for _, s := range sections {
-		err := formatter.AllSection(o.streams.Out, s.header, o.withHeaders, printed > 0, s.write)
+		var err error
+		if f == formatter.Name {
+			// One list of KIND/NAME lines, without banners or blank lines.
+			err = s.write(o.streams.Out)
+		} else {
+			err = formatter.AllSection(o.streams.Out, s.header, o.withHeaders, printed > 0, s.write)
+		}
 		for _, b := range d.SectionData(s.section) {
 			o.release(b)
 		}

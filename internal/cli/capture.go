@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
+	"github.com/proxyctl/proxyctl/internal/buildinfo"
 	"github.com/proxyctl/proxyctl/internal/bundle"
 	"github.com/proxyctl/proxyctl/portforward"
 )
@@ -146,7 +145,7 @@ func (o *captureOptions) resolve(ctx context.Context) ([]captureTarget, error) {
 		if err != nil {
 			return nil, err
 		}
-		u, _ := url.Parse(raw)
+		u := client.BaseURL()
 		name := u.Host
 		if seen[name] {
 			return nil, usageErrorf("--admin-url %s is given twice (the bundle names proxies by HOST:PORT)", name)
@@ -394,7 +393,7 @@ func (o *captureOptions) captureProxy(ctx context.Context, t captureTarget, arch
 	}
 	admin.Close() // the port-forward is not needed while the documents are archived
 	var problems []string
-	var info configdump.ServerInfo
+	serverEnvoy := "" // /server_info's version, when the config dump has none
 	for i, job := range pending {
 		if job != nil {
 			r := <-job.done
@@ -403,19 +402,16 @@ func (o *captureOptions) captureProxy(ctx context.Context, t captureTarget, arch
 			if r.nodeID != "" || r.envoy != "" {
 				p.NodeID, p.EnvoyVersion = r.nodeID, r.envoy
 			}
-			if r.info != nil {
-				info = *r.info
+			if r.serverEnvoy != "" {
+				serverEnvoy = r.serverEnvoy
 			}
 		}
 		if f := p.Files[i]; f.Status == bundle.FileError {
 			problems = append(problems, strings.TrimSuffix(f.Name, filepath.Ext(f.Name))+": "+f.Error)
 		}
 	}
-	if p.NodeID == "" {
-		p.NodeID = info.NodeID
-	}
 	if p.EnvoyVersion == "" {
-		p.EnvoyVersion = info.Envoy
+		p.EnvoyVersion = serverEnvoy
 	}
 	dump := p.File("config_dump.json")
 	switch {
@@ -495,8 +491,8 @@ type archiveJob struct {
 // archiveResult is the document's entry, and what it told of the proxy.
 type archiveResult struct {
 	f             bundle.File
-	nodeID, envoy string
-	info          *configdump.ServerInfo
+	nodeID, envoy string // from the config dump's bootstrap
+	serverEnvoy   string // from /server_info
 }
 
 // archiver redacts fetched documents, on all cores, and writes them into the bundle one at a
@@ -590,8 +586,8 @@ func (a *archiver) process(j *archiveJob) archiveResult {
 			return res
 		}
 		if j.doc.Name == "server_info.json" {
-			if si, err := configdump.ParseServerInfo(data); err == nil {
-				res.info = &si
+			if v, ok, err := configdump.ServerInfoVersions(data); ok && err == nil {
+				res.serverEnvoy = v.Envoy
 			}
 		}
 		release(data)
@@ -716,22 +712,13 @@ func (out *output) abort() {
 	}
 }
 
-// buildVersion is proxyctl's version, from the module's build information.
+// buildVersion is proxyctl's version as `proxyctl version` prints it, with its commit.
 func buildVersion() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
+	info := buildinfo.Get()
+	if info.GitCommit != "" && !strings.Contains(info.Version, info.GitCommit) {
+		return info.Version + " (" + info.GitCommit + ")"
 	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
-			v = "(devel) " + s.Value
-		}
-	}
-	if v == "" {
-		v = "(devel)"
-	}
-	return v
+	return info.Version
 }
 
 // isTerminal tells whether w is a terminal (a test's stand-in says so itself).

@@ -290,7 +290,7 @@ func TestCaptureThreeProxiesOneFailing(t *testing.T) {
 		{[]string{"pc", "cluster", "-f", path}, ExitUsage, "holds 3 proxies: name one (POD[.NAMESPACE] or HOST:PORT): "},
 		{[]string{"pc", "cluster", "-f", path, "web-9.shop"}, ExitRuntime, `has no proxy "web-9.shop"; it holds: `},
 		{[]string{"pc", "endpoint", "-f", path, hostOf(t, partial), "-o", "json"}, 0, ""},
-		{[]string{"pc", "cluster", "-f", sampleDump, "web-1"}, ExitUsage, "is not a capture bundle: a proxy name (web-1) goes with -f only to pick one of a bundle's proxies"},
+		{[]string{"pc", "cluster", "-f", sampleDump, "web-1"}, ExitUsage, "is not a capture bundle: a proxy name (web-1) goes with --file only to pick one of a bundle's proxies"},
 	}
 	for _, tc := range cases {
 		code, _, errOut := run(t, "", tc.args...)
@@ -533,6 +533,29 @@ func TestSecretFromCerts(t *testing.T) {
 	}
 }
 
+// TestCaptureOtherCommands: route-check --file and version -f read a bundle's proxy as they
+// read it live.
+func TestCaptureOtherCommands(t *testing.T) {
+	_, a := fullAdmin(t, sampleDump)
+	_, b := fullAdmin(t, ecdsDump)
+	path, code, _, errOut := capture(t, "--admin-url", a, "--admin-url", b)
+	if code != 0 {
+		t.Fatalf("capture: exit %d: %s", code, errOut)
+	}
+	for _, args := range [][]string{
+		{"route-check", "--route", "9080", "-t", sampleTests, "--details"},
+		{"version", "-o", "json"},
+	} {
+		lc, live, lerr := run(t, "", append(args, "--admin-url", a)...)
+		bc, got, berr := run(t, "", append(args, "--file", path, hostOf(t, a))...)
+		// version names where it read the proxy: the bundle, not the URL.
+		got = strings.ReplaceAll(got, hostOf(t, a)+" in bundle "+path, "admin API "+a)
+		if lc != 0 || len(live) < 50 || bc != lc || got != live || berr != lerr {
+			t.Errorf("%v: exit %d (live %d), stderr %q (live %q)\n%s", args, bc, lc, berr, lerr, firstDiff(got, live))
+		}
+	}
+}
+
 // TestCaptureProxyStatusFile: ps POD --file BUNDLE reads that pod's proxy from the bundle, as
 // from its dump.
 func TestCaptureProxyStatusFile(t *testing.T) {
@@ -646,7 +669,7 @@ func TestCaptureUsage(t *testing.T) {
 		{"capture"},
 		{"capture", "web-1", "-l", "app=web"},
 		{"capture", "-A", "-n", "shop"},
-		{"capture", "--admin-url", "localhost:15000"},
+		{"capture", "--admin-url", "localhost:15000?x=1"},
 		{"capture", "--admin-url", "http://a:1", "--admin-url", "http://a:1"},
 		{"capture", "--admin-url", "http://a:1", "--concurrency", "0"},
 	} {

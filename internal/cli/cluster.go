@@ -38,11 +38,13 @@ func newClusterCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
-	addClusterFilterFlags(cmd, &o.filter)
+	o.output.addTableFlags(cmd)
+	addClusterFilterFlags(cmd, &o.filter, o.completeFromDump(pathClusters, fqdnNames))
 	return cmd
 }
 
-func addClusterFilterFlags(cmd *cobra.Command, f *configdump.ClusterFilter) {
+// addClusterFilterFlags registers the cluster filters; fqdns completes --fqdn.
+func addClusterFilterFlags(cmd *cobra.Command, f *configdump.ClusterFilter, fqdns cobra.CompletionFunc) {
 	fs := cmd.Flags()
 	fs.StringVar(&f.FQDN, "fqdn", "", "filter clusters by a substring of the SERVICE FQDN field")
 	fs.StringVar(&f.Subset, "subset", "", "filter clusters by a substring of the SUBSET field")
@@ -50,6 +52,8 @@ func addClusterFilterFlags(cmd *cobra.Command, f *configdump.ClusterFilter) {
 	if fs.Lookup("port") == nil {
 		fs.IntVar(&f.Port, "port", 0, "filter clusters by the PORT field")
 	}
+	_ = cmd.RegisterFlagCompletionFunc("fqdn", fqdns)
+	_ = cmd.RegisterFlagCompletionFunc("direction", fixedValues("inbound", "outbound"))
 }
 
 func (o *clusterOptions) view(d *configdump.Dump) error {
@@ -69,6 +73,7 @@ func clusterList(f configdump.ClusterFilter, withName bool) listView[*clusterv3.
 		show:      func(c *clusterv3.Cluster) (*clusterv3.Cluster, bool) { return c, f.Match(c) },
 		rows:      func(c *clusterv3.Cluster) []string { return []string{formatter.ClusterRow(c, withName)} },
 		table:     func(w io.Writer, rows []string) error { return formatter.ClusterTable(w, rows, withName) },
+		names:     func(c *clusterv3.Cluster) []string { return []string{formatter.ResourceName("cluster", c.GetName())} },
 		keyFields: configdump.Fields("name"),
 		rowFields: configdump.Fields("name", "type", "metadata"),
 	}

@@ -28,11 +28,12 @@ func newEcdsCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	return cmd
 }
 
 func (o *ecdsOptions) view(d *configdump.Dump) error {
-	if o.output.format != formatter.Short {
+	if o.output.format != formatter.Short && o.output.format != formatter.Name {
 		ecds, err := d.Ecds()
 		if err != nil {
 			return err
@@ -42,6 +43,9 @@ func (o *ecdsOptions) view(d *configdump.Dump) error {
 	configs, err := d.EcdsConfigs()
 	if err != nil {
 		return err
+	}
+	if o.output.format == formatter.Name {
+		return formatter.WriteNames(o.streams.Out, formatter.EcdsNames(configs))
 	}
 	return formatter.EcdsTable(o.streams.Out, configs)
 }

@@ -47,11 +47,51 @@ the file holds.`,
 		},
 	}
 	o.addFlags(cmd)
-	addEndpointFilterFlags(cmd, &o.filter, &o.port)
+	o.output.addTableFlags(cmd)
+	addEndpointFilterFlags(cmd, &o.filter, &o.port, o.completeFromDump(pathEndpoints, endpointClusterNames))
 	return cmd
 }
 
-func addEndpointFilterFlags(cmd *cobra.Command, f *configdump.EndpointFilter, port *int) {
+// addEndpointFilterFlags registers the endpoint filters; clusters completes --cluster.
+// newEdsCommand is istioctl's hidden `pc eds`: the endpoint view from the config dump's EDS
+// section (/config_dump?include_eds) rather than from /clusters.
+func newEdsCommand(streams Streams, root *rootOptions) *cobra.Command {
+	o := &endpointOptions{commonOptions: newCommonOptions(streams, root, formatter.Short)}
+	cmd := &cobra.Command{
+		Use:    "eds [POD[.NAMESPACE] | TYPE/NAME[.NAMESPACE]]",
+		Hidden: true,
+		Short:  "Retrieve the endpoints of an Envoy proxy from its config dump's EDS section",
+		Long: `Retrieve the endpoints of an Envoy proxy from its config dump's EDS section
+(/config_dump?include_eds), as istioctl's hidden eds command does: the endpoint view
+without /clusters' health and outlier detection state.`,
+		Example: `  proxyctl pc eds productpage-v1-bd9c6d8f7-abcde.default --cluster "outbound|9080||reviews.default.svc.cluster.local" -o json`,
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(cmd, args); err != nil {
+				return err
+			}
+			if err := completeEndpointFilter(&o.filter, o.port); err != nil {
+				return err
+			}
+			return o.run(cmd, pathEds, o.edsView)
+		},
+	}
+	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
+	addEndpointFilterFlags(cmd, &o.filter, &o.port, o.completeFromDump(pathEds, endpointClusterNames))
+	return cmd
+}
+
+// edsView is the endpoint view of the EDS section, whatever the document.
+func (o *endpointOptions) edsView(d *configdump.Dump) error {
+	res, err := d.LoadAssignmentResources()
+	if err != nil {
+		return err
+	}
+	return writeList(o.streams.Out, d, res, o.output.format, endpointList(o.filter, false))
+}
+
+func addEndpointFilterFlags(cmd *cobra.Command, f *configdump.EndpointFilter, port *int, clusters cobra.CompletionFunc) {
 	fs := cmd.Flags()
 	if fs.Lookup("address") == nil {
 		fs.StringVar(&f.Address, "address", "", "filter endpoints by address")
@@ -61,6 +101,8 @@ func addEndpointFilterFlags(cmd *cobra.Command, f *configdump.EndpointFilter, po
 	}
 	fs.StringVar(&f.Cluster, "cluster", "", "filter endpoints by cluster name")
 	fs.StringVar(&f.Status, "status", "", "filter endpoints by health status: healthy, unhealthy, draining, timeout, degraded or unknown")
+	_ = cmd.RegisterFlagCompletionFunc("cluster", clusters)
+	_ = cmd.RegisterFlagCompletionFunc("status", fixedValues("healthy", "unhealthy", "draining", "timeout", "degraded", "unknown"))
 }
 
 func completeEndpointFilter(f *configdump.EndpointFilter, port int) error {
@@ -103,6 +145,7 @@ func endpointList(f configdump.EndpointFilter, withName bool) listView[*endpoint
 		},
 		rows:      func(c *endpointv3.ClusterLoadAssignment) []string { return formatter.EndpointRows(c, withName) },
 		table:     formatter.EndpointTable,
+		names:     formatter.EndpointNames,
 		keyFields: edsFields,
 		rowFields: edsFields,
 	}
@@ -122,7 +165,7 @@ func (o *endpointOptions) hostsView(d *configdump.Dump) error {
 	if err != nil {
 		return err
 	}
-	if o.output.format != formatter.Short {
+	if o.output.format != formatter.Short && o.output.format != formatter.Name {
 		return writeList(o.streams.Out, d, res, o.output.format, listView[*adminv3.ClusterStatus, struct{}]{
 			show: func(cs *adminv3.ClusterStatus) (*adminv3.ClusterStatus, bool) {
 				return cs, o.filter.MatchClusterStatus(cs)
@@ -140,5 +183,8 @@ func (o *endpointOptions) hostsView(d *configdump.Dump) error {
 		return err
 	}
 	configdump.SortHostEndpoints(hosts)
+	if o.output.format == formatter.Name {
+		return formatter.WriteNames(o.streams.Out, formatter.HostNames(hosts))
+	}
 	return formatter.HostTable(o.streams.Out, hosts)
 }

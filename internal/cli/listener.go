@@ -45,6 +45,7 @@ func newListenerCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	addListenerFilterFlags(cmd, &o.filter, &o.port)
 	cmd.Flags().BoolVar(&o.verbose, "verbose", true, "show one row per filter chain, with its match and destination")
 	cmd.Flags().BoolVar(&o.waypoint, "waypoint", false, "show the filter chains and filter chain matchers of a waypoint (ambient) proxy")
@@ -58,6 +59,7 @@ func addListenerFilterFlags(cmd *cobra.Command, f *configdump.ListenerFilter, po
 	if fs.Lookup("port") == nil {
 		fs.IntVar(port, "port", 0, "filter listeners by port")
 	}
+	_ = cmd.RegisterFlagCompletionFunc("type", fixedValues("HTTP", "TCP", "HTTP+TCP", "UNKNOWN"))
 }
 
 // completeListenerFilter validates --type and --port for the listener filter.
@@ -108,6 +110,9 @@ func listenerList(d *configdump.Dump, f configdump.ListenerFilter, verbose, with
 		rows:        func(l *listenerv3.Listener) []string { return formatter.ListenerRows(d, l, verbose, withName) },
 		table: func(w io.Writer, rows []string) error {
 			return formatter.ListenerTable(w, rows, verbose, withName)
+		},
+		names: func(l *listenerv3.Listener) []string {
+			return []string{formatter.ResourceName("listener", l.GetName())}
 		},
 	}
 }

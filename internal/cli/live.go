@@ -3,35 +3,68 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/proxyctl/proxyctl/portforward"
 )
 
-const defaultAdminPort = 15000
-
 // liveOptions reach a proxy in a pod through Kubernetes.
 type liveOptions struct {
 	root         *rootOptions
 	adminPort    int
 	adminPortSet bool
+	// alternatives names what the command offers instead of a pod, for messages; "" means the
+	// command's own --admin-url and -f, whichever it has (see complete).
+	alternatives string
 }
 
 func newLiveOptions(root *rootOptions) *liveOptions {
-	return &liveOptions{root: root, adminPort: defaultAdminPort}
+	return &liveOptions{root: root}
 }
 
+// addFlags registers --proxy-admin-port, and completes the command's pod arguments.
 func (l *liveOptions) addFlags(cmd *cobra.Command) {
-	cmd.Flags().IntVar(&l.adminPort, "proxy-admin-port", defaultAdminPort, "Envoy's admin port in the pod")
+	cmd.Flags().IntVar(&l.adminPort, "proxy-admin-port", 0, "Envoy's admin port in the pod (default: the one the pod's mesh uses: Istio 15000, Consul 19000, Kuma 9901, Envoy Gateway 19000, OSM 15000, or a container port named admin)")
+	if cmd.ValidArgsFunction == nil {
+		cmd.ValidArgsFunction = l.completeTarget
+	}
 }
 
 func (l *liveOptions) complete(cmd *cobra.Command) error {
 	l.adminPortSet = cmd.Flags().Changed("proxy-admin-port")
-	if l.adminPort <= 0 || l.adminPort > 65535 {
+	if l.adminPortSet && (l.adminPort <= 0 || l.adminPort > 65535) {
 		return usageErrorf("--proxy-admin-port must be between 1 and 65535, got %d", l.adminPort)
 	}
+	alternatives := l.alternatives
+	if alternatives == "" {
+		alternatives = flagAlternatives(cmd, "admin-url", "file")
+	}
+	l.root.kube.SetAlternatives(alternatives)
 	return nil
+}
+
+// flagAlternatives names those of the flags that cmd has, as messages suggest them: "--admin-url
+// or -f". Errors never suggest a flag the command lacks.
+func flagAlternatives(cmd *cobra.Command, names ...string) string {
+	var have []string
+	for _, n := range names {
+		if f := cmd.Flags().Lookup(n); f != nil {
+			if f.Shorthand != "" {
+				have = append(have, "-"+f.Shorthand)
+			} else {
+				have = append(have, "--"+n)
+			}
+		}
+	}
+	switch len(have) {
+	case 0:
+		return ""
+	case 1:
+		return have[0]
+	}
+	return strings.Join(have[:len(have)-1], ", ") + " or " + have[len(have)-1]
 }
 
 // target parses a pod target, filling in the default namespace.

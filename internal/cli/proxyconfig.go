@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
@@ -26,16 +25,17 @@ listeners, routes, endpoints, bootstrap, secrets and extension configs, as
 The proxy is a pod (POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]), reached through a
 Kubernetes port-forward to its Envoy admin port; any Envoy admin API
 (--admin-url); or a saved config dump (-f FILE, "-" for stdin).`,
-		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usageErrorf("proxy-config needs a view: %s", strings.Join(viewNames(cmd), ", "))
 		},
 	}
+	makeGroup(cmd, true)
 	cmd.AddCommand(
 		newClusterCommand(streams, root),
 		newListenerCommand(streams, root),
 		newRouteCommand(streams, root),
 		newEndpointCommand(streams, root),
+		newEdsCommand(streams, root),
 		newBootstrapCommand(streams, root),
 		newSecretCommand(streams, root),
 		newEcdsCommand(streams, root),
@@ -55,22 +55,6 @@ func viewNames(cmd *cobra.Command) []string {
 	}
 	return names
 }
-
-// outputFlag is -o/--output, validated when the flag is parsed.
-type outputFlag struct{ format formatter.Format }
-
-func (o *outputFlag) String() string { return string(o.format) }
-func (o *outputFlag) Type() string   { return "short|json|yaml" }
-func (o *outputFlag) Set(s string) error {
-	f, err := formatter.ParseFormat(s)
-	if err != nil {
-		return err
-	}
-	o.format = f
-	return nil
-}
-
-var _ pflag.Value = (*outputFlag)(nil)
 
 // commonOptions are the flags every proxy-config view shares: where the dump comes from and
 // how the result is printed.
@@ -96,7 +80,7 @@ type commonOptions struct {
 func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatter.Format) *commonOptions {
 	return &commonOptions{
 		streams:  streams,
-		output:   outputFlag{format: defaultOutput},
+		output:   newOutputFlag(defaultOutput),
 		timeout:  30 * time.Second,
 		maxInput: defaultMaxInput,
 		live:     newLiveOptions(root),
@@ -104,10 +88,17 @@ func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatte
 }
 
 func (o *commonOptions) addFlags(cmd *cobra.Command) {
+	o.addSourceFlags(cmd, "f")
+	o.output.addFlag(cmd)
+}
+
+// addSourceFlags adds the flags that say where the dump comes from and how it is read;
+// fileShorthand is --file's one-letter form ("" for none: route-check gives -f to
+// router_check_tool's --fail-under).
+func (o *commonOptions) addSourceFlags(cmd *cobra.Command, fileShorthand string) {
 	fs := cmd.Flags()
-	fs.StringVarP(&o.file, "file", "f", "", `read the Envoy config dump (or /clusters?format=json document) from a file, "-" for stdin; or a capture bundle (proxyctl capture), naming one of its proxies as POD[.NAMESPACE] if it holds several`)
-	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL (http://HOST:PORT), no Kubernetes needed")
-	fs.VarP(&o.output, "output", "o", "output format: short, json or yaml")
+	fs.StringVarP(&o.file, "file", fileShorthand, "", `read the Envoy config dump (or /clusters?format=json document) from a file, "-" for stdin; or a capture bundle (proxyctl capture), naming one of its proxies as POD[.NAMESPACE] if it holds several`)
+	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL ([http://]HOST:PORT), no Kubernetes needed")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from a file, stdin or the admin API")
@@ -122,16 +113,8 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		o.target = args[0]
 	}
-	if o.file != "" && o.target != "" {
-		// -f BUNDLE POD[.NAMESPACE]: the name picks one of the bundle's proxies.
-		if !isBundleFile(o.file) {
-			name := o.file
-			if name == "-" {
-				name = "stdin"
-			}
-			return usageErrorf("%s is not a capture bundle: a proxy name (%s) goes with -f only to pick one of a bundle's proxies", name, o.target)
-		}
-		o.bundleProxy, o.target = o.target, ""
+	if err := o.takeBundleProxy(); err != nil {
+		return err
 	}
 	given := 0
 	for _, s := range []string{o.file, o.adminURL, o.target} {
@@ -149,6 +132,24 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 	case o.maxInput <= 0:
 		return usageErrorf("--max-input must be positive, got %d", o.maxInput)
 	}
+	return o.output.check()
+}
+
+// takeBundleProxy reads -f BUNDLE POD[.NAMESPACE]: with a bundle, the target names one of its
+// proxies, not a pod to reach. Every command taking -f and a target calls it before counting
+// the sources given.
+func (o *commonOptions) takeBundleProxy() error {
+	if o.file == "" || o.target == "" {
+		return nil
+	}
+	if !isBundleFile(o.file) {
+		name := o.file
+		if name == "-" {
+			name = "stdin"
+		}
+		return usageErrorf("%s is not a capture bundle: a proxy name (%s) goes with --file only to pick one of a bundle's proxies", name, o.target)
+	}
+	o.bundleProxy, o.target = o.target, ""
 	return nil
 }
 
@@ -217,7 +218,7 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 		data, err := optionalDocument(ctx, src, path, o.maxInput)
 		return data, deadline(err, "fetching /"+path+" from "+src.String(), o.timeout)
 	}
-	if err := view(d); err != nil {
+	if err := o.output.render(&o.streams.Out, func() error { return view(d) }); err != nil {
 		return err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {

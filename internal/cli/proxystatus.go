@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,7 +35,7 @@ type proxyStatusOptions struct {
 func newProxyStatusCommand(streams Streams, root *rootOptions) *cobra.Command {
 	o := &proxyStatusOptions{
 		streams: streams, root: root, live: newLiveOptions(root), istiodPort: istiod.DefaultDebugPort,
-		output: outputFlag{format: formatter.Short}, timeout: 30 * time.Second, maxInput: defaultMaxInput,
+		output: newOutputFlag(formatter.Short), timeout: 30 * time.Second, maxInput: defaultMaxInput,
 	}
 	cmd := &cobra.Command{
 		Use:     "proxy-status [POD[.NAMESPACE]]",
@@ -86,8 +85,10 @@ and the others are still shown.`,
 	fs.IntVar(&o.istiodPort, "istiod-port", o.istiodPort, "istiod's debug port")
 	fs.StringArrayVar(&o.istiodURLs, "istiod-url", nil, "an istiod debug API, [NAME=]http://HOST:PORT, instead of finding istiod pods (repeatable; NAME is shown in the ISTIOD column, else HOST:PORT)")
 	fs.IntVarP(&o.verbosity, "verbosity", "v", 0, "1: one column per xDS type, with the age of each send")
-	fs.VarP(&o.output, "output", "o", "output format: short (a table), json or yaml")
+	o.output.addFlag(cmd)
+	o.output.addTableFlags(cmd)
 	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit 3 when a shown proxy has this state: stale, error or notsent (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedValues(istiod.FailOnValues...))
 	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump, or from the pod's proxy in this capture bundle, instead of the pod")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for the whole command")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from istiod, a file or the admin API")
@@ -96,6 +97,10 @@ and the others are still shown.`,
 }
 
 func (o *proxyStatusOptions) complete(cmd *cobra.Command, args []string) error {
+	o.live.alternatives = "--istiod-url" // istiod, found through Kubernetes
+	if len(args) > 0 {
+		o.live.alternatives = "--istiod-url, and -f for Envoy's side"
+	}
 	if err := o.live.complete(cmd); err != nil {
 		return err
 	}
@@ -113,65 +118,17 @@ func (o *proxyStatusOptions) complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf("--istiod-port must be between 1 and 65535, got %d", o.istiodPort)
 	case len(args) == 0 && o.file != "":
 		return usageErrorf("--file is Envoy's side of a diff: name the pod to compare too")
-	case len(args) == 1 && (len(o.failOn) > 0 || o.output.format != formatter.Short || o.verbosity > 0):
-		return usageErrorf("-o, -v and --fail-on apply to the status table, not to the diff of one pod")
+	case len(args) == 1 && (len(o.failOn) > 0 || o.output.format != formatter.Short || o.output.noHeaders || o.verbosity > 0):
+		return usageErrorf("-o, --no-headers, -v and --fail-on apply to the status table, not to the diff of one pod")
+	case o.output.format == formatter.Name && o.verbosity > 0:
+		return usageErrorf("-v applies to the status table, not to -o name")
 	}
-	return nil
+	return o.output.check()
 }
 
 // istiods finds the istiod replicas to ask and reaches them; close ends the port-forwards.
 func (o *proxyStatusOptions) istiods(ctx context.Context) (targets []istiod.Target, close func(), err error) {
-	close = func() {}
-	if len(o.istiodURLs) > 0 {
-		for _, u := range o.istiodURLs {
-			t, err := istiod.TargetFromURL(u)
-			if err != nil {
-				return nil, close, usageError{err}
-			}
-			targets = append(targets, t)
-		}
-		return targets, close, nil
-	}
-	kube, _, err := o.root.kube.Client()
-	if err != nil {
-		return nil, close, err
-	}
-	ns := o.root.istioNamespace
-	pods, err := istiod.DiscoverPods(ctx, kube, ns, o.revision)
-	if err != nil {
-		return nil, close, err
-	}
-	// Port-forward to every replica at once; one that cannot be reached is reported and left out.
-	forwards := make([]*portforward.Forwarder, len(pods))
-	errs := make([]error, len(pods))
-	var wg sync.WaitGroup
-	for i, pod := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			forwards[i], errs[i] = kube.OpenPodPort(ctx, ns, pod, o.istiodPort)
-		}()
-	}
-	wg.Wait()
-	close = func() {
-		for _, f := range forwards {
-			if f != nil {
-				f.Close()
-			}
-		}
-	}
-	for i, pod := range pods {
-		if errs[i] != nil {
-			fmt.Fprintf(o.streams.ErrOut, "warning: istiod %s in %s: %s\n", pod, ns, oneLine(errs[i].Error()))
-			continue
-		}
-		targets = append(targets, istiod.Target{Name: pod, Namespace: ns, BaseURL: forwards[i].URL})
-	}
-	if len(targets) == 0 {
-		close()
-		return nil, func() {}, fmt.Errorf("could not reach any of the %d istiod pods in %s", len(pods), ns)
-	}
-	return targets, close, nil
+	return reachIstiods(ctx, o.root, o.revision, o.istiodPort, o.istiodURLs, o.streams.ErrOut)
 }
 
 func (o *proxyStatusOptions) fetcher() *istiod.Fetcher {
@@ -194,11 +151,14 @@ func (o *proxyStatusOptions) status(ctx context.Context) error {
 	for _, e := range res.Errors {
 		fmt.Fprintf(o.streams.ErrOut, "warning: %s; its proxies are not shown\n", oneLine(e.Error()))
 	}
-	output := string(o.output.format)
-	if o.output.format == formatter.Short {
-		output = "table"
-	}
-	if err := formatter.WriteProxyStatus(o.streams.Out, res.Rows, formatter.ProxyStatusOptions{Output: output, Verbosity: o.verbosity}); err != nil {
+	err = o.output.render(&o.streams.Out, func() error {
+		output := string(o.output.format)
+		if o.output.format == formatter.Short {
+			output = "table"
+		}
+		return formatter.WriteProxyStatus(o.streams.Out, res.Rows, formatter.ProxyStatusOptions{Output: output, Verbosity: o.verbosity})
+	})
+	if err != nil {
 		return err
 	}
 	if failing := o.failOnSet.Failing(res.Rows); len(failing) > 0 {

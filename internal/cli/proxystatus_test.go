@@ -183,7 +183,7 @@ func TestProxyStatusErrors(t *testing.T) {
 	}{
 		{[]string{"ps", "--fail-on", "sometimes"}, ExitUsage, `invalid --fail-on value "sometimes"`},
 		{[]string{"ps", "--file", sampleDump}, ExitUsage, "--file is Envoy's side of a diff"},
-		{[]string{"ps", "pod.ns", "-o", "json"}, ExitUsage, "-o, -v and --fail-on apply to the status table"},
+		{[]string{"ps", "pod.ns", "-o", "json"}, ExitUsage, "-o, --no-headers, -v and --fail-on apply to the status table"},
 		{[]string{"ps", "deploy/x.ns", "--istiod-url", hang.URL}, ExitUsage, "proxy-status compares one pod"},
 		{[]string{"ps", "--istiod-url", "not a url"}, ExitUsage, "invalid --istiod-url"},
 		{[]string{"ps", "--istiod-url", hang.URL, "--timeout", "300ms"}, ExitRuntime, "no answer in time"},

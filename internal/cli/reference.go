@@ -27,14 +27,20 @@ func WriteReference(dir string) error {
 	return doc.GenMarkdownTree(withoutHelp(root), dir)
 }
 
-// withoutHelp hides cobra's help and completion commands from the reference.
+// withoutHelp hides cobra's help commands from the reference; completion, with its page per
+// shell, stays.
 func withoutHelp(root *cobra.Command) *cobra.Command {
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
-	for _, c := range root.Commands() {
-		if c.Name() == "help" || c.Name() == "completion" {
-			c.Hidden = true
+	var hide func(c *cobra.Command)
+	hide = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Name() == "help" {
+				sub.Hidden = true
+			}
+			hide(sub)
 		}
 	}
+	hide(root)
 	return root
 }

@@ -21,8 +21,9 @@ type rootCAOptions struct {
 func newRootCACompareCommand(streams Streams, root *rootOptions) *cobra.Command {
 	o := &rootCAOptions{streams: streams, live: newLiveOptions(root), timeout: 30 * time.Second}
 	cmd := &cobra.Command{
-		Use:   "rootca-compare POD1[.NAMESPACE] POD2[.NAMESPACE]",
-		Short: "Compare the root CAs of two proxies",
+		Use:     "rootca-compare POD1[.NAMESPACE] POD2[.NAMESPACE]",
+		Aliases: []string{"rc"},
+		Short:   "Compare the root CAs of two proxies",
 		Long: `Compare the ROOTCA secrets of two proxies: whether they trust the same roots, and so
 can verify each other's certificates. During a root rotation a proxy trusts several roots;
 the command says which are shared. It exits 1 when the proxies share no root.`,

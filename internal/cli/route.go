@@ -36,9 +36,16 @@ func newRouteCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
-	cmd.Flags().StringVar(&o.filter.Name, "name", "", "filter route configurations by name")
+	o.output.addTableFlags(cmd)
+	addRouteFilterFlags(cmd, &o.filter, o.completeFromDump(pathRoutes, routeNames))
 	cmd.Flags().BoolVar(&o.verbose, "verbose", true, "show one row per route, with its virtual host, domains, match and virtual service")
 	return cmd
+}
+
+// addRouteFilterFlags registers --name; names completes it.
+func addRouteFilterFlags(cmd *cobra.Command, f *configdump.RouteFilter, names cobra.CompletionFunc) {
+	cmd.Flags().StringVar(&f.Name, "name", "", "filter route configurations by name")
+	_ = cmd.RegisterFlagCompletionFunc("name", names)
 }
 
 func (o *routeOptions) view(d *configdump.Dump) error {
@@ -52,12 +59,15 @@ func (o *routeOptions) view(d *configdump.Dump) error {
 // routeList lists route configurations as istioctl does: sorted, then filtered.
 func routeList(f configdump.RouteFilter, verbose, withName bool) listView[*routev3.RouteConfiguration, configdump.RouteKey] {
 	return listView[*routev3.RouteConfiguration, configdump.RouteKey]{
-		order:     configdump.RouteOrder,
-		less:      configdump.RouteKey.Less,
-		sortJSON:  true,
-		show:      func(r *routev3.RouteConfiguration) (*routev3.RouteConfiguration, bool) { return r, f.Match(r) },
-		rows:      func(r *routev3.RouteConfiguration) []string { return formatter.RouteRows(r, verbose, withName) },
-		table:     func(w io.Writer, rows []string) error { return formatter.RouteTable(w, rows, verbose) },
+		order:    configdump.RouteOrder,
+		less:     configdump.RouteKey.Less,
+		sortJSON: true,
+		show:     func(r *routev3.RouteConfiguration) (*routev3.RouteConfiguration, bool) { return r, f.Match(r) },
+		rows:     func(r *routev3.RouteConfiguration) []string { return formatter.RouteRows(r, verbose, withName) },
+		table:    func(w io.Writer, rows []string) error { return formatter.RouteTable(w, rows, verbose) },
+		names: func(r *routev3.RouteConfiguration) []string {
+			return []string{formatter.ResourceName("route", r.GetName())}
+		},
 		keyFields: configdump.Fields("name"),
 		rowFields: configdump.Fields("name", "virtual_hosts.name", "virtual_hosts.domains", "virtual_hosts.routes.match",
 			"virtual_hosts.routes.route.cluster", "virtual_hosts.routes.metadata"),

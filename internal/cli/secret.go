@@ -34,11 +34,12 @@ func newSecretCommand(streams Streams, root *rootOptions) *cobra.Command {
 		},
 	}
 	o.addFlags(cmd)
+	o.output.addTableFlags(cmd)
 	return cmd
 }
 
 func (o *secretOptions) view(d *configdump.Dump) error {
-	if o.output.format != formatter.Short {
+	if o.output.format != formatter.Short && o.output.format != formatter.Name {
 		secrets, err := d.Secrets()
 		if err != nil {
 			return err
@@ -48,6 +49,9 @@ func (o *secretOptions) view(d *configdump.Dump) error {
 	items, err := o.secretItems(d, time.Now())
 	if err != nil {
 		return err
+	}
+	if o.output.format == formatter.Name {
+		return formatter.WriteNames(o.streams.Out, formatter.SecretNames(items))
 	}
 	return formatter.SecretTable(o.streams.Out, items, false)
 }

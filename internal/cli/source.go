@@ -23,6 +23,7 @@ const (
 	pathEcds      = "config_dump?mask=ecds_filters"
 	pathAll       = "config_dump?include_eds=true"
 	pathEndpoints = "clusters?format=json"
+	pathEds       = "config_dump?include_eds=true&mask=dynamic_endpoint_configs,static_endpoint_configs"
 	pathFullDump  = "config_dump"
 )
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 
 	"google.golang.org/protobuf/proto"
@@ -25,6 +26,8 @@ type listView[T proto.Message, K any] struct {
 	// rows are a resource's table rows; table writes the table.
 	rows  func(T) []string
 	table func(w io.Writer, rows []string) error
+	// names are what -o name lists of a resource (KIND/NAME lines), in table order.
+	names func(T) []string
 	// keyFields are the fields order and show read, rowFields those rows read as well (nil:
 	// all); the others are not decoded for the table, nor for the first pass of -o json.
 	keyFields, rowFields configdump.Projection
@@ -42,7 +45,12 @@ type entry[K any] struct {
 // filters and table rows; for -o json|yaml, the selected ones are decoded again and encoded in
 // order, streaming.
 func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res configdump.Resources[T], f formatter.Format, v listView[T, K]) error {
-	short := f == formatter.Short
+	// -o name lists what the table shows, in the table's order.
+	names := f == formatter.Name
+	if names && v.names == nil {
+		return fmt.Errorf("this view has no -o name")
+	}
+	short := f == formatter.Short || names
 	if v.show == nil {
 		v.show = always[T]
 		if !short && (v.order == nil || !v.sortJSON) {
@@ -61,7 +69,10 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 		if v.order != nil {
 			e.key = v.order(m)
 		}
-		if short && ok {
+		switch {
+		case names && ok:
+			e.rows = v.names(shown)
+		case short && ok:
 			e.rows = v.rows(shown)
 		}
 		return e, nil
@@ -85,6 +96,9 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 		var rows []string
 		for _, e := range entries {
 			rows = append(rows, e.rows...)
+		}
+		if names {
+			return formatter.WriteNames(w, rows)
 		}
 		return v.table(w, rows)
 	}

@@ -119,6 +119,8 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(a.clusters)
 	case "/logging":
 		a.logging(w, r)
+	case "/server_info":
+		a.serverInfo(w)
 	default:
 		http.NotFound(w, r)
 	}
@@ -159,6 +161,45 @@ func (a *Admin) configDump(w http.ResponseWriter, q url.Values) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
 	enc.Encode(map[string]any{"configs": out})
+}
+
+// serverInfo answers /server_info as Envoy does: its version string
+// (REVISION/VERSION/STATUS/TYPE/SSL, from the bootstrap's user_agent_build_version) and node.
+func (a *Admin) serverInfo(w http.ResponseWriter) {
+	var node map[string]any
+	configs, _ := a.dump["configs"].([]any)
+	for _, c := range configs {
+		section, _ := c.(map[string]any)
+		if strings.HasSuffix(fmt.Sprint(section["@type"]), ".BootstrapConfigDump") {
+			b, _ := section["bootstrap"].(map[string]any)
+			node, _ = b["node"].(map[string]any)
+		}
+	}
+	bv, _ := node["user_agent_build_version"].(map[string]any)
+	ver, _ := bv["version"].(map[string]any)
+	md, _ := bv["metadata"].(map[string]any)
+	version := fmt.Sprintf("%v/%v.%v.%v", md["revision.sha"], num(ver["major_number"]), num(ver["minor_number"]), num(ver["patch"]))
+	if l, ok := md["build.label"]; ok {
+		version += fmt.Sprintf("-%v", l)
+	}
+	for _, k := range []string{"revision.status", "build.type", "ssl.version"} {
+		if v, ok := md[k]; ok {
+			version += fmt.Sprintf("/%v", v)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"version": version, "state": "LIVE", "hot_restart_version": "11.104",
+		"command_line_options": map[string]any{"base_id": "0", "concurrency": 2, "log_level": "warning"},
+		"node":                 node,
+	})
+}
+
+func num(v any) any {
+	if v == nil {
+		return 0
+	}
+	return v
 }
 
 // logging changes levels (POST only) and answers with the active loggers, as Envoy does.

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,11 @@ import (
 type Pod struct {
 	Name, Namespace string
 	Labels          map[string]string
+	Annotations     map[string]string
+	// Spec, when set, replaces the default containers (shape pods as a mesh injects them).
+	Spec *corev1.PodSpec
+	// Phase, when set, replaces Running.
+	Phase corev1.PodPhase
 	// Forward maps a pod port to the address that receives its port-forwarded connections; a
 	// port without an entry refuses them, as a pod where nothing listens.
 	Forward map[int32]string
@@ -61,7 +67,8 @@ func NewServer(t testing.TB, pods ...Pod) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods/{name}", s.getPod)
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/pods", s.listPods)
-	mux.HandleFunc("GET /api/v1/pods", s.listPods) // all namespaces
+	mux.HandleFunc("GET /api/v1/pods", s.listPods)
+	mux.HandleFunc("GET /api/v1/namespaces", s.listNamespaces)
 	mux.HandleFunc("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews", s.review)
 	mux.HandleFunc("/api/v1/namespaces/{ns}/pods/{name}/portforward", s.portForward)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,9 +100,9 @@ func (s *Server) Requests() []string {
 }
 
 func newPod(p Pod) *corev1.Pod {
-	return &corev1.Pod{
+	pod := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, UID: types.UID("uid-" + p.Name)},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, Annotations: p.Annotations, UID: types.UID("uid-" + p.Name)},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{
 			{Name: "app", Image: "app"},
 			{Name: "istio-proxy", Image: "proxyv2", Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090}}},
@@ -105,6 +112,13 @@ func newPod(p Pod) *corev1.Pod {
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 		},
 	}
+	if p.Spec != nil {
+		pod.Spec = *p.Spec
+	}
+	if p.Phase != "" {
+		pod.Status.Phase = p.Phase
+	}
+	return pod
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -137,20 +151,50 @@ func (s *Server) getPod(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, pod)
 }
 
+// listPods lists the pods of a namespace, or of all (GET /api/v1/pods), with a label selector
+// and a field selector on metadata.name.
 func (s *Server) listPods(w http.ResponseWriter, r *http.Request) {
 	selector, err := labels.Parse(r.URL.Query().Get("labelSelector"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	name := ""
+	if fs := r.URL.Query().Get("fieldSelector"); fs != "" {
+		v, ok := strings.CutPrefix(fs, "metadata.name=")
+		if !ok {
+			http.Error(w, "only metadata.name= field selectors here", http.StatusBadRequest)
+			return
+		}
+		name = v
+	}
 	list := corev1.PodList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PodList"}}
 	s.mu.Lock()
 	for _, p := range s.pods {
-		if (r.PathValue("ns") == "" || p.Namespace == r.PathValue("ns")) && selector.Matches(labels.Set(p.Labels)) {
+		if (r.PathValue("ns") == "" || p.Namespace == r.PathValue("ns")) && (name == "" || p.Name == name) && selector.Matches(labels.Set(p.Labels)) {
 			list.Items = append(list.Items, *p)
 		}
 	}
 	s.mu.Unlock()
+	sort.Slice(list.Items, func(i, j int) bool {
+		return list.Items[i].Namespace+"/"+list.Items[i].Name < list.Items[j].Namespace+"/"+list.Items[j].Name
+	})
+	writeJSON(w, http.StatusOK, list)
+}
+
+// listNamespaces lists "default" and the namespaces of the pods.
+func (s *Server) listNamespaces(w http.ResponseWriter, _ *http.Request) {
+	names := map[string]bool{"default": true}
+	s.mu.Lock()
+	for _, p := range s.pods {
+		names[p.Namespace] = true
+	}
+	s.mu.Unlock()
+	list := corev1.NamespaceList{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "NamespaceList"}}
+	for n := range names {
+		list.Items = append(list.Items, corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}})
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	writeJSON(w, http.StatusOK, list)
 }
 

@@ -283,13 +283,13 @@ func TestProxyConfigLog(t *testing.T) {
 	}
 	steps := []step{
 		{"one logger", []string{"logger." + ns, "--level", "http:debug"}, []*Envoy{one},
-			[]string{"POST /logging?http=debug"}, "warning", map[string]string{"http": "debug"},
+			[]string{"POST /logging", "POST /logging?http=debug"}, "warning", map[string]string{"http": "debug"},
 			[]string{"active loggers:", "  http: debug", "  router: warning"}},
 		{"read only", []string{"logger", "-n", ns}, []*Envoy{one},
 			[]string{"POST /logging"}, "warning", map[string]string{"http": "debug"},
 			[]string{"active loggers:", "  http: debug"}},
 		{"two loggers", []string{"logger." + ns, "--level", "router:trace,upstream:error"}, []*Envoy{one},
-			[]string{"POST /logging?router=trace", "POST /logging?upstream=error"}, "warning",
+			[]string{"POST /logging", "POST /logging?router=trace", "POST /logging?upstream=error"}, "warning",
 			map[string]string{"http": "debug", "router": "trace", "upstream": "error"},
 			[]string{"  http: debug", "  router: trace", "  upstream: error"}},
 		{"reset", []string{"logger." + ns, "-r"}, []*Envoy{one},

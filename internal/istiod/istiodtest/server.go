@@ -27,6 +27,8 @@ type Options struct {
 	Raw []byte
 	// Delay holds every answer this long, or until the client gives up.
 	Delay time.Duration
+	// Version is the /version answer (VERSION-REVISION-STATUS); empty serves 404.
+	Version string
 }
 
 // Server is a running fake istiod.
@@ -66,6 +68,8 @@ func NewServer(t testing.TB, o Options) *Server {
 			_, _ = w.Write(o.Raw)
 		case o.Status != 0:
 			http.Error(w, http.StatusText(o.Status), o.Status)
+		case r.URL.Path == "/version" && o.Version != "":
+			_, _ = w.Write([]byte(o.Version))
 		case r.URL.Path == "/debug/syncz":
 			serveSyncz(t, w, r, o.Syncz)
 		case r.URL.Path == "/debug/config_dump":
