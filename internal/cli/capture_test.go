@@ -88,6 +88,7 @@ var roundTripViews = [][]string{
 	{"bootstrap"}, {"bootstrap", "-o", "short"}, {"bootstrap", "-o", "yaml"},
 	{"secret"}, {"secret", "-o", "json"}, {"secret", "-o", "yaml"},
 	{"all"}, {"all", "--with-headers"}, {"all", "-o", "json"}, {"all", "-o", "yaml"}, {"all", "--port", "9080", "--verbose=false"},
+	{"cluster", "-o", "name"}, {"listener", "--no-headers"}, {"endpoint", "-o", "jsonpath={[*].name}"}, {"route", "-o", "name"},
 }
 
 // waypointViews are run on the second proxy, whose dump has ECDS and a waypoint's listeners.
