@@ -321,14 +321,15 @@ func isBundleFile(path string) bool {
 	if path == "-" {
 		return false // bundles are read by path: they are read at random
 	}
+	// Not opened unless regular: opening a FIFO would take its writer from the real reader.
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return false
-	}
 	head := make([]byte, 2)
 	n, _ := io.ReadFull(f, head)
 	return bundle.IsBundle(head[:n])
