@@ -28,11 +28,13 @@ test:
 	$(GO) test ./...
 
 ## conformance: the reference suites beside the checkout: istioctl's outputs on real dumps,
-## and Envoy's router_check_tool tests (route-check); both run, either failing fails
+## Envoy's router_check_tool tests (route-check) and Istio's traffic simulator cases (explain);
+## all run, any failing fails
 conformance: build
 	@rc=0; \
 	$(SHARED)/conformance/run ./$(BIN) || rc=1; \
 	$(SHARED)/routecheck/run ./$(BIN) || rc=1; \
+	$(SHARED)/explain/run ./$(BIN) || rc=1; \
 	exit $$rc
 
 ## e2e: end-to-end tests against a real kube-apiserver and a kubelet speaking port-forward

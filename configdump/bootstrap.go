@@ -111,7 +111,7 @@ func (d *Dump) Ecds() (*adminv3.EcdsConfigDump, error) {
 	out := &adminv3.EcdsConfigDump{}
 	for _, v := range values {
 		part := &adminv3.EcdsConfigDump{}
-		if err := unmarshalAnyValue(v, part, d.src, d.unknown, nil); err != nil {
+		if err := unmarshalAnyValue(v, part, d.src, nil, nil); err != nil {
 			return nil, fmt.Errorf("ecds section: %w", err)
 		}
 		out.EcdsFilters = append(out.EcdsFilters, part.EcdsFilters...)
@@ -128,10 +128,10 @@ func (d *Dump) EcdsConfigs() ([]*corev3.TypedExtensionConfig, error) {
 	res := make([]resource, 0, len(ecds.EcdsFilters))
 	for i, f := range ecds.EcdsFilters {
 		if f.EcdsFilter != nil {
-			res = append(res, resource{f.EcdsFilter, "ecds_filters", i})
+			res = append(res, resource{f.EcdsFilter, "ecds_filters", i, "ecds_filter"})
 		}
 	}
-	configs, err := newResources(d, res, func() *corev3.TypedExtensionConfig { return &corev3.TypedExtensionConfig{} }).Decode()
+	configs, err := newResources(d, EcdsSection, res, func() *corev3.TypedExtensionConfig { return &corev3.TypedExtensionConfig{} }).Decode()
 	if err != nil {
 		return nil, err
 	}

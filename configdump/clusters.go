@@ -19,15 +19,15 @@ func (d *Dump) ClusterResources() (Resources[*clusterv3.Cluster], error) {
 	res := make([]resource, 0, len(cd.DynamicActiveClusters)+len(cd.StaticClusters))
 	for i, c := range cd.DynamicActiveClusters {
 		if c.Cluster != nil {
-			res = append(res, resource{c.Cluster, "dynamic_active_clusters", i})
+			res = append(res, resource{c.Cluster, "dynamic_active_clusters", i, "cluster"})
 		}
 	}
 	for i, c := range cd.StaticClusters {
 		if c.Cluster != nil {
-			res = append(res, resource{c.Cluster, "static_clusters", i})
+			res = append(res, resource{c.Cluster, "static_clusters", i, "cluster"})
 		}
 	}
-	return newResources(d, res, func() *clusterv3.Cluster { return &clusterv3.Cluster{} }), nil
+	return newResources(d, ClustersSection, res, func() *clusterv3.Cluster { return &clusterv3.Cluster{} }), nil
 }
 
 // SubsetKey is an Istio cluster name split into its parts: direction|port|subset|hostname.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -18,6 +19,8 @@ import (
 func sharedDumps(t *testing.T) []string {
 	t.Helper()
 	files, _ := filepath.Glob("../../shared/conformance/dumps/*.json")
+	yamls, _ := filepath.Glob("../../shared/conformance/dumps/*.yaml")
+	files = append(files, yamls...)
 	if len(files) == 0 {
 		t.Skip("../shared/conformance/dumps not found beside the checkout")
 	}
@@ -25,9 +28,12 @@ func sharedDumps(t *testing.T) []string {
 }
 
 // TestCodecMatchesProtojson decodes and re-encodes every resource of the shared dumps with our
-// codec and with protojson, and requires the same JSON values wherever protojson can read the
-// resource at all (it cannot with unknown types or non-base64 bytes). It does so with linked
-// types, and with the types built from the embedded descriptors as the proxyctl binary does.
+// codec and with protojson, wherever protojson can read the resource at all (it cannot with
+// unknown types or non-base64 bytes): every member protojson prints, ours prints with the same
+// value, and every member ours prints beyond those (what protojson, told to discard unknown
+// fields, drops: v2 fields, hidden_envoy_deprecated_*, the content of a typed config without
+// "@type") is in the input, with the same value. It does so with linked types, and with the
+// types built from the embedded descriptors as the proxyctl binary does.
 func TestCodecMatchesProtojson(t *testing.T) {
 	for _, mode := range []string{"linked", "descriptors"} {
 		t.Run(mode, func(t *testing.T) {
@@ -88,7 +94,7 @@ func compareWithProtojson(t *testing.T, file string) int {
 			if err := enc.Message(got); err != nil {
 				t.Fatalf("%s: %s: encode: %v", filepath.Base(file), a.TypeUrl, err)
 			}
-			assertSameJSON(t, filepath.Base(file)+" "+a.TypeUrl, enc.Bytes(), wantJSON)
+			assertSameJSON(t, filepath.Base(file)+" "+a.TypeUrl, enc.Bytes(), wantJSON, a.Value)
 			compared++
 		}
 	}
@@ -131,40 +137,76 @@ func visit(m protoreflect.Message, out *[]*anypb.Any, walk func(protoreflect.Mes
 	walk(m)
 }
 
-func assertSameJSON(t *testing.T, what string, got, want []byte) {
+// assertSameJSON checks that got holds every member of want with the same value, and that
+// whatever else it holds is in input, the JSON both were decoded from, with the same value.
+// Keys are compared without case and underscores, so that proto and JSON names match.
+func assertSameJSON(t *testing.T, what string, got, want, input []byte) {
 	t.Helper()
-	var g, w any
+	var g, w, in any
 	if err := json.Unmarshal(got, &g); err != nil {
 		t.Fatalf("%s: our output is not JSON: %v\n%s", what, err, got)
 	}
 	if err := json.Unmarshal(want, &w); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	if path := firstDiff(g, w, "$"); path != "" {
+	if err := json.Unmarshal(input, &in); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	g, w, in = canonicalKeys(g), canonicalKeys(w), canonicalKeys(in)
+	if path := firstDiff(g, w, in, "$"); path != "" {
 		t.Fatalf("%s: JSON differs at %s", what, path)
 	}
 }
 
-// firstDiff describes where two decoded JSON values first differ ("" when equal).
-func firstDiff(g, w any, path string) string {
+// canonicalKeys lowercases object keys and drops their underscores.
+func canonicalKeys(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[strings.ToLower(strings.ReplaceAll(k, "_", ""))] = canonicalKeys(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = canonicalKeys(e)
+		}
+		return out
+	}
+	return v
+}
+
+// firstDiff describes where got first differs from want ("" when it does not): a member of
+// want that got lacks or has with another value, or a member only got has that input, the
+// decoded JSON at the same place, does not have with the same value.
+func firstDiff(g, w, in any, path string) string {
 	switch w := w.(type) {
 	case map[string]any:
 		gm, ok := g.(map[string]any)
 		if !ok {
-			return fmt.Sprintf("%s: got %v, want an object", path, g)
+			return fmt.Sprintf("%s: got %.200v, want an object", path, g)
 		}
+		inm, _ := in.(map[string]any)
 		for k, wv := range w {
 			gv, ok := gm[k]
 			if !ok {
 				return fmt.Sprintf("%s.%s: missing (want %.200v)", path, k, wv)
 			}
-			if d := firstDiff(gv, wv, path+"."+k); d != "" {
+			if d := firstDiff(gv, wv, inm[k], path+"."+k); d != "" {
 				return d
 			}
 		}
 		for k, gv := range gm {
-			if _, ok := w[k]; !ok {
-				return fmt.Sprintf("%s.%s: unexpected %.200v", path, k, gv)
+			if _, ok := w[k]; ok {
+				continue
+			}
+			iv, ok := inm[k]
+			if !ok {
+				return fmt.Sprintf("%s.%s: unexpected %.200v, which the input does not have", path, k, gv)
+			}
+			if !reflect.DeepEqual(gv, iv) {
+				return fmt.Sprintf("%s.%s: got %.200v, the input has %.200v", path, k, gv, iv)
 			}
 		}
 	case []any:
@@ -172,8 +214,13 @@ func firstDiff(g, w any, path string) string {
 		if !ok || len(ga) != len(w) {
 			return fmt.Sprintf("%s: got %.200v, want %.200v", path, g, w)
 		}
+		ina, _ := in.([]any)
 		for i := range w {
-			if d := firstDiff(ga[i], w[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {
+			var iv any
+			if i < len(ina) {
+				iv = ina[i]
+			}
+			if d := firstDiff(ga[i], w[i], iv, fmt.Sprintf("%s[%d]", path, i)); d != "" {
 				return d
 			}
 		}

@@ -12,8 +12,8 @@ import (
 )
 
 // The decoder turns JSON into typed protobuf messages the way protojson does (proto or JSON
-// field names, int64 as numbers or strings, the well-known types' JSON forms, unknown fields
-// ignored), with three differences that make it fit for real config dumps:
+// field names, int64 as numbers or strings, the well-known types' JSON forms), with these
+// differences that make it fit for real config dumps:
 //
 //   - google.protobuf.Any is decoded lazily: its Value holds the raw JSON object (a view into the
 //     input), decoded on demand by UnmarshalAny into whatever message the caller asks for. Types
@@ -21,14 +21,25 @@ import (
 //     v3 equivalents.
 //   - a bytes field whose string is not base64 (Envoy's "[redacted]") keeps its raw text, a view
 //     into the input, which the encoder prints back unchanged.
-//   - unknown enum names are ignored instead of failing the whole document.
+//   - nothing is dropped: a member the message's type does not know, or a value it cannot hold
+//     (an unknown enum name), is kept as raw JSON in the message (see extras.go) and printed
+//     back by the encoder, where protojson fails or, told to discard unknown fields, drops it;
+//   - with check set (a view's first pass), the fields a projection leaves out, and typed
+//     configs, are checked without being built (see check.go), so that a table fails on the
+//     values -o json would fail on.
 //
 // Strings without escapes share memory with the input, which must not change afterwards.
 type decoder struct {
 	scanner
+	// unknown collects the type URLs of typed configs the checker met that this binary does
+	// not know (nil: none are noted).
 	unknown *typeSet
 	// proj selects the fields of the message being decoded (nil: all of them).
 	proj Projection
+	// check: check what is not decoded (fields left out by proj, typed configs).
+	check bool
+	// secrets, when set, collects the secret values the checker met (see Redactions).
+	secrets *[]Replacement
 }
 
 // Projection selects fields to decode, by proto name, with sub-projections for the fields of
@@ -131,6 +142,7 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 		if !more {
 			return nil
 		}
+		keyAt := d.pos
 		key, err := d.readKey()
 		if err != nil {
 			return err
@@ -141,13 +153,30 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 			var selected bool
 			child, selected = proj[string(fd.Name())]
 			if !selected {
-				fd = nil
+				if d.check {
+					err = d.checkField(fd, false, depth)
+				} else {
+					err = d.skipValue()
+				}
+				if err != nil {
+					return err
+				}
+				continue
 			}
 		}
 		if fd == nil {
-			// Unknown fields are ignored, as istioctl does; so are those not selected.
-			if err := d.skipValue(); err != nil {
+			if d.check && d.unknown != nil && !(depth == 0 && key == "@type") {
+				err = d.skipNotingTypes()
+			} else {
+				err = d.skipValue()
+			}
+			if err != nil {
 				return err
+			}
+			// At the root of a typed config, "@type" is the Any's. A projected message is only
+			// read, never printed: it need not keep what it does not know.
+			if proj == nil && !(depth == 0 && key == "@type") {
+				keepMember(m, d.base+keyAt, d.data[keyAt:d.pos])
 			}
 			continue
 		}
@@ -167,11 +196,16 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 		case fd.Message() != nil:
 			err = d.messageValue(m.Mutable(fd).Message(), depth+1)
 		default:
+			valueAt := d.pos
 			var v protoreflect.Value
 			var ok bool
 			v, ok, err = d.scalar(fd)
-			if err == nil && ok {
+			switch {
+			case err != nil:
+			case ok:
 				m.Set(fd, v)
+			default:
+				keepOverride(m, fd, d.base+valueAt, d.data[valueAt:d.pos])
 			}
 		}
 		if err != nil {
@@ -185,23 +219,27 @@ func isValueMessage(fd protoreflect.FieldDescriptor) bool {
 }
 
 func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescriptor, depth int) error {
+	d.skipWS()
+	start := d.pos
 	if err := d.expect('['); err != nil {
 		return err
 	}
 	list := m.Mutable(fd).List()
 	isMsg := fd.Message() != nil
+	lossy := false // an element the list cannot hold
 	for first := true; ; first = false {
 		more, err := d.more(']', first)
 		if err != nil {
 			return err
 		}
 		if !more {
-			return nil
+			break
 		}
 		if d.skipWS() == 'n' && !isValueMessage(fd) {
 			if _, err := d.readLiteral(); err != nil {
 				return err
 			}
+			lossy = true
 			continue
 		}
 		if isMsg {
@@ -218,23 +256,32 @@ func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescrip
 		}
 		if ok {
 			list.Append(v)
+		} else {
+			lossy = true
 		}
 	}
+	if lossy && m.Descriptor().FullName() != "google.protobuf.ListValue" {
+		keepOverride(m, fd, d.base+start, d.data[start:d.pos])
+	}
+	return nil
 }
 
 func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescriptor, depth int) error {
+	d.skipWS()
+	start := d.pos
 	if err := d.expect('{'); err != nil {
 		return err
 	}
 	mp := m.Mutable(fd).Map()
 	kd, vd := fd.MapKey(), fd.MapValue()
+	lossy := false // a value the map cannot hold
 	for first := true; ; first = false {
 		more, err := d.more('}', first)
 		if err != nil {
 			return err
 		}
 		if !more {
-			return nil
+			break
 		}
 		keyPos := d.pos
 		key, err := d.readKey()
@@ -251,6 +298,7 @@ func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescript
 				if _, err := d.readLiteral(); err != nil {
 					return err
 				}
+				lossy = true
 				continue
 			}
 			val := mp.NewValue()
@@ -266,8 +314,14 @@ func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescript
 		}
 		if ok {
 			mp.Set(mk, v)
+		} else {
+			lossy = true
 		}
 	}
+	if lossy && m.Descriptor().FullName() != "google.protobuf.Struct" {
+		keepOverride(m, fd, d.base+start, d.data[start:d.pos])
+	}
+	return nil
 }
 
 func mapKey(kd protoreflect.FieldDescriptor, key string) (protoreflect.MapKey, error) {
@@ -474,61 +528,81 @@ func (d *decoder) floatToken(bits int) (float64, error) {
 	return f, nil
 }
 
-// anyValue records the Any's type URL and keeps its JSON object as the Value, undecoded.
+// anyValue records the Any's type URL and keeps its JSON object as the Value, undecoded; with
+// check set, the object is checked as its type on the way.
 func (d *decoder) anyValue(m protoreflect.Message) error {
 	d.skipWS()
 	start := d.pos
-	if err := d.expect('{'); err != nil {
+	var url string
+	var err error
+	if d.check {
+		url, err = d.checkAny(false)
+	} else {
+		url, err = d.anyURL()
+	}
+	if err != nil {
 		return err
+	}
+	fds := m.Descriptor().Fields()
+	m.Set(fds.ByNumber(1), protoreflect.ValueOfString(url))
+	m.Set(fds.ByNumber(2), protoreflect.ValueOfBytes(d.data[start:d.pos]))
+	return nil
+}
+
+// anyURL reads a typed config's object, returning its "@type".
+func (d *decoder) anyURL() (string, error) {
+	if err := d.expect('{'); err != nil {
+		return "", err
 	}
 	var url string
 	for first := true; ; first = false {
 		more, err := d.more('}', first)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if !more {
-			break
+			return url, nil
 		}
 		key, err := d.readKey()
 		if err != nil {
-			return err
+			return "", err
 		}
 		if key == "@type" {
 			if url, err = d.readString(); err != nil {
-				return err
+				return "", err
 			}
 			continue
 		}
 		if err := d.skipValue(); err != nil {
-			return err
+			return "", err
 		}
 	}
-	fds := m.Descriptor().Fields()
-	m.Set(fds.ByNumber(1), protoreflect.ValueOfString(url))
-	m.Set(fds.ByNumber(2), protoreflect.ValueOfBytes(d.data[start:d.pos]))
-	if url != "" && !knownURL(url) {
-		d.unknown.add(url)
-	}
-	return nil
 }
 
 func (d *decoder) durationValue(m protoreflect.Message) error {
-	start := d.pos
-	s, err := d.readString()
+	secs, nanos, err := d.readDuration()
 	if err != nil {
 		return err
-	}
-	secs, nanos, ok := parseDuration(s)
-	if !ok {
-		d.pos = start
-		d.skipWS()
-		return d.errorf("invalid duration %q", s)
 	}
 	fds := m.Descriptor().Fields()
 	m.Set(fds.ByNumber(1), protoreflect.ValueOfInt64(secs))
 	m.Set(fds.ByNumber(2), protoreflect.ValueOfInt32(nanos))
 	return nil
+}
+
+func (d *decoder) readDuration() (int64, int32, error) {
+	start := d.pos
+	s, err := d.readString()
+	if err != nil {
+		return 0, 0, err
+	}
+	secs, nanos, ok := parseDuration(s)
+	if !ok {
+		d.pos = start
+		d.skipWS()
+		return 0, 0, d.errorf("invalid duration %q", s)
+	}
+	return secs, nanos, nil
 }
 
 // parseDuration parses protobuf's JSON duration form: "-1.5s", "3s", "0.000000001s".
@@ -574,21 +648,29 @@ const (
 )
 
 func (d *decoder) timestampValue(m protoreflect.Message) error {
+	secs, nanos, err := d.readTimestamp()
+	if err != nil {
+		return err
+	}
+	fds := m.Descriptor().Fields()
+	m.Set(fds.ByNumber(1), protoreflect.ValueOfInt64(secs))
+	m.Set(fds.ByNumber(2), protoreflect.ValueOfInt32(nanos))
+	return nil
+}
+
+func (d *decoder) readTimestamp() (int64, int32, error) {
 	start := d.pos
 	s, err := d.readString()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil || t.Unix() < minTimestamp || t.Unix() > maxTimestamp {
 		d.pos = start
 		d.skipWS()
-		return d.errorf("invalid timestamp %q", s)
+		return 0, 0, d.errorf("invalid timestamp %q", s)
 	}
-	fds := m.Descriptor().Fields()
-	m.Set(fds.ByNumber(1), protoreflect.ValueOfInt64(t.Unix()))
-	m.Set(fds.ByNumber(2), protoreflect.ValueOfInt32(int32(t.Nanosecond())))
-	return nil
+	return t.Unix(), int32(t.Nanosecond()), nil
 }
 
 func (d *decoder) fieldMaskValue(m protoreflect.Message) error {

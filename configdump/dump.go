@@ -59,7 +59,14 @@ type Dump struct {
 
 	mu      sync.Mutex
 	decoded map[Section]proto.Message
+
+	dropUnknown bool // see DropUnknownFields
 }
+
+// DropUnknownFields makes the dump's encoders print only what the types of this binary hold,
+// as istioctl prints its dumps: not the members, nor the enum values, the decoder kept as raw
+// JSON (see extras.go). Typed configs of unknown types are still printed as they are.
+func (d *Dump) DropUnknownFields() { d.dropUnknown = true }
 
 // ErrMissingSection is wrapped by errors about a section the document lacks.
 var ErrMissingSection = errors.New("missing section")
@@ -121,13 +128,7 @@ func (x *Indexer) Dump(data []byte) (*Dump, error) {
 	if err != nil {
 		return nil, Locate(err, data)
 	}
-	d := &Dump{src: data, kind: kind, spans: spans, unknown: &typeSet{}, decoded: map[Section]proto.Message{}}
-	for _, sp := range spans {
-		if sp.typeURL != "" && !knownURL(sp.typeURL) {
-			d.unknown.add(sp.typeURL)
-		}
-	}
-	return d, nil
+	return &Dump{src: data, kind: kind, spans: spans, unknown: &typeSet{}, decoded: map[Section]proto.Message{}}, nil
 }
 
 // Kind is the kind of document parsed.
@@ -136,8 +137,16 @@ func (d *Dump) Kind() Kind { return d.kind }
 // Source returns the document the dump was parsed from.
 func (d *Dump) Source() []byte { return d.src }
 
-// UnknownTypes lists the type URLs met so far that this binary does not know.
+// UnknownTypes lists the type URLs this binary does not know that the view noted in what it
+// printed (see NoteUnknownTypes, CheckSection, CheckAll; the encoder notes those it prints).
 func (d *Dump) UnknownTypes() []string { return d.unknown.list() }
+
+// NoteUnknownTypes adds type URLs to those UnknownTypes lists.
+func (d *Dump) NoteUnknownTypes(urls []string) {
+	for _, u := range urls {
+		d.unknown.add(u)
+	}
+}
 
 // sectionValues returns the JSON of each config of section s (v2 sections count as their v3
 // successors).
@@ -168,7 +177,7 @@ func section[T proto.Message](d *Dump, s Section, newT func() T) (T, error) {
 		return zero, fmt.Errorf("the config dump has no %s section (%s): %w", s.Short(), s, ErrMissingSection)
 	}
 	out := newT()
-	if err := unmarshalAnyValue(values[len(values)-1], out, d.src, d.unknown, nil); err != nil {
+	if err := unmarshalAnyValue(values[len(values)-1], out, d.src, nil, nil); err != nil {
 		return zero, fmt.Errorf("%s section: %w", s.Short(), err)
 	}
 	d.decoded[s] = out
@@ -181,17 +190,24 @@ func (d *Dump) UnmarshalAny(a *anypb.Any, m proto.Message) error {
 	if a == nil {
 		return nil
 	}
-	return unmarshalAnyValue(a.Value, m, d.src, d.unknown, nil)
+	return unmarshalAnyValue(a.Value, m, d.src, nil, nil)
 }
 
 // unmarshalAnyValue decodes an Any's value, as the decoder kept it (JSON) or binary, into m,
 // with only the fields proj selects (all when nil).
 func unmarshalAnyValue(value []byte, m proto.Message, src []byte, unknown *typeSet, proj Projection) error {
+	return decodeValue(value, m, src, unknown, proj, false)
+}
+
+// decodeValue is unmarshalAnyValue that, with check, checks what it does not build (see
+// Resources.Checked), noting unknown types in unknown.
+func decodeValue(value []byte, m proto.Message, src []byte, unknown *typeSet, proj Projection, check bool) error {
 	if !isJSONValue(value) {
 		return proto.Unmarshal(value, m)
 	}
 	dec := newDecoder(value, offsetIn(src, value), src, unknown)
 	dec.proj = proj
+	dec.check = check
 	if infoFor(m.ProtoReflect().Descriptor()).wkt == wktNone {
 		return dec.messageValue(m.ProtoReflect(), 0)
 	}
@@ -234,7 +250,11 @@ func offsetIn(doc, sub []byte) int {
 }
 
 // NewEncoder returns an encoder for messages decoded from this dump.
-func (d *Dump) NewEncoder() *Encoder { return newEncoder(d.src, d.unknown) }
+func (d *Dump) NewEncoder() *Encoder {
+	e := newEncoder(d.src, d.unknown)
+	e.dropUnknown = d.dropUnknown
+	return e
+}
 
 // SectionData returns the bytes of section s in the document: a caller that mapped the
 // document can drop them from memory once a view is done with the section.

@@ -27,6 +27,9 @@ const Redacted = "[redacted]"
 //   - a lazily decoded Any (see decoder) is printed from its JSON: decoded into its type when this
 //     binary knows the type, else printed back unchanged, so unknown extensions survive;
 //   - bytes kept as raw text by the decoder (Envoy's "[redacted]") are printed back unchanged;
+//   - members and values the decoder kept as raw JSON (see extras.go) are printed back: an
+//     unknown member after the known fields, with its key as it was; a value a field could not
+//     hold in the field's place;
 //   - every string and bytes value under a field annotated (udpa.annotations.sensitive), such as
 //     a TLS private key, is replaced by "[redacted]", as Envoy does.
 type Encoder struct {
@@ -38,6 +41,11 @@ type Encoder struct {
 	src     []byte
 	unknown *typeSet
 	depth   int
+	// dropUnknown: leave out what the decoder kept as raw JSON (see Dump.DropUnknownFields).
+	dropUnknown bool
+	// keepBinary prints the binary payload of an Any of an unknown type as {"@type": URL,
+	// "value": BASE64} instead of failing: for protobuf from a server rather than a document.
+	keepBinary bool
 }
 
 // NewEncoder returns an encoder for messages decoded from src.
@@ -102,6 +110,11 @@ func (e *Encoder) message(m protoreflect.Message, redact bool) error {
 
 // object prints a message's populated fields; typeURL, when set, is printed first as "@type".
 func (e *Encoder) object(m protoreflect.Message, info *msgInfo, redact bool, typeURL *string) error {
+	if raw := m.GetUnknown(); len(raw) > 0 && !e.dropUnknown {
+		if x := parseExtras(raw); len(x.members) > 0 || len(x.overrides) > 0 {
+			return e.objectWithExtras(m, info, redact, typeURL, &x)
+		}
+	}
 	e.buf = append(e.buf, '{')
 	e.depth++
 	n := 0
@@ -126,6 +139,10 @@ func (e *Encoder) object(m protoreflect.Message, info *msgInfo, redact bool, typ
 			return err
 		}
 	}
+	return e.closeObject(n)
+}
+
+func (e *Encoder) closeObject(n int) error {
 	e.depth--
 	if n > 0 || e.jsonpb {
 		if n == 0 {
@@ -135,6 +152,74 @@ func (e *Encoder) object(m protoreflect.Message, info *msgInfo, redact bool, typ
 	}
 	e.buf = append(e.buf, '}')
 	return nil
+}
+
+// objectWithExtras is object for a message that holds raw JSON the decoder kept: a field's
+// raw value replaces what the message holds for it, and unknown members follow the known
+// fields in the order they came in.
+func (e *Encoder) objectWithExtras(m protoreflect.Message, info *msgInfo, redact bool, typeURL *string, x *extras) error {
+	e.buf = append(e.buf, '{')
+	e.depth++
+	n := 0
+	next := func() {
+		if n > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		n++
+		e.newline()
+	}
+	if typeURL != nil {
+		next()
+		e.buf = append(e.buf, `"@type": `...)
+		e.buf = appendString(e.buf, *typeURL)
+	}
+	for i := range info.fields {
+		f := &info.fields[i]
+		if raw, ok := x.override(f.fd.Number()); ok {
+			next()
+			e.buf = append(e.buf, f.key...)
+			if err := e.rawValue(raw.text, redact || f.sensitive); err != nil {
+				return err
+			}
+			continue
+		}
+		if !m.Has(f.fd) {
+			continue
+		}
+		next()
+		e.buf = append(e.buf, f.key...)
+		if err := e.fieldValue(m.Get(f.fd), f.fd, redact || f.sensitive); err != nil {
+			return err
+		}
+	}
+	for _, mem := range x.members {
+		key, value, ok := splitMember(mem.text)
+		if !ok {
+			continue
+		}
+		next()
+		e.buf = append(e.buf, '"')
+		e.buf = append(e.buf, key...)
+		e.buf = append(e.buf, `": `...)
+		if err := e.rawValue(value, redact); err != nil {
+			return err
+		}
+	}
+	return e.closeObject(n)
+}
+
+// rawValue prints JSON kept as it was, re-indented; under a sensitive field, with every string
+// in it redacted. The unknown types of the typed configs in it are noted.
+func (e *Encoder) rawValue(value []byte, redact bool) error {
+	noteRawTypes(value, e.unknown)
+	if redact {
+		redacted, err := redactRaw(value)
+		if err != nil {
+			return err
+		}
+		value = redacted
+	}
+	return e.rawJSON(value)
 }
 
 func (e *Encoder) fieldValue(v protoreflect.Value, fd protoreflect.FieldDescriptor, redact bool) error {
@@ -478,16 +563,19 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 	}
 	mt := resolveType(url)
 	if mt == nil {
-		e.unknown.add(url)
+		if url != "" {
+			e.unknown.add(url)
+		}
 		if isJSONValue(value) {
-			if redact {
-				redacted, err := redactRaw(value)
-				if err != nil {
-					return err
-				}
-				value = redacted
-			}
-			return e.rawJSON(value)
+			return e.rawValue(value, redact)
+		}
+		if e.keepBinary {
+			e.buf = append(e.buf, `{"@type": `...)
+			e.buf = appendString(e.buf, url)
+			e.buf = append(e.buf, `, "value": `...)
+			e.buf = appendString(e.buf, base64.StdEncoding.EncodeToString(value))
+			e.buf = append(e.buf, '}')
+			return nil
 		}
 		return fmt.Errorf("cannot print binary payload of unknown type %s", url)
 	}

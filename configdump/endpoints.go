@@ -23,15 +23,15 @@ func (d *Dump) LoadAssignmentResources() (Resources[*endpointv3.ClusterLoadAssig
 	res := make([]resource, 0, len(ed.DynamicEndpointConfigs)+len(ed.StaticEndpointConfigs))
 	for i, e := range ed.DynamicEndpointConfigs {
 		if e.EndpointConfig != nil {
-			res = append(res, resource{e.EndpointConfig, "dynamic_endpoint_configs", i})
+			res = append(res, resource{e.EndpointConfig, "dynamic_endpoint_configs", i, "endpoint_config"})
 		}
 	}
 	for i, e := range ed.StaticEndpointConfigs {
 		if e.EndpointConfig != nil {
-			res = append(res, resource{e.EndpointConfig, "static_endpoint_configs", i})
+			res = append(res, resource{e.EndpointConfig, "static_endpoint_configs", i, "endpoint_config"})
 		}
 	}
-	return newResources(d, res, func() *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{} }), nil
+	return newResources(d, EndpointsSection, res, func() *endpointv3.ClusterLoadAssignment { return &endpointv3.ClusterLoadAssignment{} }), nil
 }
 
 // ClusterStatusResources returns the clusters of a /clusters?format=json document.
@@ -41,9 +41,9 @@ func (d *Dump) ClusterStatusResources() (Resources[*adminv3.ClusterStatus], erro
 	}
 	res := make([]resource, len(d.spans))
 	for i, sp := range d.spans {
-		res[i] = resource{&anypb.Any{Value: d.src[sp.start:sp.end]}, "cluster_statuses", i}
+		res[i] = resource{&anypb.Any{Value: d.src[sp.start:sp.end]}, "cluster_statuses", i, ""}
 	}
-	return newResources(d, res, func() *adminv3.ClusterStatus { return &adminv3.ClusterStatus{} }), nil
+	return newResources(d, "", res, func() *adminv3.ClusterStatus { return &adminv3.ClusterStatus{} }), nil
 }
 
 // EndpointFilter selects endpoints as istioctl's --address, --port, --cluster and --status do.
@@ -52,9 +52,15 @@ type EndpointFilter struct {
 	Port    uint32
 	Cluster string
 	Status  string
+	// HostAddress: Address names an EDS endpoint as Envoy's /clusters names a host, as
+	// `pc endpoint` matches it live (the IP without the port, unix://PATH), rather than as
+	// istioctl's `pc all` matches EDS (IP:PORT, PATH).
+	HostAddress bool
 }
 
-func (f EndpointFilter) empty() bool { return f == EndpointFilter{} }
+func (f EndpointFilter) empty() bool {
+	return f.Address == "" && f.Port == 0 && f.Cluster == "" && f.Status == ""
+}
 
 // EndpointAddresses renders an EDS endpoint's address and additional addresses.
 func EndpointAddresses(ep *endpointv3.LbEndpoint) []string {
@@ -69,6 +75,8 @@ func EndpointAddresses(ep *endpointv3.LbEndpoint) []string {
 	return out
 }
 
+// renderAddress prints an EDS endpoint's address as istioctl does: IP:port, a pipe's path, or
+// envoy://LISTENER/ENDPOINT_ID for an internal address.
 func renderAddress(a *corev3.Address) string {
 	if sa := a.GetSocketAddress(); sa != nil {
 		return sa.GetAddress() + ":" + strconv.Itoa(int(sa.GetPortValue()))
@@ -76,9 +84,17 @@ func renderAddress(a *corev3.Address) string {
 	if p := a.GetPipe(); p != nil {
 		return p.GetPath()
 	}
+	return internalAddress(a)
+}
+
+// internalAddress prints an Envoy internal address as istioctl does (the address Envoy gives
+// its internal listeners, as waypoints and ambient tunnels use), or "unknown" for an address
+// of no kind istioctl knows.
+// https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/address.proto#config-core-v3-envoyinternaladdress
+func internalAddress(a *corev3.Address) string {
 	if in := a.GetEnvoyInternalAddress(); in != nil {
-		if name := in.GetServerListenerName(); name != "" {
-			return fmt.Sprintf("envoy://%s/%s", name, in.GetEndpointId())
+		if name, ok := in.GetAddressNameSpecifier().(*corev3.EnvoyInternalAddress_ServerListenerName); ok {
+			return fmt.Sprintf("envoy://%s/%s", name.ServerListenerName, in.GetEndpointId())
 		}
 	}
 	return "unknown"
@@ -89,17 +105,8 @@ func (f EndpointFilter) MatchLbEndpoint(ep *endpointv3.LbEndpoint, cluster strin
 	if f.empty() {
 		return true
 	}
-	if f.Address != "" {
-		found := false
-		for _, a := range EndpointAddresses(ep) {
-			if strings.EqualFold(a, f.Address) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
+	if f.Address != "" && !f.matchAddress(ep) {
+		return false
 	}
 	if f.Port != 0 && ep.GetEndpoint().GetAddress().GetSocketAddress().GetPortValue() != f.Port {
 		return false
@@ -108,6 +115,28 @@ func (f EndpointFilter) MatchLbEndpoint(ep *endpointv3.LbEndpoint, cluster strin
 		return false
 	}
 	return f.Status == "" || strings.EqualFold(corev3.HealthStatus_name[int32(ep.GetHealthStatus())], f.Status)
+}
+
+// matchAddress reports whether one of an EDS endpoint's addresses is f.Address.
+func (f EndpointFilter) matchAddress(ep *endpointv3.LbEndpoint) bool {
+	if !f.HostAddress {
+		for _, a := range EndpointAddresses(ep) {
+			if strings.EqualFold(a, f.Address) {
+				return true
+			}
+		}
+		return false
+	}
+	addrs := []*corev3.Address{ep.GetEndpoint().GetAddress()}
+	for _, a := range ep.GetEndpoint().GetAdditionalAddresses() {
+		addrs = append(addrs, a.GetAddress())
+	}
+	for _, a := range addrs {
+		if strings.EqualFold(hostAddress(&adminv3.HostStatus{Address: a}), f.Address) {
+			return true
+		}
+	}
+	return false
 }
 
 // FilterLoadAssignment keeps the endpoints of an assignment that pass the filter, in a copy,
@@ -140,6 +169,7 @@ func shallowCopy[T proto.Message](m T) T {
 		out.Set(fd, v)
 		return true
 	})
+	out.SetUnknown(m.ProtoReflect().GetUnknown()) // the members kept as raw JSON
 	return out.Interface().(T)
 }
 
@@ -154,7 +184,7 @@ func countEndpoints(cla *endpointv3.ClusterLoadAssignment) int {
 // HostEndpoint is one host of a /clusters document with its cluster, as the endpoint view
 // lists them.
 type HostEndpoint struct {
-	Address       string // IP, or unix://path for pipes
+	Address       string // IP, unix://PATH for a pipe, envoy://LISTENER/ID for an internal address
 	Port          uint32
 	Cluster       string
 	Status        corev3.HealthStatus
@@ -178,11 +208,17 @@ func (f EndpointFilter) MatchHost(h *adminv3.HostStatus, cluster string) bool {
 	return f.Status == "" || strings.EqualFold(corev3.HealthStatus_name[int32(h.GetHealthStatus().GetEdsHealthStatus())], f.Status)
 }
 
+// hostAddress prints a /clusters host's address as istioctl does: the IP (the port is apart),
+// unix://PATH for a pipe, envoy://LISTENER/ENDPOINT_ID for an internal address.
 func hostAddress(h *adminv3.HostStatus) string {
-	if sa := h.GetAddress().GetSocketAddress(); sa != nil {
+	a := h.GetAddress()
+	if sa := a.GetSocketAddress(); sa != nil {
 		return sa.GetAddress()
 	}
-	return "unix://" + h.GetAddress().GetPipe().GetPath()
+	if p := a.GetPipe(); p != nil {
+		return "unix://" + p.GetPath()
+	}
+	return internalAddress(a)
 }
 
 // HostEndpoints lists the hosts of a cluster that pass the filter.

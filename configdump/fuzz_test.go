@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -126,4 +128,37 @@ func checkRoundTrip(t *testing.T, d *Dump, m proto.Message) {
 	if !bytes.Equal(first, enc2.Bytes()) {
 		t.Fatalf("%s encodes differently after a round trip:\nfirst:\n%s\nagain:\n%s", m.ProtoReflect().Descriptor().FullName(), first, enc2.Bytes())
 	}
+}
+
+// FuzzDocumentFromConfigs turns arbitrary protobuf config dumps (what istiod's xDS debug API
+// sends, from a broken or hostile server) into the admin document: either it is refused, or it
+// is valid JSON that Parse reads.
+func FuzzDocumentFromConfigs(f *testing.F) {
+	for _, seed := range testutil.FuzzSeeds(f) {
+		dump := &adminv3.ConfigDump{}
+		if err := (protojson.UnmarshalOptions{Resolver: TypeResolver()}).Unmarshal(seed, dump); err != nil {
+			continue
+		}
+		b, err := proto.Marshal(dump)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dump := &adminv3.ConfigDump{}
+		if err := proto.Unmarshal(data, dump); err != nil {
+			return
+		}
+		doc, err := DocumentFromConfigs(dump.GetConfigs())
+		if err != nil {
+			return
+		}
+		if !json.Valid(doc) {
+			t.Fatalf("invalid JSON:\n%.3000s", doc)
+		}
+		if _, err := Parse(doc); err != nil {
+			t.Fatalf("the document does not parse: %v\n%.3000s", err, doc)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package configdump
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 )
@@ -30,6 +31,26 @@ func TestControlByte(t *testing.T) {
 			if got, want := controlByte(b), naive(b); got != want {
 				t.Fatalf("controlByte(%q) = %d, want %d", b, got, want)
 			}
+		}
+	}
+}
+
+func TestResourcesContaining(t *testing.T) {
+	doc := []byte(`{"configs":[{"@type":"type.googleapis.com/envoy.admin.v3.ClustersConfigDump","dynamic_active_clusters":[
+		{"cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"a|80"}},
+		{"cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"b|80"}},
+		{"cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","name":"a|80x"}}]}]}`)
+	d, err := Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.ClusterResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for needle, want := range map[string]string{`"a|80"`: "[0]", `"b|80"`: "[1]", `a|80`: "[0 2]", `"c"`: "[]"} {
+		if got := fmt.Sprint(res.Containing([]byte(needle))); got != want {
+			t.Errorf("Containing(%s) = %s, want %s", needle, got, want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package configdump
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 
 	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
@@ -9,6 +10,8 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tcpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Filter names that classify listeners, as istioctl does.
@@ -19,6 +22,44 @@ const (
 	BlackHoleCluster = "BlackHoleCluster"
 )
 
+// The names v2-era proxies (Envoy 1.13 and before, Istio up to 1.5) gave the same filters.
+const (
+	v2HTTPConnectionManager = "envoy.http_connection_manager"
+	v2TCPProxy              = "envoy.tcp_proxy"
+)
+
+func isHTTPConnectionManager(f *listenerv3.Filter) bool {
+	return f.GetName() == HTTPConnectionManager || f.GetName() == v2HTTPConnectionManager
+}
+
+func isTCPProxy(f *listenerv3.Filter) bool {
+	return f.GetName() == TCPProxy || f.GetName() == v2TCPProxy
+}
+
+// filterConfig returns the JSON of a network filter's config: its typed_config, or the untyped
+// "config" (a Struct with the config's fields) of a v2-era filter, which the v3 Filter does not
+// know and which the decoder kept (as "hidden_envoy_deprecated_config" in some v3 dumps).
+func (d *Dump) filterConfig(f *listenerv3.Filter) (typed *anypb.Any, untyped []byte) {
+	if tc := f.GetTypedConfig(); tc != nil {
+		return tc, nil
+	}
+	for _, key := range []string{"config", "hidden_envoy_deprecated_config"} {
+		if raw := d.rawMember(f, key); raw != nil {
+			return nil, raw
+		}
+	}
+	return nil, nil
+}
+
+// decodeFilterConfig decodes a network filter's config (see filterConfig) into m.
+func (d *Dump) decodeFilterConfig(f *listenerv3.Filter, m proto.Message) error {
+	typed, untyped := d.filterConfig(f)
+	if untyped != nil {
+		return d.decodeRaw(untyped, m)
+	}
+	return d.UnmarshalAny(typed, m)
+}
+
 // Listeners returns the dump's listeners: the active state of dynamic ones, then static ones.
 func (d *Dump) ListenerResources() (Resources[*listenerv3.Listener], error) {
 	ld, err := section(d, ListenersSection, func() *adminv3.ListenersConfigDump { return &adminv3.ListenersConfigDump{} })
@@ -28,15 +69,30 @@ func (d *Dump) ListenerResources() (Resources[*listenerv3.Listener], error) {
 	res := make([]resource, 0, len(ld.DynamicListeners)+len(ld.StaticListeners))
 	for i, l := range ld.DynamicListeners {
 		if l.GetActiveState().GetListener() != nil {
-			res = append(res, resource{l.ActiveState.Listener, "dynamic_listeners", i})
+			res = append(res, resource{l.ActiveState.Listener, "dynamic_listeners", i, "active_state.listener"})
+		}
+	}
+	// Envoy 1.12 and before listed active listeners apart, with the static ones' shape.
+	if raw := d.rawMember(ld, "dynamic_active_listeners"); raw != nil {
+		var v2 adminv3.ListenersConfigDump
+		fd := v2.ProtoReflect().Descriptor().Fields().ByName("static_listeners")
+		dec := newDecoder(raw, offsetIn(d.src, raw), d.src, nil)
+		if err := dec.listField(v2.ProtoReflect(), fd, 0); err == nil {
+			for i, l := range v2.StaticListeners {
+				if l.Listener != nil {
+					res = append(res, resource{l.Listener, "dynamic_active_listeners", i, "listener"})
+				}
+			}
+		} else {
+			return Resources[*listenerv3.Listener]{}, fmt.Errorf("listeners section: dynamic_active_listeners: %w", err)
 		}
 	}
 	for i, l := range ld.StaticListeners {
 		if l.Listener != nil {
-			res = append(res, resource{l.Listener, "static_listeners", i})
+			res = append(res, resource{l.Listener, "static_listeners", i, "listener"})
 		}
 	}
-	return newResources(d, res, func() *listenerv3.Listener { return &listenerv3.Listener{} }), nil
+	return newResources(d, ListenersSection, res, func() *listenerv3.Listener { return &listenerv3.Listener{} }), nil
 }
 
 // FilterChains returns a listener's filter chains followed by its default chain.
@@ -51,18 +107,29 @@ func FilterChains(l *listenerv3.Listener) []*listenerv3.FilterChain {
 // isBlackHole reports whether a TCP proxy filter only feeds the black hole cluster; like
 // istioctl, it looks for the name anywhere in the filter's config.
 func isBlackHole(f *listenerv3.Filter) bool {
-	return bytes.Contains(f.GetTypedConfig().GetValue(), []byte(BlackHoleCluster))
+	if bytes.Contains(f.GetTypedConfig().GetValue(), []byte(BlackHoleCluster)) {
+		return true
+	}
+	if f.GetTypedConfig() == nil && HasUnknownMembers(f) {
+		for _, key := range []string{"config", "hidden_envoy_deprecated_config"} {
+			if v, _, ok := UnknownMember(f, key); ok {
+				return bytes.Contains(v, []byte(BlackHoleCluster))
+			}
+		}
+	}
+	return false
 }
 
-// ListenerType classifies a listener as HTTP, TCP, HTTP+TCP or UNKNOWN by its network filters.
+// ListenerType classifies a listener as HTTP, TCP, HTTP+TCP or UNKNOWN by its network filters
+// (by their v3 or v2 names).
 func ListenerType(l *listenerv3.Listener) string {
 	nHTTP, nTCP := 0, 0
 	for _, fc := range FilterChains(l) {
 		for _, f := range fc.GetFilters() {
 			switch {
-			case f.GetName() == HTTPConnectionManager:
+			case isHTTPConnectionManager(f):
 				nHTTP++
-			case f.GetName() == TCPProxy && !isBlackHole(f):
+			case isTCPProxy(f) && !isBlackHole(f):
 				nTCP++
 			}
 		}
@@ -186,19 +253,19 @@ type ChainTarget struct {
 }
 
 // ChainTarget decodes the first HTTP connection manager or TCP proxy filter of a chain, whatever
-// its type URL says, as istioctl does.
+// its type URL says, as istioctl does; a v2-era filter's untyped config reads as its typed one.
 func (d *Dump) ChainTarget(filters []*listenerv3.Filter) ChainTarget {
 	for _, f := range filters {
 		switch {
-		case f.GetName() == HTTPConnectionManager:
+		case isHTTPConnectionManager(f):
 			hcm := &hcmv3.HttpConnectionManager{}
-			if err := d.UnmarshalAny(f.GetTypedConfig(), hcm); err != nil {
+			if err := d.decodeFilterConfig(f, hcm); err != nil {
 				return ChainTarget{Kind: TargetError, Err: err}
 			}
 			return ChainTarget{Kind: TargetHTTP, RouteConfig: hcm.GetRouteConfig(), RDSName: hcm.GetRds().GetRouteConfigName()}
-		case f.GetName() == TCPProxy && !isBlackHole(f):
+		case isTCPProxy(f) && !isBlackHole(f):
 			tcp := &tcpv3.TcpProxy{}
-			if err := d.UnmarshalAny(f.GetTypedConfig(), tcp); err != nil {
+			if err := d.decodeFilterConfig(f, tcp); err != nil {
 				return ChainTarget{Kind: TargetError, Err: err}
 			}
 			return ChainTarget{Kind: TargetTCP, Cluster: tcp.GetCluster()}

@@ -32,7 +32,8 @@ func TestTypeResolution(t *testing.T) {
 		{"type.googleapis.com/envoy.api.v2.Cluster", true, "envoy.api.v2.Cluster"},
 		{"type.googleapis.com/envoy.config.filter.http.router.v2.Router", true, "envoy.config.filter.http.router.v2.Router"},
 		{"type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig", true, "istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig"},
-		{"type.googleapis.com/io.istio.http.peer_metadata.Config", false, ""},
+		{"type.googleapis.com/io.istio.http.peer_metadata.Config", true, "io.istio.http.peer_metadata.Config"}, // contrib, linked by istioctl
+		{"type.googleapis.com/example.future.v9.Thing", false, ""},
 		{"example.com/custom.Thing", false, ""},
 	}
 	for _, tc := range cases {

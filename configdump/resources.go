@@ -1,7 +1,9 @@
 package configdump
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -10,20 +12,42 @@ import (
 	"github.com/proxyctl/proxyctl/internal/parallel"
 )
 
-// resource is one typed resource of a section, still undecoded; field and index name its place
-// for error messages, e.g. dynamic_active_clusters[3].
+// resource is one typed resource of a section, still undecoded; field, index and wrapper name
+// its place for error messages, e.g. dynamic_active_clusters[3].cluster.
 type resource struct {
-	any   *anypb.Any
-	field string
-	index int
+	any     *anypb.Any
+	field   string
+	index   int
+	wrapper string
+}
+
+// at describes where a resource's error is, as the checker describes it for a whole section
+// (see Dump.walk): "clusters section: dynamic_active_clusters[3].cluster.connect_timeout
+// (line 12, column 5): ...".
+func (r resource) at(s Section, err error) error {
+	path := fmt.Sprintf("%s[%d]", r.field, r.index)
+	if r.wrapper != "" {
+		path += "." + r.wrapper
+	}
+	if pe, ok := err.(*pathError); ok {
+		err = atPath(pe, path)
+	} else {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	if s == "" {
+		return err
+	}
+	return fmt.Errorf("%s section: %w", s.Short(), err)
 }
 
 // Resources are a section's resources of type T, not decoded yet.
 type Resources[T proto.Message] struct {
-	d    *Dump
-	list []resource
-	newT func() T
-	proj Projection
+	d       *Dump
+	section Section // "" for a /clusters document
+	list    []resource
+	newT    func() T
+	proj    Projection
+	check   bool
 }
 
 // Select returns the same resources, to be decoded with only the selected fields (see
@@ -33,8 +57,17 @@ func (r Resources[T]) Select(p Projection) Resources[T] {
 	return r
 }
 
-func newResources[T proto.Message](d *Dump, list []resource, newT func() T) Resources[T] {
-	return Resources[T]{d: d, list: list, newT: newT}
+// Checked returns the same resources, to be checked whole as they are decoded: the fields a
+// projection leaves out and every typed config in them (see check.go), so that a view that
+// reads a few fields fails on the same values as one that prints everything. EachChecked also
+// reports the unknown types met in each resource.
+func (r Resources[T]) Checked() Resources[T] {
+	r.check = true
+	return r
+}
+
+func newResources[T proto.Message](d *Dump, s Section, list []resource, newT func() T) Resources[T] {
+	return Resources[T]{d: d, section: s, list: list, newT: newT}
 }
 
 // Len is the number of resources.
@@ -43,8 +76,25 @@ func (r Resources[T]) Len() int { return len(r.list) }
 // Each decodes the resources at indexes (every one when indexes is nil), on all cores, calls fn
 // on each message, and hands fn's results to emit in the order of indexes. A few batches are in
 // flight at a time, so memory stays flat however many resources there are, provided fn does
-// not keep the message. It stops at the first error.
+// not keep the message. It stops at the first error, which names the resource; whatever failed
+// (decoding, or fn printing the resource's typed configs), the error is the checker's: the
+// first wrong value in the resource, the same in every view and format.
 func Each[T proto.Message, R any](r Resources[T], indexes []int, fn func(T) (R, error), emit func(R) error) error {
+	return EachChecked(r, indexes, func(m T, _ []string, failed error) (R, error) {
+		if failed != nil {
+			var zero R
+			return zero, failed
+		}
+		return fn(m)
+	}, emit)
+}
+
+// EachChecked is Each for Checked resources: fn is also given the unknown types met in the
+// resource and, when the resource fails its check, the error, with the resource decoded
+// without checks: the caller decides whether the error matters (it does not for a resource a
+// filter leaves out) and returns it if it does. A resource whose fields the projection
+// selects do not decode fails without fn.
+func EachChecked[T proto.Message, R any](r Resources[T], indexes []int, fn func(m T, unknown []string, failed error) (R, error), emit func(R) error) error {
 	n := len(r.list)
 	if indexes != nil {
 		n = len(indexes)
@@ -57,16 +107,54 @@ func Each[T proto.Message, R any](r Resources[T], indexes []int, fn func(T) (R, 
 			i = indexes[k]
 		}
 		res := r.list[i]
+		wrap := func(err error) error { return res.at(r.section, err) }
+		if err := checkType(res.any.GetTypeUrl(), want); err != nil {
+			return zero, wrap(err)
+		}
+		value := res.any.GetValue()
 		m := r.newT()
-		err := checkType(res.any.GetTypeUrl(), want)
-		if err == nil {
-			err = unmarshalAnyValue(res.any.GetValue(), m, r.d.src, r.d.unknown, r.proj)
+		md := m.ProtoReflect().Descriptor()
+		var unknown *typeSet
+		if r.check {
+			unknown = &typeSet{}
 		}
+		var failed error
+		if err := decodeValue(value, m, r.d.src, unknown, r.proj, r.check); err != nil {
+			failed = r.d.firstError(value, md, err)
+			if !r.check {
+				return zero, wrap(failed)
+			}
+			m = r.newT()
+			if err := decodeValue(value, m, r.d.src, nil, r.proj, false); err != nil {
+				return zero, wrap(failed)
+			}
+		}
+		var types []string
+		if unknown != nil {
+			types = unknown.list()
+		}
+		out, err := fn(m, types, failed)
 		if err != nil {
-			return zero, fmt.Errorf("%s[%d]: %w", res.field, res.index, err)
+			if failed == nil {
+				err = r.d.firstError(value, md, err)
+			}
+			return zero, wrap(err)
 		}
-		return fn(m)
+		return out, nil
 	}, emit)
+}
+
+// firstError returns the checker's error for a resource (JSON of type md) on which err was
+// met, or err when the checker finds nothing wrong (a binary value, say).
+func (d *Dump) firstError(value []byte, md protoreflect.MessageDescriptor, err error) error {
+	if !isJSONValue(value) {
+		return err
+	}
+	dec := newDecoder(value, offsetIn(d.src, value), d.src, nil)
+	if cerr := dec.checkObject(infoFor(md), false, 0); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // Decode decodes every resource, keeping the messages.
@@ -91,4 +179,114 @@ func checkType(url string, want protoreflect.FullName) error {
 		return nil
 	}
 	return fmt.Errorf("has @type %s, want %s", url, want)
+}
+
+// Raw returns resource i as the document holds it, undecoded: its JSON object (a view into the
+// document, "@type" included), or binary protobuf for a resource built in memory. Two equal
+// Raw values are the same resource; a semantic comparison can skip them without decoding.
+func (r Resources[T]) Raw(i int) []byte { return r.list[i].any.GetValue() }
+
+// Origin is the section field resource i comes from, such as "dynamic_active_clusters" or
+// "static_listeners".
+func (r Resources[T]) Origin(i int) string { return r.list[i].field }
+
+// StringField reads one top-level string field of resource i (by proto or JSON name) without
+// decoding the rest: only the members before it are skipped, and a resource's name is its
+// first field. It returns "" when the resource has no such field.
+func (r Resources[T]) StringField(i int, name string) (string, error) {
+	res := r.list[i]
+	raw := res.any.GetValue()
+	fd := r.newT().ProtoReflect().Descriptor().Fields().ByName(protoreflect.Name(name))
+	if fd == nil || fd.Kind() != protoreflect.StringKind || fd.IsList() || fd.IsMap() {
+		return "", fmt.Errorf("configdump: %s has no string field %s", r.newT().ProtoReflect().Descriptor().FullName(), name)
+	}
+	if !isJSONValue(raw) {
+		m := r.newT()
+		if err := proto.Unmarshal(raw, m); err != nil {
+			return "", fmt.Errorf("%s[%d]: %w", res.field, res.index, err)
+		}
+		return m.ProtoReflect().Get(fd).String(), nil
+	}
+	dec := newDecoder(raw, offsetIn(r.d.src, raw), r.d.src, nil)
+	value, err := dec.topLevelString(string(fd.Name()), fd.JSONName())
+	if err != nil {
+		return "", fmt.Errorf("%s[%d]: %w", res.field, res.index, err)
+	}
+	return value, nil
+}
+
+// topLevelString reads the string value of the first member of the object named one of keys,
+// skipping the members before it; "" when there is none (or it is null).
+func (d *decoder) topLevelString(keys ...string) (string, error) {
+	if err := d.expect('{'); err != nil {
+		return "", err
+	}
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil || !more {
+			return "", err
+		}
+		key, err := d.readKey()
+		if err != nil {
+			return "", err
+		}
+		for _, k := range keys {
+			if key == k {
+				if d.skipWS() == 'n' {
+					_, err := d.readLiteral()
+					return "", err
+				}
+				s, err := d.readString()
+				return strings.Clone(s), err
+			}
+		}
+		if err := d.skipValue(); err != nil {
+			return "", err
+		}
+	}
+}
+
+// ExpandAny decodes a typed config of this dump into the message its type URL names (a v2 URL
+// gives the v3 message that replaced it). ok is false, with no error, for a type this binary
+// does not know: its JSON (Value, "@type" included) is then all there is.
+func (d *Dump) ExpandAny(a *anypb.Any) (m proto.Message, ok bool, err error) {
+	mt := resolveType(a.GetTypeUrl())
+	if mt == nil {
+		if a.GetTypeUrl() != "" {
+			d.unknown.add(a.GetTypeUrl())
+		}
+		return nil, false, nil
+	}
+	inner := mt.New().Interface()
+	if err := unmarshalAnyValue(a.GetValue(), inner, d.src, d.unknown, nil); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", a.GetTypeUrl(), err)
+	}
+	return inner, true, nil
+}
+
+// IsRawText reports whether the value of a bytes field decoded from this dump is text the
+// document held as it is rather than base64 (Envoy's "[redacted]"): the encoder prints it back
+// unchanged.
+func (d *Dump) IsRawText(b []byte) bool {
+	return (&Encoder{src: d.src}).isRawText(b)
+}
+
+// IsSensitive reports whether a field is annotated (udpa.annotations.sensitive): secret
+// material, which is never printed (see docs/redaction.md).
+func IsSensitive(fd protoreflect.FieldDescriptor) bool {
+	return infoFor(fd.ContainingMessage()).fields[fd.Index()].sensitive
+}
+
+// Containing returns the indexes of the resources whose undecoded JSON contains b, in order:
+// a quick way to find the few resources a look-up by name can match before decoding any
+// (a resource kept in binary form is always returned).
+func (r Resources[T]) Containing(b []byte) []int {
+	var out []int
+	for i, res := range r.list {
+		v := res.any.GetValue()
+		if !isJSONValue(v) || bytes.Contains(v, b) {
+			out = append(out, i)
+		}
+	}
+	return out
 }

@@ -16,15 +16,15 @@ func (d *Dump) RouteConfigResources() (Resources[*routev3.RouteConfiguration], e
 	res := make([]resource, 0, len(rd.DynamicRouteConfigs)+len(rd.StaticRouteConfigs))
 	for i, r := range rd.DynamicRouteConfigs {
 		if r.RouteConfig != nil {
-			res = append(res, resource{r.RouteConfig, "dynamic_route_configs", i})
+			res = append(res, resource{r.RouteConfig, "dynamic_route_configs", i, "route_config"})
 		}
 	}
 	for i, r := range rd.StaticRouteConfigs {
 		if r.RouteConfig != nil {
-			res = append(res, resource{r.RouteConfig, "static_route_configs", i})
+			res = append(res, resource{r.RouteConfig, "static_route_configs", i, "route_config"})
 		}
 	}
-	return newResources(d, res, func() *routev3.RouteConfiguration { return &routev3.RouteConfiguration{} }), nil
+	return newResources(d, RoutesSection, res, func() *routev3.RouteConfiguration { return &routev3.RouteConfiguration{} }), nil
 }
 
 // RouteFilter selects route configurations by name.

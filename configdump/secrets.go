@@ -50,7 +50,11 @@ func (d *Dump) SecretItems(now time.Time) ([]SecretItem, error) {
 			if err := d.UnmarshalAny(s.GetSecret(), secret); err != nil {
 				return fmt.Errorf("secret %s: %w", s.GetName(), err)
 			}
-			more, err := d.secretItems(s.GetName(), state, secret, now)
+			st := state
+			if state == "ACTIVE" && s.GetVersionInfo() == "uninitialized" {
+				st = "UNINITIALIZED" // as istioctl says of a secret Envoy has not received yet
+			}
+			more, err := d.secretItems(s.GetName(), st, secret, now)
 			if err != nil {
 				return err
 			}
@@ -91,24 +95,51 @@ func (d *Dump) secretItems(name, state string, s *tlsv3.Secret, now time.Time) (
 		if len(domains) > 0 {
 			var items []SecretItem
 			for _, td := range domains {
-				it := newSecretItem(name, state, inlineData(td.GetTrustBundle()), now)
-				it.TrustDomain, it.FromTrustBundle = td.GetName(), true
-				items = append(items, it)
+				for _, it := range bundleItems(name, state, inlineData(td.GetTrustBundle()), now) {
+					it.TrustDomain, it.FromTrustBundle = td.GetName(), true
+					items = append(items, it)
+				}
 			}
 			return items, nil
 		}
 	}
 	chain := s.GetTlsCertificate().GetCertificateChain()
-	data := inlineData(chain)
-	file := chain.GetFilename()
-	if len(data) == 0 && file == "" {
-		data, file = inlineData(vc.GetTrustedCa()), vc.GetTrustedCa().GetFilename()
+	if data := inlineData(chain); len(data) > 0 {
+		// A chain: its first certificate, the proxy's own, as istioctl shows it.
+		return []SecretItem{newSecretItem(name, state, data, now)}, nil
 	}
-	it := newSecretItem(name, state, data, now)
-	if len(data) == 0 {
+	if file := chain.GetFilename(); file != "" {
+		// In a file, which the dump does not show (see Certs.FillFromCerts).
+		it := newSecretItem(name, state, nil, now)
 		it.CertFile = file
+		return []SecretItem{it}, nil
 	}
-	return []SecretItem{it}, nil
+	if ca := vc.GetTrustedCa(); len(inlineData(ca)) == 0 && ca.GetFilename() != "" {
+		it := newSecretItem(name, state, nil, now)
+		it.CertFile = ca.GetFilename()
+		return []SecretItem{it}, nil
+	}
+	return bundleItems(name, state, inlineData(vc.GetTrustedCa()), now), nil
+}
+
+// bundleItems lists a bundle of trusted roots: one item per certificate, so that a root CA
+// being rotated shows its old and new roots (istioctl shows only the first).
+func bundleItems(name, state string, pemData []byte, now time.Time) []SecretItem {
+	var items []SecretItem
+	for rest := pemData; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type == "CERTIFICATE" {
+			items = append(items, newSecretItem(name, state, pem.EncodeToMemory(block), now))
+		}
+	}
+	if len(items) == 0 {
+		return []SecretItem{newSecretItem(name, state, pemData, now)}
+	}
+	return items
 }
 
 // inlineData returns a data source's inline bytes or string.
@@ -229,4 +260,30 @@ func CompareRoots(a, b []*x509.Certificate) RootComparison {
 		}
 	}
 	return cmp
+}
+
+// SecretResources returns the dump's secrets: static ones, then dynamic active and warming
+// ones (Origin tells which).
+func (d *Dump) SecretResources() (Resources[*tlsv3.Secret], error) {
+	sd, err := d.Secrets()
+	if err != nil {
+		return Resources[*tlsv3.Secret]{}, err
+	}
+	var res []resource
+	for i, s := range sd.StaticSecrets {
+		if s.Secret != nil {
+			res = append(res, resource{s.Secret, "static_secrets", i, "secret"})
+		}
+	}
+	for i, s := range sd.DynamicActiveSecrets {
+		if s.Secret != nil {
+			res = append(res, resource{s.Secret, "dynamic_active_secrets", i, "secret"})
+		}
+	}
+	for i, s := range sd.DynamicWarmingSecrets {
+		if s.Secret != nil {
+			res = append(res, resource{s.Secret, "dynamic_warming_secrets", i, "secret"})
+		}
+	}
+	return newResources(d, SecretsSection, res, func() *tlsv3.Secret { return &tlsv3.Secret{} }), nil
 }

@@ -129,8 +129,14 @@ func unifiedDiff(a, b rendered, from, to string) string {
 	} else {
 		codes = sectionOpCodes(a, b)
 	}
+	return writeUnified(a, b, codes, diffContext, from, to)
+}
+
+// writeUnified writes the hunks of opcodes between two texts with n lines of context, as
+// difflib's unified diff does.
+func writeUnified(a, b rendered, codes []difflib.OpCode, n int, from, to string) string {
 	var out strings.Builder
-	for i, group := range groupOpCodes(codes, diffContext) {
+	for i, group := range groupOpCodes(codes, n) {
 		if i == 0 {
 			fmt.Fprintf(&out, "--- %s\n+++ %s\n", from, to)
 		}

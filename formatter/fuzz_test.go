@@ -7,11 +7,16 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/internal/istiod"
+	"github.com/proxyctl/proxyctl/internal/istiod/istiodtest"
 	"github.com/proxyctl/proxyctl/internal/testutil"
 )
 
@@ -87,6 +92,68 @@ func FuzzProxyStatus(f *testing.F) {
 			case "yaml":
 				if _, err := yaml.YAMLToJSON(out.Bytes()); err != nil {
 					t.Fatalf("invalid YAML: %v\n%s", err, out.Bytes())
+				}
+			}
+		}
+	})
+}
+
+// FuzzProxyStatusXDS reads arbitrary answers to istiod's xDS debug type istio.io/debug/syncz
+// (a DiscoveryResponse of ClientConfigs, from a broken or hostile server) and prints them in
+// every proxy-status view: either the answer is refused, or every view prints (JSON and YAML
+// that parse, tables without a raw control character).
+func FuzzProxyStatusXDS(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join(psFixtureDir, "*", "*.json"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no syncz fixtures: %v", err)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		configs, err := istiodtest.ClientConfigs(data)
+		if err != nil {
+			continue // not a syncz fixture
+		}
+		seed, err := proto.Marshal(&discoveryv3.DiscoveryResponse{
+			TypeUrl: istiod.TypeDebugSyncz, Resources: configs,
+			ControlPlane: &corev3.ControlPlane{Identifier: `{"Component":"istiod","ID":"istiod-0"}`},
+		})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		resp := &discoveryv3.DiscoveryResponse{}
+		if err := proto.Unmarshal(data, resp); err != nil {
+			return
+		}
+		rows, err := istiod.SynczRows(resp, "", "127.0.0.1:15012")
+		if err != nil {
+			return
+		}
+		istiod.SortRows(rows)
+		for _, opts := range []ProxyStatusOptions{{}, {Verbosity: 1, Now: psNow}, {Output: "json"}, {Output: "yaml"}} {
+			var out bytes.Buffer
+			if err := WriteProxyStatus(&out, rows, opts); err != nil {
+				t.Fatalf("%+v: %v", opts, err)
+			}
+			switch opts.Output {
+			case "json":
+				if !json.Valid(out.Bytes()) {
+					t.Fatalf("invalid JSON:\n%s", out.Bytes())
+				}
+			case "yaml":
+				if _, err := yaml.YAMLToJSON(out.Bytes()); err != nil {
+					t.Fatalf("invalid YAML: %v\n%s", err, out.Bytes())
+				}
+			default:
+				for _, r := range out.String() {
+					if r != '\n' && unicode.IsControl(r) {
+						t.Fatalf("raw control character %U in the table:\n%q", r, out.String())
+					}
 				}
 			}
 		}

@@ -54,7 +54,7 @@ func WriteProxyStatus(w io.Writer, rows []istiod.ProxyStatus, opts ProxyStatusOp
 func WriteProxyStatusTable(w io.Writer, rows []istiod.ProxyStatus) error {
 	lines := make([]string, len(rows))
 	for i, r := range rows {
-		lines[i] = strings.Join([]string{r.Name, r.Cluster, r.Istiod, r.Version(), subscribedTypes(r)}, "\t")
+		lines[i] = strings.Join([]string{printable(r.Name), printable(r.Cluster), printable(r.Istiod), printable(r.Version()), printable(subscribedTypes(r))}, "\t")
 	}
 	return writeTable(w, 5, "NAME\tCLUSTER\tISTIOD\tVERSION\tSUBSCRIBED TYPES", lines)
 }
@@ -64,7 +64,7 @@ func WriteProxyStatusTable(w io.Writer, rows []istiod.ProxyStatus) error {
 func ProxyStatusNames(rows []istiod.ProxyStatus) []string {
 	names := make([]string, len(rows))
 	for i, r := range rows {
-		names[i] = ResourceName("pod", r.Name)
+		names[i] = ResourceName("pod", printable(r.Name))
 	}
 	return names
 }
@@ -88,17 +88,17 @@ func WriteProxyStatusVerboseTable(w io.Writer, rows []istiod.ProxyStatus, now ti
 	cols := istiod.VerboseColumns(rows)
 	header := []string{"NAME", "CLUSTER"}
 	for _, c := range cols {
-		header = append(header, istiod.ShortTypeName(c))
+		header = append(header, printable(istiod.ShortTypeName(c)))
 	}
 	header = append(header, "ISTIOD", "VERSION")
 	lines := make([]string, 0, len(rows))
 	for _, r := range rows {
-		cells := []string{r.Name, r.Cluster}
+		cells := []string{printable(r.Name), printable(r.Cluster)}
 		for _, c := range cols {
 			t, _ := r.Lookup(c)
 			cells = append(cells, statusCell(t, now))
 		}
-		cells = append(cells, r.Istiod, r.Version())
+		cells = append(cells, printable(r.Istiod), printable(r.Version()))
 		lines = append(lines, strings.Join(cells, "\t"))
 	}
 	return writeTable(w, 5, strings.Join(header, "\t"), lines)

@@ -3,6 +3,7 @@ package formatter
 import (
 	"bytes"
 	"context"
+	cryptotls "crypto/tls"
 	"encoding/json"
 	"errors"
 	"os"
@@ -56,6 +57,47 @@ func psFetch(t *testing.T, ns string, replicas ...psReplica) []istiod.ProxyStatu
 	return res.Rows
 }
 
+// psFetchXDS is psFetch over istiod's xDS debug API: one fake istiod xDS port per replica
+// serving the same state, asked in plain text, or over TLS with a token when tls is set; the
+// replicas are named by the id they report, as --xds-address without a name shows them.
+func psFetchXDS(t *testing.T, ns string, tls bool, replicas ...psReplica) []istiod.ProxyStatus {
+	t.Helper()
+	var ca *istiodtest.CA
+	var x *istiod.XDS
+	if tls {
+		ca = istiodtest.NewCA(t)
+		x = &istiod.XDS{
+			TLS:   &cryptotls.Config{RootCAs: ca.Pool(), ServerName: "istiod.istio-system.svc", MinVersion: cryptotls.VersionTLS12},
+			Token: func(context.Context) (string, error) { return "token", nil },
+		}
+	}
+	var targets []istiod.Target
+	for _, r := range replicas {
+		s := istiodtest.NewXDSServer(t, istiodtest.XDSOptions{
+			Syncz: istiodtest.ReadFixture(t, filepath.Join(psFixtureDir, r.fixture)), ID: r.name, CA: ca, Token: map[bool]string{true: "token"}[tls],
+		})
+		targets = append(targets, istiod.Target{Name: s.Addr, XDSAddress: s.Addr, XDS: x, NameFromServer: true})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res := (&istiod.Fetcher{}).Syncz(ctx, targets, ns)
+	for _, e := range res.Errors {
+		t.Errorf("replica failed: %v", e)
+	}
+	return res.Rows
+}
+
+// psTransports fetch the same state over HTTP, over xDS in plain text and over xDS with TLS.
+var psTransports = map[string]func(t *testing.T, ns string, replicas ...psReplica) []istiod.ProxyStatus{
+	"http": psFetch,
+	"xds": func(t *testing.T, ns string, r ...psReplica) []istiod.ProxyStatus {
+		return psFetchXDS(t, ns, false, r...)
+	},
+	"xds-tls": func(t *testing.T, ns string, r ...psReplica) []istiod.ProxyStatus {
+		return psFetchXDS(t, ns, true, r...)
+	},
+}
+
 var (
 	psMultiPilot = []psReplica{
 		{"istiod1", "multipilot/istiod1.json"},
@@ -100,7 +142,8 @@ func psReference(t *testing.T, name string) ([]byte, bool) {
 }
 
 // TestProxyStatusReference reproduces every reference table byte for byte
-// from equivalent syncz fixtures served by fake istiod replicas.
+// from equivalent syncz fixtures served by fake istiod replicas, over HTTP
+// and over xDS: both transports print the same bytes.
 func TestProxyStatusReference(t *testing.T) {
 	tests := []struct {
 		reference string
@@ -115,17 +158,19 @@ func TestProxyStatusReference(t *testing.T) {
 		{"README.md#default", "ages.txt", psAges, 0},
 	}
 	for _, tt := range tests {
-		t.Run(tt.reference, func(t *testing.T) {
-			rows := psFetch(t, "", tt.replicas...)
-			var out bytes.Buffer
-			if err := WriteProxyStatus(&out, rows, ProxyStatusOptions{Verbosity: tt.verbosity, Now: psNow}); err != nil {
-				t.Fatal(err)
-			}
-			psGolden(t, tt.golden, out.Bytes())
-			if want, ok := psReference(t, tt.reference); ok && !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("does not match reference %s\n--- got\n%s--- want\n%s", tt.reference, out.Bytes(), want)
-			}
-		})
+		for transport, fetch := range psTransports {
+			t.Run(tt.reference+"/"+transport, func(t *testing.T) {
+				rows := fetch(t, "", tt.replicas...)
+				var out bytes.Buffer
+				if err := WriteProxyStatus(&out, rows, ProxyStatusOptions{Verbosity: tt.verbosity, Now: psNow}); err != nil {
+					t.Fatal(err)
+				}
+				psGolden(t, tt.golden, out.Bytes())
+				if want, ok := psReference(t, tt.reference); ok && !bytes.Equal(out.Bytes(), want) {
+					t.Errorf("does not match reference %s\n--- got\n%s--- want\n%s", tt.reference, out.Bytes(), want)
+				}
+			})
+		}
 	}
 }
 
@@ -154,14 +199,22 @@ func TestProxyStatusViews(t *testing.T) {
 		{"empty.yaml", psAges, "nobody", ProxyStatusOptions{Output: "yaml"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.golden, func(t *testing.T) {
-			rows := psFetch(t, tt.namespace, tt.replicas...)
-			var out bytes.Buffer
-			if err := WriteProxyStatus(&out, rows, tt.opts); err != nil {
-				t.Fatal(err)
+		for transport, fetch := range psTransports {
+			// -o json|yaml carry the proxy type and Envoy version, which only the HTTP answer
+			// has; so does VERSION for a proxy that reports no Istio version (1.9.0*, in the
+			// namespaces fixtures).
+			if transport != "http" && (tt.opts.Output != "" && tt.opts.Output != "table" || tt.replicas[0] == psNamespaces[0]) {
+				continue
 			}
-			psGolden(t, tt.golden, out.Bytes())
-		})
+			t.Run(tt.golden+"/"+transport, func(t *testing.T) {
+				rows := fetch(t, tt.namespace, tt.replicas...)
+				var out bytes.Buffer
+				if err := WriteProxyStatus(&out, rows, tt.opts); err != nil {
+					t.Fatal(err)
+				}
+				psGolden(t, tt.golden, out.Bytes())
+			})
+		}
 	}
 }
 
@@ -243,5 +296,31 @@ func TestProxyStatusUnknownOutput(t *testing.T) {
 	want := `unknown output format "xml": use json or yaml, or leave -o out for a table`
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %s", err, want)
+	}
+}
+
+// TestProxyStatusControlCharacters: text from istiod with control characters (a hostile or
+// broken server) is escaped in the tables, never printed raw.
+func TestProxyStatusControlCharacters(t *testing.T) {
+	rows := []istiod.ProxyStatus{{
+		Name: "evil\x1b[2J.default", Cluster: "c\tluster", Istiod: "istiod\r", IstioVersion: "1.2\u0085",
+		Types: []istiod.TypeStatus{{TypeURL: "type.googleapis.com/x\x07y", Status: istiod.StatusSynced}},
+	}}
+	for _, v := range []int{0, 1} {
+		var out bytes.Buffer
+		if err := WriteProxyStatus(&out, rows, ProxyStatusOptions{Verbosity: v, Now: psNow}); err != nil {
+			t.Fatal(err)
+		}
+		got := out.String()
+		for _, want := range []string{`evil\x1b[2J.default`, `c\x09luster`, `istiod\x0d`, `1.2\x85`, `x\x07y`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("-v %d: %q lacks %q", v, got, want)
+			}
+		}
+		for _, r := range strings.TrimRight(got, "\n") {
+			if r != '\n' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)) {
+				t.Errorf("-v %d: raw control character %U in %q", v, r, got)
+			}
+		}
 	}
 }

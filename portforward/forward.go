@@ -78,6 +78,9 @@ func (k *Kube) Forward(ctx context.Context, ns, pod string, port int, spdyOnly b
 	return f, nil
 }
 
+// Address is the local end as HOST:PORT.
+func (f *Forwarder) Address() string { return fmt.Sprintf("127.0.0.1:%d", f.local) }
+
 // Close stops the port-forward and waits for it to end.
 func (f *Forwarder) Close() error {
 	f.closeOnce.Do(func() {
@@ -150,8 +153,22 @@ func (l *failureLog) last(port uint16) string {
 	return l.byPort[port]
 }
 
-// explainFailure turns a failed request through the forward into the forward's own error.
+// Explain returns what turns a failed connection through the forward into the forward's own
+// error: nothing listening on the pod's port (wrapping ErrNotListening), or the pod closing the
+// connection before any answer; nil when the forward has nothing to say. what names the pod
+// ("pod X in namespace Y"); hint says what should listen there and how to point elsewhere
+// ("is istiod's xDS port open there? (--xds-port)").
+func (f *Forwarder) Explain(what string, port int, hint string) func(error) error {
+	return f.explain(what, port, hint, hint)
+}
+
+// explainFailure is Explain for the admin API of the Envoy in a pod.
 func (f *Forwarder) explainFailure(what string, port int) func(error) error {
+	return f.explain(what, port, "is Envoy running there? if its admin port is another, use --proxy-admin-port",
+		"is Envoy's admin API listening there? (--proxy-admin-port)")
+}
+
+func (f *Forwarder) explain(what string, port int, notListening, closed string) func(error) error {
 	return func(reqErr error) error {
 		// The forward reports its failure from its own goroutine, maybe after the request saw
 		// the connection close: give it a moment.
@@ -162,13 +179,16 @@ func (f *Forwarder) explainFailure(what string, port int) func(error) error {
 		}
 		switch {
 		case strings.Contains(msg, "connection refused") || strings.Contains(msg, "failed to connect"):
-			return errorf(ErrNotListening, "nothing is listening on port %d in %s; is Envoy running there? if its admin port is another, use --proxy-admin-port", port, what)
+			return errorf(ErrNotListening, "nothing is listening on port %d in %s; %s", port, what, notListening)
 		case msg != "":
 			return fmt.Errorf("port-forward to %s: %s", what, msg)
+		case reqErr == nil:
+			return nil
 		case errors.Is(reqErr, io.ErrUnexpectedEOF):
 			return nil // cut in the middle of an answer: the admin client says so
 		case errors.Is(reqErr, io.EOF) || strings.Contains(reqErr.Error(), "EOF") || strings.Contains(reqErr.Error(), "connection reset"):
-			return fmt.Errorf("the port-forward to %s closed the connection to port %d before any answer: %w; is Envoy's admin API listening there? (--proxy-admin-port)", what, port, reqErr)
+			return &causedError{kindError: kindError{kind: ErrNoAnswer,
+				msg: fmt.Sprintf("the port-forward to %s closed the connection to port %d before any answer: %v; %s", what, port, reqErr, closed)}, cause: reqErr}
 		}
 		return nil
 	}

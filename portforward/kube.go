@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -143,8 +144,9 @@ func orUse(sep, alternatives string) string {
 }
 
 // Kube is the little of the Kubernetes API proxyctl uses: reading pods and the workloads that
-// own them, reviewing the user's own access, and port-forwarding. Its scheme holds only the
-// core, apps and authorization groups.
+// own them, reviewing the user's own access, port-forwarding, and requesting service account
+// tokens (for istiod's xDS port). Its scheme holds only the core, apps, authorization and
+// authentication groups.
 type Kube struct {
 	// Alternatives names what the command can use instead of a pod, for messages ("--admin-url
 	// or -f"); empty names nothing.
@@ -159,7 +161,7 @@ type Kube struct {
 // NewKube returns a client for the cluster cfg points to.
 func NewKube(cfg *rest.Config) (*Kube, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, authorizationv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, authorizationv1.AddToScheme, authenticationv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, err
 		}

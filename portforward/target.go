@@ -25,6 +25,8 @@ var (
 	ErrForbidden    = errors.New("forbidden")
 	ErrNoReadyPod   = errors.New("no running, ready pod")
 	ErrNotListening = errors.New("nothing listening")
+	// ErrNoAnswer: the port-forward closed a connection before anything answered on it.
+	ErrNoAnswer = errors.New("closed before any answer")
 )
 
 // Target is what the user named: a pod, or a workload or service whose pods run the proxy.
@@ -42,6 +44,14 @@ type kindError struct {
 
 func (e *kindError) Error() string { return e.msg }
 func (e *kindError) Unwrap() error { return e.kind }
+
+// causedError is an error of a known kind that also wraps its cause.
+type causedError struct {
+	kindError
+	cause error
+}
+
+func (e *causedError) Unwrap() []error { return []error{e.kind, e.cause} }
 
 // errorf returns an error of the given kind.
 func errorf(kind error, format string, args ...any) error {
@@ -137,26 +147,25 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 	return &ready[0], note, nil
 }
 
-// Pods finds every pod a target names: the pod itself, or all the pods of a workload's or a
-// service's selector, whatever their phase (callers pick the ones they can use), sorted by name.
-func (k *Kube) Pods(ctx context.Context, t Target) ([]corev1.Pod, error) {
+// Pods lists the pods a target names: the pod itself, or every pod of a workload's or
+// service's selector (Running or not), ordered by name; selector is the one used ("" for a
+// pod).
+func (k *Kube) Pods(ctx context.Context, t Target) (pods []corev1.Pod, selector string, err error) {
 	if t.Kind == "pod" {
-		pod, _, err := k.Resolve(ctx, t)
+		pod, err := k.GetPod(ctx, t.Namespace, t.Name)
 		if err != nil {
-			return nil, err
+			return nil, "", k.apiError(err, t.String(), "pods")
 		}
-		return []corev1.Pod{*pod}, nil
+		return []corev1.Pod{*pod}, "", nil
 	}
-	selector, err := k.selectorOf(ctx, t)
-	if err != nil {
-		return nil, err
+	if selector, err = k.selectorOf(ctx, t); err != nil {
+		return nil, "", err
 	}
-	pods, err := k.ListPods(ctx, t.Namespace, selector)
-	if err != nil {
-		return nil, k.apiError(err, "pods of "+t.String(), "pods")
+	if pods, err = k.ListPods(ctx, t.Namespace, selector); err != nil {
+		return nil, "", k.apiError(err, "pods of "+t.String(), "pods")
 	}
 	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
-	return pods, nil
+	return pods, selector, nil
 }
 
 // selectorOf returns the label selector of a workload or service.

@@ -141,16 +141,16 @@ func benchCapture(c config, b benchCmd, files dumpFiles, sizeMB int, progress io
 			return row{}, "", err
 		}
 	}
-	slowest := measure(c, c.bin, capture(urls[:1]))
+	slowest := measure(c, c.bin, capture(urls[:1]), 0)
 	if slowest.err != nil {
 		return row{}, "", fmt.Errorf("capturing the largest proxy alone: %w", slowest.err)
 	}
-	archive := measure(c, c.floor, append([]string{"-targz"}, all...))
+	archive := measure(c, c.floor, append([]string{"-targz"}, all...), 0)
 	if archive.err != nil {
 		return row{}, "", fmt.Errorf("floor -targz: %w", archive.err)
 	}
 	fmt.Fprintf(progress, "%dMB %s ... ", sizeMB, b.name)
-	m := measure(c, c.bin, capture(urls))
+	m := measure(c, c.bin, capture(urls), 0)
 	fi, err := os.Stat(files.dump)
 	if err != nil {
 		return row{}, "", err

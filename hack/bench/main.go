@@ -48,6 +48,7 @@ const (
 
 // benchCmd is one line of the report. In args, {dump} and {clusters} stand
 // for the generated files, {changed} for the dump with a few values changed,
+// {diff1} for the same mesh's dump with 1% of its resources changed,
 // and {istiod} for a stand-in istiod serving the dump as its config_dump.
 type benchCmd struct {
 	name  string
@@ -57,35 +58,57 @@ type benchCmd struct {
 	// maxWall, when set, is an absolute wall time target on the 50 MB dump
 	// (proxy-status diffs), instead of a multiple of the floor.
 	maxWall time.Duration
+	// relTo, when set, names the command whose wall time on the same dump is the
+	// reference of a relWall multiple (pc explain: within 2x of pc route).
+	relTo   string
+	relWall float64
 }
 
 // commands are the lines of the report, in order. Add new views here.
 var commands = []benchCmd{
-	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0},
-	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0},
-	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0},
-	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0},
-	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0},
-	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0},
-	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0},
-	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0},
-	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0},
-	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
-	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0},
-	{"pc cluster -o name", []string{"pc", "cluster", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
-	{"pc all -o name", []string{"pc", "all", "-f", "{dump}", "-o", "name"}, inDump, false, 0},
-	{"pc cluster -o jsonpath", []string{"pc", "cluster", "-f", "{dump}", "-o", "jsonpath={[*].name}"}, inDump, true, 0},
-	{"version -f", []string{"version", "-f", "{dump}"}, inDump, false, 0},
-	{"route-check --file --route", []string{"route-check", "--file", "{dump}", "--route", "{route}", "-t", "{routetests}"}, inDump, false, 0},
-	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second},
-	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second},
+	{"pc cluster", []string{"pc", "cluster", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc cluster -o json", []string{"pc", "cluster", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc listener", []string{"pc", "listener", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc listener -o json", []string{"pc", "listener", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc route", []string{"pc", "route", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc route -o json", []string{"pc", "route", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc endpoint", []string{"pc", "endpoint", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc endpoint -o json", []string{"pc", "endpoint", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc endpoint (/clusters)", []string{"pc", "endpoint", "-f", "{clusters}"}, inClusters, false, 0, "", 0},
+	{"pc endpoint (/clusters) -o json", []string{"pc", "endpoint", "-f", "{clusters}", "-o", "json"}, inClusters, true, 0, "", 0},
+	{"pc secret", []string{"pc", "secret", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc secret -o json", []string{"pc", "secret", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc all", []string{"pc", "all", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"pc all -o json", []string{"pc", "all", "-f", "{dump}", "-o", "json"}, inDump, true, 0, "", 0},
+	{"pc cluster -o yaml", []string{"pc", "cluster", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0},
+	{"pc all -o yaml", []string{"pc", "all", "-f", "{dump}", "-o", "yaml"}, inDump, true, 0, "", 0},
+	{"pc cluster -o name", []string{"pc", "cluster", "-f", "{dump}", "-o", "name"}, inDump, false, 0, "", 0},
+	{"pc all -o name", []string{"pc", "all", "-f", "{dump}", "-o", "name"}, inDump, false, 0, "", 0},
+	{"pc cluster -o jsonpath", []string{"pc", "cluster", "-f", "{dump}", "-o", "jsonpath={[*].name}"}, inDump, true, 0, "", 0},
+	{"version -f", []string{"version", "-f", "{dump}"}, inDump, false, 0, "", 0},
+	{"route-check --file --route", []string{"route-check", "--file", "{dump}", "--route", "{route}", "-t", "{routetests}"}, inDump, false, 0, "", 0},
+	{"ps POD --file (identical)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{dump}"}, inDump, true, 5 * time.Second, "", 0},
+	{"ps POD --file (different)", []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, inDump, true, 10 * time.Second, "", 0},
+	{name: "pc explain (HTTP, address from the dump)", args: []string{"pc", "explain", "-f", "{dump}", "--url", "http://reviews.default:9080/reviews/0"}, relTo: "pc route", relWall: 2},
+	{name: "pc explain -o json (TCP)", args: []string{"pc", "explain", "-f", "{dump}", "--url", "tcp://10.107.86.62:443", "-o", "json"}, json: true, relTo: "pc route", relWall: 2},
+	// Two dumps of one mesh, 1% of the resources changed: within 2x pc all -o json on one.
+	{name: "pc diff (1% changed)", args: []string{"pc", "diff", "{dump}", "{diff1}"}, relTo: "pc all -o json", relWall: 2},
+	{name: "pc diff -o json (1% changed)", args: []string{"pc", "diff", "{dump}", "{diff1}", "-o", "json"}, json: true, relTo: "pc all -o json", relWall: 2},
 	// 50 stand-in admin APIs, on the first size only (see capture.go).
-	{"capture 50 proxies", []string{"capture"}, inDump, false, 0},
+	{name: "capture 50 proxies", args: []string{"capture"}},
+}
+
+// relRSS are the peak RSS targets of relTo lines that are not 2x the file: pc diff reads two
+// files (the issue asks under 3x one).
+var relRSS = map[string]float64{
+	"pc diff (1% changed)":         3,
+	"pc diff -o json (1% changed)": 3,
+}
+
+// exits are the exit statuses lines must end with, when not 0.
+var exits = map[string]int{
+	"pc diff (1% changed)":         1, // the dumps differ
+	"pc diff -o json (1% changed)": 1,
 }
 
 // target is what a line must meet; zero fields are not checked.
@@ -93,6 +116,9 @@ type target struct {
 	wall    float64       // max wall time, as a multiple of the floor's
 	maxWall time.Duration // max wall time
 	rss     float64       // max peak RSS, as a multiple of the input file's size
+	// relWall is a max wall time as a multiple of the relTo command's on the same dump.
+	relWall float64
+	relTo   string
 }
 
 // targetFor gives the targets of a command on a dump of sizeMB megabytes.
@@ -103,6 +129,14 @@ type target struct {
 func targetFor(sizeMB int, b benchCmd) target {
 	yaml := strings.HasSuffix(b.name, "-o yaml")
 	switch {
+	case b.relTo != "" && sizeMB == 50:
+		rss := 2.0
+		if r, ok := relRSS[b.name]; ok {
+			rss = r
+		}
+		return target{relWall: b.relWall, relTo: b.relTo, rss: rss}
+	case b.relTo != "" && sizeMB == 200:
+		return target{rss: 2.5}
 	case b.input == inClusters:
 		return target{}
 	case strings.HasSuffix(b.name, "-o jsonpath"):
@@ -133,6 +167,9 @@ func (t target) String() string {
 	if t.maxWall > 0 {
 		parts = append(parts, "wall≤"+t.maxWall.String())
 	}
+	if t.relWall > 0 {
+		parts = append(parts, "wall≤"+ratio(t.relWall)+" "+t.relTo)
+	}
 	if t.rss > 0 {
 		parts = append(parts, "rss≤"+ratio(t.rss))
 	}
@@ -156,6 +193,7 @@ type measurement struct {
 type dumpFiles struct {
 	dump, clusters, changed string
 	routeTests, route       string
+	diff1                   string // the same mesh, 1% of its resources changed
 }
 
 func (d dumpFiles) path(in input) string {
@@ -276,8 +314,10 @@ type row struct {
 	floor    measurement
 	fileSize int64
 	target   target
-	pass     bool
-	verdict  string
+	// ref is the relTo command's measurement on the same dump.
+	ref     measurement
+	pass    bool
+	verdict string
 }
 
 // bench measures every command on every dump size. Besides the rows it
@@ -302,7 +342,7 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 			if err := warm(p); err != nil {
 				return nil, nil, err
 			}
-			fl := measure(c, c.floor, []string{p})
+			fl := measure(c, c.floor, []string{p}, 0)
 			if fl.err != nil {
 				return nil, nil, fmt.Errorf("floor on %s: %w", p, fl.err)
 			}
@@ -311,11 +351,15 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 			notes = append(notes, note)
 			fmt.Fprintln(progress, note)
 		}
+		if err := warm(files.diff1); err != nil {
+			return nil, nil, err
+		}
 		istiodURL, stopIstiod, err := serveIstiod(files.dump)
 		if err != nil {
 			return nil, nil, err
 		}
 		defer stopIstiod()
+		measured := map[string]measurement{}
 		for _, b := range cmds {
 			if isCapture(b) {
 				if sizeMB != c.sizes[0] {
@@ -330,12 +374,12 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 			}
 			args := make([]string, len(b.args))
 			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL,
-				"{route}", files.route, "{routetests}", files.routeTests)
+				"{route}", files.route, "{routetests}", files.routeTests, "{diff1}", files.diff1)
 			for i, a := range b.args {
 				args[i] = placeholders.Replace(a)
 			}
 			fmt.Fprintf(progress, "%dMB %s ... ", sizeMB, b.name)
-			m := measure(c, c.bin, args)
+			m := measure(c, c.bin, args, exits[b.name])
 			r := row{
 				dump:     fmt.Sprintf("%dMB", sizeMB),
 				command:  b.name,
@@ -343,6 +387,15 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 				floor:    floors[b.input],
 				fileSize: sizes[b.input],
 				target:   targetFor(sizeMB, b),
+			}
+			measured[b.name] = m
+			if r.target.relTo != "" {
+				ref, ok := measured[r.target.relTo]
+				if !ok { // filtered out by -run: measure it for the reference
+					ref = measureNamed(c, r.target.relTo, placeholders)
+					measured[r.target.relTo] = ref
+				}
+				r.ref = ref
 			}
 			r.pass, r.verdict = judge(r)
 			fmt.Fprintf(progress, "%s %s %s\n", fmtDur(m.wall), fmtBytes(m.rss), r.verdict)
@@ -352,9 +405,26 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 	return rows, notes, nil
 }
 
+// measureNamed measures the command of that name in the list of commands.
+func measureNamed(c config, name string, placeholders *strings.Replacer) measurement {
+	for _, b := range commands {
+		if b.name == name {
+			args := make([]string, len(b.args))
+			for i, a := range b.args {
+				args[i] = placeholders.Replace(a)
+			}
+			return measure(c, c.bin, args, exits[name])
+		}
+	}
+	return measurement{err: fmt.Errorf("no command %q to compare with", name)}
+}
+
 func judge(r row) (bool, string) {
 	if r.m.err != nil {
 		return false, "FAIL: " + r.m.err.Error()
+	}
+	if r.target.relWall > 0 && r.ref.err != nil {
+		return false, "FAIL: " + r.target.relTo + ": " + r.ref.err.Error()
 	}
 	var misses []string
 	if r.target.wall > 0 && r.wallRatio() > r.target.wall {
@@ -362,6 +432,9 @@ func judge(r row) (bool, string) {
 	}
 	if r.target.maxWall > 0 && r.m.wall > r.target.maxWall {
 		misses = append(misses, "wall "+fmtDur(r.m.wall))
+	}
+	if r.target.relWall > 0 && float64(r.m.wall) > r.target.relWall*float64(max(r.ref.wall, 1)) {
+		misses = append(misses, "wall "+ratio(float64(r.m.wall)/float64(max(r.ref.wall, 1)))+" "+r.target.relTo)
 	}
 	if r.target.rss > 0 && r.rssRatio() > r.target.rss {
 		misses = append(misses, "rss "+ratio(r.rssRatio()))
@@ -377,11 +450,11 @@ func (r row) rssRatio() float64  { return float64(r.m.rss) / float64(max(r.fileS
 
 // measure runs bin c.runs times and returns the medians. It stops at the
 // first failing run.
-func measure(c config, bin string, args []string) measurement {
+func measure(c config, bin string, args []string, exit int) measurement {
 	var walls []time.Duration
 	var rsss []int64
 	for range c.runs {
-		wall, rss, err := runOnce(bin, args, c.timeout)
+		wall, rss, err := runOnce(bin, args, c.timeout, exit)
 		if err != nil {
 			return measurement{err: err}
 		}
@@ -394,8 +467,8 @@ func measure(c config, bin string, args []string) measurement {
 }
 
 // runOnce runs one command, its output drained, and returns its wall time and
-// peak RSS.
-func runOnce(bin string, args []string, timeout time.Duration) (time.Duration, int64, error) {
+// peak RSS. The command must exit with status exit.
+func runOnce(bin string, args []string, timeout time.Duration, exit int) (time.Duration, int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -410,6 +483,13 @@ func runOnce(bin string, args []string, timeout time.Duration) (time.Duration, i
 	var rss int64
 	if cmd.ProcessState != nil {
 		rss = maxRSS(cmd.ProcessState)
+	}
+	var ee *exec.ExitError
+	switch {
+	case exit != 0 && err == nil:
+		return wall, rss, fmt.Errorf("exit status 0, want %d", exit)
+	case exit != 0 && errors.As(err, &ee) && ee.ExitCode() == exit:
+		err = nil
 	}
 	if err != nil {
 		msg := firstLine(stderr.String())
@@ -459,8 +539,8 @@ func warm(path string) error {
 func ensureDumps(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	prefix := filepath.Join(c.dir, fmt.Sprintf("seed%d-%dMB", c.seed, sizeMB))
 	files := dumpFiles{dump: prefix + "-config_dump.json", clusters: prefix + "-clusters.json", changed: prefix + "-changed.json",
-		routeTests: prefix + "-route-tests.yaml"}
-	if !c.regen && exists(files.dump) && exists(files.clusters) && exists(files.changed) {
+		routeTests: prefix + "-route-tests.yaml", diff1: prefix + "-diff1.json"}
+	if !c.regen && exists(files.dump) && exists(files.clusters) && exists(files.changed) && exists(files.diff1) {
 		var err error
 		files.route, err = writeRouteTests(files.dump, files.routeTests)
 		return files, err
@@ -478,7 +558,10 @@ func ensureDumps(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	for _, f := range []struct {
 		path  string
 		write func(io.Writer, gendump.Options) error
-	}{{files.dump, gendump.Write}, {files.clusters, gendump.WriteClusters}} {
+	}{{files.dump, gendump.Write}, {files.clusters, gendump.WriteClusters}, {files.diff1, func(w io.Writer, o gendump.Options) error {
+		o.ChangePercent = 1 // 1% of the resources changed
+		return gendump.Write(w, o)
+	}}} {
 		if err := writeFileAtomic(f.path, func(w io.Writer) error { return f.write(w, o) }); err != nil {
 			return files, err
 		}

@@ -60,6 +60,9 @@ func fake(args []string) int {
 		fmt.Fprintln(os.Stderr, "error: bad input")
 		return 1
 	}
+	if slices.Contains(args, "diff") {
+		return 1 // different, as the dumps are
+	}
 	return 0
 }
 
@@ -86,7 +89,7 @@ func TestHarness(t *testing.T) {
 		}
 	}
 	lines := strings.Split(out.String(), "\n")
-	for _, name := range []string{"pc cluster", "pc listener -o json", "pc endpoint (/clusters)", "pc all -o json"} {
+	for _, name := range []string{"pc cluster", "pc listener -o json", "pc endpoint (/clusters)", "pc all -o json", "pc diff (1% changed)"} {
 		if !hasRow(lines, name, "PASS") {
 			t.Errorf("no PASS row for %q in\n%s", name, out.String())
 		}
@@ -170,6 +173,9 @@ func TestJudge(t *testing.T) {
 		{"fat", row{m: measurement{wall: 100, rss: 300}, floor: measurement{wall: 100}, fileSize: 100, target: target{rss: 2.5}}, false, "FAIL: rss 3.00x"},
 		{"no target", row{m: measurement{wall: 900, rss: 900}, floor: measurement{wall: 100}, fileSize: 100}, true, "PASS"},
 		{"failed", row{m: measurement{err: fmt.Errorf("exit status 1: boom")}}, false, "FAIL: exit status 1: boom"},
+		{"within 2x of another command", row{m: measurement{wall: 190}, ref: measurement{wall: 100}, target: target{relWall: 2, relTo: "pc route"}}, true, "PASS"},
+		{"slower than 2x of another command", row{m: measurement{wall: 250}, ref: measurement{wall: 100}, target: target{relWall: 2, relTo: "pc route"}}, false, "FAIL: wall 2.50x pc route"},
+		{"the reference failed", row{m: measurement{wall: 100}, ref: measurement{err: fmt.Errorf("boom")}, target: target{relWall: 2, relTo: "pc route"}}, false, "FAIL: pc route: boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,13 +77,22 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		}
 		return formatter.Raw(o.streams.Out, d.Source(), redactions, o.output.format)
 	}
+	// The sections the table does not show are checked as -o json checks them.
+	if err := d.CheckOthers(configdump.BootstrapSection, configdump.ClustersSection, configdump.ListenersSection,
+		configdump.RoutesSection, configdump.SecretsSection, configdump.EndpointsSection); err != nil {
+		return err
+	}
 	// One view at a time; once printed, its section's bytes are dropped from memory.
+	missingEDS := false
 	sections := []struct {
 		header  string
 		section configdump.Section
 		write   func(io.Writer) error
 	}{
 		{"BOOTSTRAP INFO", configdump.BootstrapSection, func(w io.Writer) error {
+			if err := d.CheckSection(configdump.BootstrapSection); err != nil {
+				return err
+			}
 			b, err := d.Bootstrap()
 			if err != nil {
 				return err
@@ -115,6 +124,9 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			return writeList(w, d, res, f, routeList(o.routes, o.verbose, true))
 		}},
 		{"SECRET INFO", configdump.SecretsSection, func(w io.Writer) error {
+			if err := d.CheckSection(configdump.SecretsSection); err != nil {
+				return err
+			}
 			items, err := o.secretItems(d, time.Now())
 			if err != nil {
 				return err
@@ -126,6 +138,11 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		}},
 		{"ENDPOINTS INFO", configdump.EndpointsSection, func(w io.Writer) error {
 			res, err := d.LoadAssignmentResources()
+			if errors.Is(err, configdump.ErrMissingSection) && d.Kind() == configdump.KindConfigDump {
+				// Like istioctl, a dump without EDS still ends with the endpoint table's header.
+				missingEDS = true
+				return formatter.EndpointTable(w, nil)
+			}
 			if err != nil {
 				return err
 			}
@@ -153,6 +170,10 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		default:
 			printed++
 		}
+	}
+	if missingEDS {
+		missing = append(missing, "ENDPOINTS INFO")
+		printed-- // a header alone does not make the document one `all` can show
 	}
 	if printed == 0 {
 		return fmt.Errorf("the document has none of the sections `all` shows")

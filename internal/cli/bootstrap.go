@@ -37,6 +37,9 @@ func newBootstrapCommand(streams Streams, root *rootOptions) *cobra.Command {
 }
 
 func (o *bootstrapOptions) view(d *configdump.Dump) error {
+	if err := d.CheckSection(configdump.BootstrapSection); err != nil {
+		return err
+	}
 	b, err := d.Bootstrap()
 	if err != nil {
 		return err

@@ -176,7 +176,7 @@ func (o *captureOptions) resolve(ctx context.Context) ([]captureTarget, error) {
 			if t.Namespace == "" {
 				t.Namespace = ns
 			}
-			found, err := kube.Pods(ctx, t)
+			found, _, err := kube.Pods(ctx, t)
 			if err != nil {
 				return nil, err
 			}

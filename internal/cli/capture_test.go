@@ -534,8 +534,8 @@ func TestSecretFromCerts(t *testing.T) {
 	}
 }
 
-// TestCaptureOtherCommands: route-check --file and version -f read a bundle's proxy as they
-// read it live.
+// TestCaptureOtherCommands: route-check --file, version -f and pc explain -f read a bundle's
+// proxy as they read it live (explain with the /clusters document's health, as live).
 func TestCaptureOtherCommands(t *testing.T) {
 	_, a := fullAdmin(t, sampleDump)
 	_, b := fullAdmin(t, ecdsDump)
@@ -546,6 +546,8 @@ func TestCaptureOtherCommands(t *testing.T) {
 	for _, args := range [][]string{
 		{"route-check", "--route", "9080", "-t", sampleTests, "--details"},
 		{"version", "-o", "json"},
+		{"pc", "explain", "--url", "http://productpage.default:9080/productpage"},
+		{"pc", "explain", "--url", "http://productpage.default:9080/productpage", "-o", "json"},
 	} {
 		lc, live, lerr := run(t, "", append(args, "--admin-url", a)...)
 		bc, got, berr := run(t, "", append(args, "--file", path, hostOf(t, a))...)

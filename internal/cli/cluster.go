@@ -34,6 +34,9 @@ func newClusterCommand(streams Streams, root *rootOptions) *cobra.Command {
 			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
+			if err := checkPort(o.filter.Port); err != nil {
+				return err
+			}
 			return o.run(cmd, pathClusters, o.view)
 		},
 	}

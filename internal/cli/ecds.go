@@ -33,6 +33,9 @@ func newEcdsCommand(streams Streams, root *rootOptions) *cobra.Command {
 }
 
 func (o *ecdsOptions) view(d *configdump.Dump) error {
+	if err := d.CheckSection(configdump.EcdsSection); err != nil {
+		return err
+	}
 	if o.output.format != formatter.Short && o.output.format != formatter.Name {
 		ecds, err := d.Ecds()
 		if err != nil {

@@ -94,7 +94,7 @@ func (o *endpointOptions) edsView(d *configdump.Dump) error {
 func addEndpointFilterFlags(cmd *cobra.Command, f *configdump.EndpointFilter, port *int, clusters cobra.CompletionFunc) {
 	fs := cmd.Flags()
 	if fs.Lookup("address") == nil {
-		fs.StringVar(&f.Address, "address", "", "filter endpoints by address")
+		fs.StringVar(&f.Address, "address", "", "filter endpoints by address: the IP, as Envoy's /clusters shows a host")
 	}
 	if fs.Lookup("port") == nil {
 		fs.IntVar(port, "port", 0, "filter endpoints by port")
@@ -106,8 +106,8 @@ func addEndpointFilterFlags(cmd *cobra.Command, f *configdump.EndpointFilter, po
 }
 
 func completeEndpointFilter(f *configdump.EndpointFilter, port int) error {
-	if port < 0 || port > 65535 {
-		return usageErrorf("--port must be between 0 and 65535, got %d", port)
+	if err := checkPort(port); err != nil {
+		return err
 	}
 	f.Port = uint32(port)
 	if f.Status == "" {
@@ -127,7 +127,9 @@ func (o *endpointOptions) view(d *configdump.Dump) error {
 	if err != nil {
 		return err
 	}
-	return writeList(o.streams.Out, d, res, o.output.format, endpointList(o.filter, false))
+	f := o.filter
+	f.HostAddress = true // --address matches as it does live, against /clusters
+	return writeList(o.streams.Out, d, res, o.output.format, endpointList(f, false))
 }
 
 // endpointList lists the EDS section as istioctl does: each assignment reduced to its endpoints
@@ -172,11 +174,26 @@ func (o *endpointOptions) hostsView(d *configdump.Dump) error {
 			},
 		})
 	}
+	// A cluster is printed when a host of it passes the filter, as with -o json.
+	type printed struct {
+		hosts   []configdump.HostEndpoint
+		unknown []string
+	}
 	var hosts []configdump.HostEndpoint
-	err = configdump.Each(res.Select(hostFields), nil, func(cs *adminv3.ClusterStatus) ([]configdump.HostEndpoint, error) {
-		return configdump.HostEndpoints(cs, o.filter), nil
-	}, func(h []configdump.HostEndpoint) error {
-		hosts = append(hosts, h...)
+	err = configdump.EachChecked(res.Select(hostFields).Checked(), nil, func(cs *adminv3.ClusterStatus, unknown []string, failed error) (printed, error) {
+		h := configdump.HostEndpoints(cs, o.filter)
+		if failed != nil && len(h) > 0 {
+			return printed{}, failed
+		}
+		if failed != nil {
+			return printed{}, nil
+		}
+		return printed{h, unknown}, nil
+	}, func(p printed) error {
+		hosts = append(hosts, p.hosts...)
+		if len(p.hosts) > 0 {
+			d.NoteUnknownTypes(p.unknown)
+		}
 		return nil
 	})
 	if err != nil {

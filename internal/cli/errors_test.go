@@ -34,7 +34,7 @@ func TestErrors(t *testing.T) {
 		{"invalid JSON", "", []string{"pc", "cluster", "-f", invalid}, ExitRuntime, "invalid JSON at line 3, column 71: unexpected '}', want a key"},
 		{"missing section", "", []string{"pc", "cluster", "-f", noClusters}, ExitRuntime, "the config dump has no clusters section (envoy.admin.v3.ClustersConfigDump)"},
 		{"missing EDS section", "", []string{"pc", "endpoint", "-f", noClusters}, ExitRuntime, "has no endpoints section"},
-		{"wrong resource type", "", []string{"pc", "cluster", "-f", wrongType}, ExitRuntime, "static_clusters[0]: has @type type.googleapis.com/envoy.config.listener.v3.Listener, want envoy.config.cluster.v3.Cluster"},
+		{"wrong resource type", "", []string{"pc", "cluster", "-f", wrongType}, ExitRuntime, "clusters section: static_clusters[0].cluster: has @type type.googleapis.com/envoy.config.listener.v3.Listener, want envoy.config.cluster.v3.Cluster"},
 		{"empty stdin", "", []string{"pc", "cluster", "-f", "-"}, ExitRuntime, "stdin: the document is empty"},
 		{"not JSON on stdin", "hello", []string{"pc", "cluster", "-f", "-"}, ExitRuntime, "the document is not JSON"},
 		{"array", "[1, 2]", []string{"pc", "cluster", "-f", "-"}, ExitRuntime, "is a JSON array"},

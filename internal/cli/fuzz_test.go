@@ -23,6 +23,7 @@ func FuzzBootstrapView(f *testing.F) { fuzzView(f, "bootstrap") }
 func FuzzSecretView(f *testing.F)    { fuzzView(f, "secret") }
 func FuzzEcdsView(f *testing.F)      { fuzzView(f, "ecds") }
 func FuzzAllView(f *testing.F)       { fuzzView(f, "all") }
+func FuzzExplainView(f *testing.F)   { fuzzView(f, "explain") }
 
 // viewVariants are the flags a fuzzed run picks from: the formats, and a filter or option of
 // the view where it has one.
@@ -35,6 +36,13 @@ var viewVariants = map[string][][]string{
 	"secret":    {},
 	"ecds":      {},
 	"all":       {{"--with-headers"}, {"--port", "9080"}},
+	"explain": {{"--mode", "inbound", "--port", "9080", "--tls", "mtls"}, {"--url", "tcp://10.0.0.1:443"}, {"--verbose"},
+		{"--url", "https://bookinfo.example.com:8443/"}, {"--mode", "gateway", "--random-value", "7"}, {"--listener", "main_internal", "--address", "10.96.186.205"}},
+}
+
+// viewArgs are the flags a view always needs (explain: a request).
+var viewArgs = map[string][]string{
+	"explain": {"--url", "http://reviews.default:9080/reviews/0"},
 }
 
 func fuzzView(f *testing.F, view string) {
@@ -46,7 +54,7 @@ func fuzzView(f *testing.F, view string) {
 	formats := []string{"short", "json", "yaml"}
 	f.Fuzz(func(t *testing.T, doc []byte, variant uint8) {
 		format := formats[int(variant)%len(formats)]
-		args := []string{"pc", view, "-f", "-", "-o", format}
+		args := append([]string{"pc", view, "-f", "-", "-o", format}, viewArgs[view]...)
 		if opts := viewVariants[view]; len(opts) > 0 && variant >= 3 {
 			args = append(args, opts[int(variant/3)%len(opts)]...)
 		}

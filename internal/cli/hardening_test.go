@@ -64,7 +64,7 @@ func TestBadInput(t *testing.T) {
 			"static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "name": "x"}}]}]}`),
 			"has @type type.googleapis.com/envoy.config.route.v3.RouteConfiguration, want envoy.config.cluster.v3.Cluster"},
 		{"a value of the wrong kind", []byte(`{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
-			"static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": ["x"]}}]}]}`), "field name: want a string"},
+			"static_clusters": [{"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": ["x"]}}]}]}`), "clusters section: static_clusters[0].cluster.name (line 2, column 109): want a string, got a list"},
 		{"a key without its colon", []byte(`{"configs" []}`), `unexpected '[', want ':'`},
 		{"two values without a comma", []byte(`{"configs": [] "more": 1}`), `unexpected '"', want ',' or '}'`},
 		{"a trailing comma", []byte(`{"configs": [{"@type": "x"},]}`), `unexpected ']', want a value`},
@@ -359,6 +359,27 @@ func TestLiveFailures(t *testing.T) {
 			t.Errorf("took %s", d)
 		}
 	})
+	for _, xds := range []struct {
+		name string
+		o    istiodtest.XDSOptions
+		want string
+	}{
+		{"istiod's xDS port hangs", istiodtest.XDSOptions{Hang: true}, "no answer in time"},
+		{"istiod's xDS port answers other types without end", istiodtest.XDSOptions{OtherTypes: true}, "answers of other types and none of this one"},
+		{"istiod's xDS port answers too much", istiodtest.XDSOptions{Syncz: []byte("[]"), Pad: 1 << 20}, "answer larger than 4096 bytes"},
+	} {
+		t.Run(xds.name, func(t *testing.T) {
+			srv := istiodtest.NewXDSServer(t, xds.o)
+			start := time.Now()
+			code, out, errOut := run(t, "", "ps", "--xds-address", srv.Addr, "--plaintext", "--timeout", "1s", "--max-input", "4096")
+			if code != ExitRuntime || out != "" || !strings.Contains(errOut, xds.want) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %q", code, out, errOut, xds.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s", d)
+			}
+		})
+	}
 }
 
 // TestInterrupt: Ctrl-C during a fetch ends proxyctl at once with "interrupted" and exit 130.
@@ -434,6 +455,18 @@ func TestLiveFailuresThroughPortForward(t *testing.T) {
 		before := listeningSockets(t)
 		start := time.Now()
 		code, out, errOut := run(t, "", "ps", "--kubeconfig", api.Kubeconfig, "--timeout", "1s")
+		if code != ExitRuntime || out != "" || !strings.Contains(errOut, "no answer in time") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		checkForwardEnded(t, api, "istio-system/pods/istiod-1", start, before)
+	})
+	t.Run("istiod's xDS port hangs", func(t *testing.T) {
+		hang := istiodtest.NewXDSServer(t, istiodtest.XDSOptions{Hang: true})
+		api := kubetest.NewServer(t, kubetest.Pod{Name: "istiod-1", Namespace: "istio-system", Labels: map[string]string{"app": "istiod"},
+			Forward: map[int32]string{15012: hang.Addr}})
+		before := listeningSockets(t)
+		start := time.Now()
+		code, out, errOut := run(t, "", "ps", "--kubeconfig", api.Kubeconfig, "--plaintext", "--xds-port", "15012", "--timeout", "1s")
 		if code != ExitRuntime || out != "" || !strings.Contains(errOut, "no answer in time") {
 			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
@@ -629,7 +662,7 @@ func TestFileKinds(t *testing.T) {
 }
 
 // TestSPIFFEValidator: a SPIFFE validator's trust domains are rows of pc secret; one that does
-// not decode is an error naming the secret, not an empty row.
+// not decode is an error locating the wrong value, not an empty row, in every format.
 func TestSPIFFEValidator(t *testing.T) {
 	dump := func(domains string) string {
 		return `{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.SecretsConfigDump", "dynamic_active_secrets": [{"name": "ROOTCA", "secret": {"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", "name": "ROOTCA", "validation_context": {"custom_validator_config": {"name": "envoy.tls.cert_validator.spiffe", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig", "trust_domains": ` + domains + `}}}}}]}]}`
@@ -638,8 +671,11 @@ func TestSPIFFEValidator(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "cluster.local") {
 		t.Errorf("valid validator: exit %d %s\n%s", code, errOut, out)
 	}
-	code, out, errOut = run(t, dump(`"not a list"`), "pc", "secret", "-f", "-")
-	if code != ExitRuntime || out != "" || !strings.Contains(errOut, "secret ROOTCA: SPIFFE certificate validator:") {
-		t.Errorf("broken validator: exit %d, stdout %q, stderr %q", code, out, errOut)
+	const want = "error: secrets section: dynamic_active_secrets[0].secret.validation_context.custom_validator_config.typed_config.trust_domains (line 1, column 464): want a list, got \"not a list\"\n"
+	for _, format := range []string{"short", "json", "yaml"} {
+		code, out, errOut = run(t, dump(`"not a list"`), "pc", "secret", "-f", "-", "-o", format)
+		if code != ExitRuntime || out != "" || errOut != want {
+			t.Errorf("broken validator, -o %s: exit %d, stdout %q, stderr %q", format, code, out, errOut)
+		}
 	}
 }

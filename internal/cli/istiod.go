@@ -25,6 +25,22 @@ func addIstiodFlags(cmd *cobra.Command, revision *string, port *int, urls *[]str
 // of the Istio namespace, of a revision) and port-forwards to each one's debug port at once; a
 // replica that cannot be reached is reported on errOut and left out. close ends the forwards.
 func reachIstiods(ctx context.Context, root *rootOptions, revision string, port int, urls []string, errOut io.Writer) (targets []istiod.Target, close func(), err error) {
+	return reachIstiodPods(ctx, root, revision, urls, errOut, func(ctx context.Context, kube *portforward.Kube, ns, pod string) (istiod.Target, func(), error) {
+		fwd, err := kube.OpenPodPort(ctx, ns, pod, port)
+		if err != nil {
+			return istiod.Target{}, nil, err
+		}
+		return istiod.Target{Name: pod, Namespace: ns, BaseURL: fwd.URL}, func() { fwd.Close() }, nil
+	})
+}
+
+// istiodPodTarget reaches one istiod pod (a port-forward) and returns the target to ask there
+// and what ends the forward.
+type istiodPodTarget func(ctx context.Context, kube *portforward.Kube, ns, pod string) (istiod.Target, func(), error)
+
+// reachIstiodPods is reachIstiods with the way each pod is reached: proxy-status asks a pod's
+// HTTP debug port or its xDS port.
+func reachIstiodPods(ctx context.Context, root *rootOptions, revision string, urls []string, errOut io.Writer, reach istiodPodTarget) (targets []istiod.Target, close func(), err error) {
 	close = func() {}
 	if len(urls) > 0 {
 		for _, u := range urls {
@@ -45,21 +61,22 @@ func reachIstiods(ctx context.Context, root *rootOptions, revision string, port 
 	if err != nil {
 		return nil, close, err
 	}
-	forwards := make([]*portforward.Forwarder, len(pods))
+	found := make([]istiod.Target, len(pods))
+	closes := make([]func(), len(pods))
 	errs := make([]error, len(pods))
 	var wg sync.WaitGroup
 	for i, pod := range pods {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			forwards[i], errs[i] = kube.OpenPodPort(ctx, ns, pod, port)
+			found[i], closes[i], errs[i] = reach(ctx, kube, ns, pod)
 		}()
 	}
 	wg.Wait()
 	close = func() {
-		for _, f := range forwards {
-			if f != nil {
-				f.Close()
+		for _, c := range closes {
+			if c != nil {
+				c()
 			}
 		}
 	}
@@ -68,7 +85,7 @@ func reachIstiods(ctx context.Context, root *rootOptions, revision string, port 
 			fmt.Fprintf(errOut, "warning: istiod %s in %s: %s\n", pod, ns, oneLine(errs[i].Error()))
 			continue
 		}
-		targets = append(targets, istiod.Target{Name: pod, Namespace: ns, BaseURL: forwards[i].URL})
+		targets = append(targets, found[i])
 	}
 	if len(targets) == 0 {
 		close()

@@ -64,8 +64,8 @@ func addListenerFilterFlags(cmd *cobra.Command, f *configdump.ListenerFilter, po
 
 // completeListenerFilter validates --type and --port for the listener filter.
 func completeListenerFilter(f *configdump.ListenerFilter, port int) error {
-	if port < 0 || port > 65535 {
-		return usageErrorf("--port must be between 0 and 65535, got %d", port)
+	if err := checkPort(port); err != nil {
+		return err
 	}
 	f.Port = uint32(port)
 	if f.Type == "" {
@@ -77,6 +77,14 @@ func completeListenerFilter(f *configdump.ListenerFilter, port int) error {
 		return nil
 	}
 	return usageErrorf("unknown listener --type %q: use HTTP, TCP, HTTP+TCP or UNKNOWN", f.Type)
+}
+
+// checkPort validates a --port filter: 0 (no filter) to 65535, as on every view.
+func checkPort(port int) error {
+	if port < 0 || port > 65535 {
+		return usageErrorf("--port must be between 0 and 65535, got %d", port)
+	}
+	return nil
 }
 
 func (o *listenerOptions) completeFilter() error { return completeListenerFilter(&o.filter, o.port) }

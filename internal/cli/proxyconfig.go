@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -42,6 +43,8 @@ Kubernetes port-forward to its Envoy admin port; any Envoy admin API
 		newAllCommand(streams, root),
 		newLogCommand(streams, root),
 		newRootCACompareCommand(streams, root),
+		newDiffCommand(streams, root),
+		newExplainCommand(streams, root),
 	)
 	return cmd
 }
@@ -65,8 +68,11 @@ type commonOptions struct {
 	output   outputFlag
 	timeout  time.Duration
 	quiet    bool
-	maxInput int64
-	target   string
+	// keepUnknown: -o json|yaml keeps the fields this binary does not know (istioctl, and
+	// proxyctl by default, leave them out).
+	keepUnknown bool
+	maxInput    int64
+	target      string
 	// bundleProxy is the proxy named after -f BUNDLE: which of the bundle's proxies to read.
 	bundleProxy string
 	live        *liveOptions
@@ -101,6 +107,7 @@ func (o *commonOptions) addSourceFlags(cmd *cobra.Command, fileShorthand string)
 	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL ([http://]HOST:PORT), no Kubernetes needed")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
+	fs.BoolVar(&o.keepUnknown, "keep-unknown-fields", false, "with -o json|yaml, print the fields and enum values this proxyctl does not know where they were (by default they are left out, as istioctl does)")
 	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from a file, stdin or the admin API")
 	o.live.addFlags(cmd)
 }
@@ -181,7 +188,7 @@ func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump
 	return o.loadFrom(ctx, src, path)
 }
 
-// loadFrom reads and parses the document at an admin path of src.
+// loadFrom reads and parses the document at an admin path from src.
 func (o *commonOptions) loadFrom(ctx context.Context, src Source, path string) (*configdump.Dump, func([]byte), error) {
 	d, release, err := loadDocument(ctx, src, path, o.maxInput)
 	if err != nil {
@@ -189,6 +196,46 @@ func (o *commonOptions) loadFrom(ctx context.Context, src Source, path string) (
 		return nil, nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	return d, release, nil
+}
+
+// sourceOf returns the source a positional argument names, for commands that take several
+// proxies (pc diff A B): "-" is stdin, http:// or https:// an admin API, a path that exists a
+// dump file, and anything else a pod target (POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]).
+func (o *commonOptions) sourceOf(ctx context.Context, arg string) (Source, error) {
+	switch {
+	case arg == "-":
+		return &fileSource{path: arg, stdin: o.streams.In, max: o.maxInput}, nil
+	case strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
+		admin, err := newAdminURLSource(arg, o.maxInput)
+		if err != nil {
+			return nil, err
+		}
+		return admin, nil
+	case isPath(arg):
+		// A capture bundle of one proxy is that proxy.
+		return openFile(fileOptions{path: arg, stdin: o.streams.In, max: o.maxInput})
+	}
+	return o.live.podSource(ctx, arg, o.maxInput, o.streams)
+}
+
+// isPath reports whether arg names a file: something on disk (a directory is refused by the
+// file source with a clear message), or what can only be a path (./x, /x, x.json, x.yaml),
+// which the file source reports missing rather than taking it for a pod.
+func isPath(arg string) bool {
+	if _, err := os.Stat(arg); err == nil {
+		return true
+	}
+	for _, p := range []string{"/", "./", "../", "~/"} {
+		if strings.HasPrefix(arg, p) {
+			return true
+		}
+	}
+	for _, s := range []string{".json", ".yaml", ".yml"} {
+		if strings.HasSuffix(arg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // deadline explains an error caused by --timeout running out.
@@ -217,6 +264,9 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 	o.document = func(path string) ([]byte, error) {
 		data, err := optionalDocument(ctx, src, path, o.maxInput)
 		return data, deadline(err, "fetching /"+path+" from "+src.String(), o.timeout)
+	}
+	if !o.keepUnknown {
+		d.DropUnknownFields()
 	}
 	if err := o.output.render(&o.streams.Out, func() error { return view(d) }); err != nil {
 		return err

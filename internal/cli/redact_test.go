@@ -14,7 +14,8 @@ import (
 // secretsDump is a config dump holding secret material in the clear, in every place Envoy's
 // API marks sensitive that a proxy commonly has: SDS secrets, inline TLS contexts of listeners
 // and clusters, the bootstrap's static secrets, a generic secret, session ticket keys and a
-// private key provider of a type this binary does not know.
+// private key provider of a type this binary does not know, and a member this binary does not
+// know under a sensitive field.
 func secretsDump(t *testing.T) (path string, secrets []string) {
 	t.Helper()
 	secret := func(n int) string {
@@ -42,13 +43,13 @@ func secretsDump(t *testing.T) (path string, secrets []string) {
       "tls_certificate": {"certificate_chain": {"inline_bytes": %q}, "private_key": {"inline_bytes": %q},
         "private_key_provider": {"provider_name": "hsm", "typed_config": {"@type": "type.googleapis.com/example.hsm.v1.Config", "pin": %q, "slot": 3}}}}},
     {"name": "token", "secret": {"@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", "name": "token",
-      "generic_secret": {"secret": {"inline_string": %q}}}}]}
-]}`, secret(1), secret(2), b64(secret(3)), b64(secret(4)), b64(secret(5)), b64("not a secret either"), b64(secret(6)), secret(7), secret(8))
+      "generic_secret": {"secret": {"inline_string": %q, "future_source": {"blob": %q}}}}}]}
+]}`, secret(1), secret(2), b64(secret(3)), b64(secret(4)), b64(secret(5)), b64("not a secret either"), b64(secret(6)), secret(7), secret(8), secret(9))
 	path = filepath.Join(t.TempDir(), "secrets.json")
 	if err := os.WriteFile(path, []byte(dump), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return path, secrets[:8]
+	return path, secrets
 }
 
 // TestNoSecretInOutput: no view, in no format, prints secret material, and what is redacted

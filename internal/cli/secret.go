@@ -39,6 +39,9 @@ func newSecretCommand(streams Streams, root *rootOptions) *cobra.Command {
 }
 
 func (o *secretOptions) view(d *configdump.Dump) error {
+	if err := d.CheckSection(configdump.SecretsSection); err != nil {
+		return err
+	}
 	if o.output.format != formatter.Short && o.output.format != formatter.Name {
 		secrets, err := d.Secrets()
 		if err != nil {

@@ -39,11 +39,15 @@ type entry[K any] struct {
 	key   K
 	shown bool
 	rows  []string
+	// unknown are the types this binary does not know in the resource, for the note.
+	unknown []string
 }
 
 // writeList prints a section's resources: decoded once on all cores to learn their keys,
-// filters and table rows; for -o json|yaml, the selected ones are decoded again and encoded in
-// order, streaming.
+// filters and table rows, and checked whole (so that a table fails on what -o json fails on,
+// and notes the same unknown types); for -o json|yaml, the selected ones are decoded again and
+// encoded in order, streaming. Only the resources the view prints count: an error in one a
+// filter leaves out, outside the fields the filter reads, is not one.
 func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res configdump.Resources[T], f formatter.Format, v listView[T, K]) error {
 	// -o name lists what the table shows, in the table's order.
 	names := f == formatter.Name
@@ -59,20 +63,23 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 		}
 	}
 	entries := make([]entry[K], 0, res.Len())
-	first := res.Select(v.keyFields)
+	first := res.Select(v.keyFields).Checked()
 	if short {
-		first = res.Select(v.rowFields)
+		first = res.Select(v.rowFields).Checked()
 	}
-	err := configdump.Each(first, nil, func(m T) (entry[K], error) {
+	err := configdump.EachChecked(first, nil, func(m T, unknown []string, failed error) (entry[K], error) {
 		shown, ok := v.show(m)
-		e := entry[K]{shown: ok}
+		if failed != nil && ok {
+			return entry[K]{}, failed
+		}
+		e := entry[K]{shown: ok && failed == nil, unknown: unknown}
 		if v.order != nil {
 			e.key = v.order(m)
 		}
 		switch {
-		case names && ok:
+		case names && e.shown:
 			e.rows = v.names(shown)
-		case short && ok:
+		case short && e.shown:
 			e.rows = v.rows(shown)
 		}
 		return e, nil
@@ -92,6 +99,9 @@ func writeList[T proto.Message, K any](w io.Writer, d *configdump.Dump, res conf
 		configdump.SortByKey(entries, func(e entry[K]) K { return e.key }, v.less)
 	}
 	entries = shownEntries(entries)
+	for _, e := range entries {
+		d.NoteUnknownTypes(e.unknown)
+	}
 	if short {
 		var rows []string
 		for _, e := range entries {

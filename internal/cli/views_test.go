@@ -24,6 +24,11 @@ var (
 	sampleClusters = testutil.Path("testdata", "sample", "clusters.json")
 	unknownDump    = testutil.Path("testdata", "dumps", "unknown-types.json")
 	ecdsDump       = testutil.Path("testdata", "dumps", "ecds-waypoint.json")
+	// losslessDump has, in every section, members, enum names and v2 fields this binary does
+	// not know, at several depths, v2-era filters, two roots in ROOTCA and internal addresses.
+	losslessDump = testutil.Path("testdata", "dumps", "lossless.json")
+	// internalClusters is a /clusters document with internal, socket and pipe addresses.
+	internalClusters = testutil.Path("testdata", "dumps", "clusters-internal.json")
 )
 
 // TestViewGoldens prints every view in every format on the project's fixtures and compares
@@ -72,6 +77,29 @@ func TestViewGoldens(t *testing.T) {
 		{"unknown_bootstrap_json", []string{"pc", "bootstrap", "-f", unknownDump, "-o", "json"}},
 		{"unknown_all", []string{"pc", "all", "-f", unknownDump, "--with-headers"}},
 		{"unknown_secret_json", []string{"pc", "secret", "-f", unknownDump, "-o", "json"}},
+		{"lossless_cluster", []string{"pc", "cluster", "-f", losslessDump}},
+		{"lossless_cluster_json", []string{"pc", "cluster", "-f", losslessDump, "-o", "json", "--keep-unknown-fields"}},
+		{"lossless_cluster_yaml", []string{"pc", "cluster", "-f", losslessDump, "-o", "yaml", "--keep-unknown-fields"}},
+		{"lossless_cluster_dropped_json", []string{"pc", "cluster", "-f", losslessDump, "-o", "json"}},
+		{"lossless_listener", []string{"pc", "listener", "-f", losslessDump}},
+		{"lossless_listener_nov", []string{"pc", "listener", "-f", losslessDump, "--verbose=false"}},
+		{"lossless_listener_json", []string{"pc", "listener", "-f", losslessDump, "-o", "json", "--keep-unknown-fields"}},
+		{"lossless_route", []string{"pc", "route", "-f", losslessDump}},
+		{"lossless_route_json", []string{"pc", "route", "-f", losslessDump, "-o", "json", "--keep-unknown-fields"}},
+		{"lossless_endpoint", []string{"pc", "endpoint", "-f", losslessDump}},
+		{"lossless_endpoint_json", []string{"pc", "endpoint", "-f", losslessDump, "-o", "json", "--keep-unknown-fields"}},
+		{"lossless_endpoint_address", []string{"pc", "endpoint", "-f", losslessDump, "--address", "10.1.0.5"}},
+		{"lossless_endpoint_address_internal", []string{"pc", "endpoint", "-f", losslessDump, "--address", "envoy://connect_originate/10.1.0.6:8080"}},
+		{"lossless_all_endpoint_address", []string{"pc", "all", "-f", losslessDump, "--address", "10.1.0.5:8080"}},
+		{"lossless_secret", []string{"pc", "secret", "-f", losslessDump}},
+		{"lossless_secret_json", []string{"pc", "secret", "-f", losslessDump, "-o", "json", "--keep-unknown-fields"}},
+		{"lossless_ecds_json", []string{"pc", "ecds", "-f", losslessDump, "-o", "json", "--keep-unknown-fields"}},
+		{"lossless_bootstrap", []string{"pc", "bootstrap", "-f", losslessDump, "--keep-unknown-fields"}},
+		{"lossless_bootstrap_yaml", []string{"pc", "bootstrap", "-f", losslessDump, "-o", "yaml", "--keep-unknown-fields"}},
+		{"lossless_all", []string{"pc", "all", "-f", losslessDump, "--with-headers"}},
+		{"internal_clusters", []string{"pc", "endpoint", "-f", internalClusters}},
+		{"internal_clusters_json", []string{"pc", "endpoint", "-f", internalClusters, "-o", "json"}},
+		{"internal_clusters_address", []string{"pc", "endpoint", "-f", internalClusters, "--address", "envoy://connect_originate/192.168.195.248:800"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

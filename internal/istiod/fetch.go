@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -22,17 +24,37 @@ const (
 // DefaultMaxBodyBytes bounds one answer when Fetcher.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes int64 = 1 << 30
 
-// Target is one istiod replica to ask.
+// Target is one istiod replica to ask, over HTTP (BaseURL) or xDS (XDSAddress).
 type Target struct {
 	// Name is the istiod pod name (the ISTIOD column), or HOST:PORT for a
-	// target given by URL.
+	// target given by URL or address.
 	Name string
 	// Namespace, when set, is named in errors ("istiod X in istio-system").
 	Namespace string
-	// BaseURL is where its debug API answers, http://HOST:PORT (a path
+	// BaseURL is where its HTTP debug API answers, http://HOST:PORT (a path
 	// prefix is kept).
 	BaseURL string
+	// XDSAddress, when set, is HOST:PORT of its xDS port: the replica is
+	// asked over xDS instead of HTTP.
+	XDSAddress string
+	// XDS says how to reach XDSAddress (TLS, token, identity); nil speaks
+	// plain text without a token.
+	XDS *XDS
+	// NameFromServer makes the ISTIOD column show the instance id istiod
+	// reports over xDS, when it reports one, instead of Name: for an
+	// address given without a name, as istioctl shows it.
+	NameFromServer bool
+	// Explain, when set, may explain a failed connection: a port-forward's
+	// own error (see portforward.Forwarder.Explain).
+	Explain func(error) error
+	// Fallback, when set, is called when asking the replica over HTTP
+	// failed with err: when ok, the replica is asked again as alt (over
+	// xDS, where its HTTP debug port is closed), or the failure is ferr.
+	Fallback func(ctx context.Context, err error) (alt Target, ok bool, ferr error)
 }
+
+// IsXDS reports whether the target is asked over xDS.
+func (t Target) IsXDS() bool { return t.XDSAddress != "" }
 
 func (t Target) String() string {
 	if t.Namespace != "" {
@@ -63,6 +85,34 @@ func TargetFromURL(raw string) (Target, error) {
 	return Target{Name: name, BaseURL: base}, nil
 }
 
+// TargetFromXDSAddress reads an --xds-address value, [NAME=]HOST[:PORT]; the port defaults to
+// port. The target is named NAME, else HOST:PORT with the id istiod reports preferred.
+func TargetFromXDSAddress(raw string, port int) (Target, error) {
+	s := strings.TrimSpace(raw)
+	name := ""
+	if i := strings.IndexByte(s, '='); i > 0 {
+		name, s = s[:i], s[i+1:]
+	}
+	bad := fmt.Errorf("invalid --xds-address %q: want [NAME=]HOST[:PORT], e.g. istiod.example.com:15012", raw)
+	if s == "" || strings.Contains(s, "/") || strings.ContainsAny(s, " \t") {
+		return Target{}, bad
+	}
+	host, p, err := net.SplitHostPort(s)
+	if err != nil {
+		// No port: HOST, or a bare IPv6 address.
+		host, p = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), strconv.Itoa(port)
+	}
+	if n, err := strconv.Atoi(p); host == "" || err != nil || n <= 0 || n > 65535 {
+		return Target{}, bad
+	}
+	addr := net.JoinHostPort(host, p)
+	t := Target{Name: name, XDSAddress: addr}
+	if name == "" {
+		t.Name, t.NameFromServer = addr, true
+	}
+	return t, nil
+}
+
 // TargetError is the failure of one istiod replica; the others still count.
 type TargetError struct {
 	Target Target
@@ -72,14 +122,33 @@ type TargetError struct {
 func (e *TargetError) Error() string { return e.Target.String() + ": " + e.Err.Error() }
 func (e *TargetError) Unwrap() error { return e.Err }
 
-// Fetcher reads istiod's debug API. The zero value is ready to use; the
-// deadline comes from the caller's context.
+// Fetcher reads istiod's debug API, over HTTP or xDS as each target says.
+// The zero value is ready to use; the deadline comes from the caller's
+// context.
 type Fetcher struct {
-	// Client makes the requests; nil means a plain http.Client (no timeout
-	// of its own: bound the context).
+	// Client makes the HTTP requests; nil means a plain http.Client (no
+	// timeout of its own: bound the context).
 	Client *http.Client
-	// MaxBodyBytes bounds one answer; zero means DefaultMaxBodyBytes.
+	// MaxBodyBytes bounds one answer (an HTTP body, an xDS message); zero
+	// means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+}
+
+// ask runs do on t and, when that fails over HTTP and t has a Fallback that
+// takes the failure, on the target the fallback gives.
+func ask[T any](ctx context.Context, t Target, do func(Target) (T, error)) (T, error) {
+	v, err := do(t)
+	if err == nil || t.Fallback == nil || t.IsXDS() || ctx.Err() != nil {
+		return v, err
+	}
+	alt, ok, ferr := t.Fallback(ctx, err)
+	switch {
+	case !ok:
+		return v, err
+	case ferr != nil:
+		return v, ferr
+	}
+	return do(alt)
 }
 
 func (f *Fetcher) client() *http.Client {
@@ -134,6 +203,11 @@ func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Valu
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		if t.Explain != nil && ctx.Err() == nil {
+			if why := t.Explain(err); why != nil {
+				return nil, fmt.Errorf("%s: %w", reqName, why)
+			}
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("%s: no answer in time (raise the timeout, or check the istiod pod): %w", reqName, err)
 		}
@@ -157,6 +231,17 @@ func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Valu
 		return nil, fmt.Errorf("%s: answer larger than %d bytes", reqName, limit)
 	}
 	return body, nil
+}
+
+// DebugAPIOff reports whether err is the 404 of an istiod whose HTTP debug API is off
+// (ENABLE_DEBUG_ON_HTTP=false: its port 15014 serves metrics, and /debug/ paths are not found),
+// as opposed to a config dump asked of a replica the proxy is not connected to.
+func DebugAPIOff(err error) bool {
+	var se *HTTPStatusError
+	if !errors.As(err, &se) || se.Code != http.StatusNotFound {
+		return false
+	}
+	return strings.HasPrefix(se.Request, "GET "+SynczPath) || se.Body == "" || se.Body == "404 page not found"
 }
 
 // requestName is how errors name a request: "GET /debug/syncz?namespace=x".
@@ -238,17 +323,7 @@ func (f *Fetcher) Syncz(ctx context.Context, targets []Target, namespace string)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body, err := f.get(ctx, t, SynczPath, query)
-			if err != nil {
-				answers[i].err = err
-				return
-			}
-			entries, err := DecodeSyncz(bytes.NewReader(body))
-			if err != nil {
-				answers[i].err = fmt.Errorf("%s: %w (check that %s is istiod's debug port, 15014)", requestName(SynczPath, query), err, t.BaseURL)
-				return
-			}
-			answers[i].rows = Rows(t.Name, entries)
+			answers[i].rows, answers[i].err = ask(ctx, t, func(t Target) ([]ProxyStatus, error) { return f.syncz(ctx, t, query) })
 		}()
 	}
 	wg.Wait()
@@ -263,6 +338,35 @@ func (f *Fetcher) Syncz(ctx context.Context, targets []Target, namespace string)
 	res.Rows = Filter{Namespace: namespace}.Apply(res.Rows)
 	SortRows(res.Rows)
 	return res
+}
+
+// syncz asks one target for its proxies.
+func (f *Fetcher) syncz(ctx context.Context, t Target, query url.Values) ([]ProxyStatus, error) {
+	if t.IsXDS() {
+		rows, err := f.xdsSyncz(ctx, t)
+		if ns := query.Get("namespace"); ns != "" {
+			// istiod does not filter over xDS: keep the proxies of that namespace, and not
+			// those whose namespace is unknown (which Filter keeps, as over HTTP istiod has
+			// filtered them already), as istioctl does.
+			kept := rows[:0]
+			for _, r := range rows {
+				if r.Namespace == ns {
+					kept = append(kept, r)
+				}
+			}
+			rows = kept
+		}
+		return rows, err
+	}
+	body, err := f.get(ctx, t, SynczPath, query)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := DecodeSyncz(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (check that %s is istiod's debug port, 15014)", requestName(SynczPath, query), err, t.BaseURL)
+	}
+	return Rows(t.Name, entries), nil
 }
 
 // ConfigDumpResult is istiod's config dump for one proxy.
@@ -311,12 +415,7 @@ func (f *Fetcher) ConfigDump(ctx context.Context, targets []Target, proxyID stri
 			cerr.Errors = append(cerr.Errors, &TargetError{Target: t, Err: fmt.Errorf("not asked: %w", err)})
 			continue
 		}
-		body, err := f.get(ctx, t, ConfigDumpPath, query)
-		if err == nil {
-			if derr := checkDumpContent(body); derr != nil {
-				err = fmt.Errorf("%s: %w", requestName(ConfigDumpPath, query), derr)
-			}
-		}
+		body, err := ask(ctx, t, func(t Target) ([]byte, error) { return f.configDump(ctx, t, proxyID, query) })
 		if err != nil {
 			cerr.Errors = append(cerr.Errors, &TargetError{Target: t, Err: err})
 			continue
@@ -327,6 +426,21 @@ func (f *Fetcher) ConfigDump(ctx context.Context, targets []Target, proxyID stri
 		return ConfigDumpResult{}, errors.New("no istiod to ask: check -i/--istio-namespace and -r/--revision, or give --istiod-url")
 	}
 	return ConfigDumpResult{}, cerr
+}
+
+// configDump asks one target for the config dump of proxyID.
+func (f *Fetcher) configDump(ctx context.Context, t Target, proxyID string, query url.Values) ([]byte, error) {
+	if t.IsXDS() {
+		return f.xdsConfigDump(ctx, t, proxyID)
+	}
+	body, err := f.get(ctx, t, ConfigDumpPath, query)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDumpContent(body); err != nil {
+		return nil, fmt.Errorf("%s: %w", requestName(ConfigDumpPath, query), err)
+	}
+	return body, nil
 }
 
 // checkDumpContent accepts a JSON object with at least one non-empty member.

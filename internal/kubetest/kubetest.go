@@ -1,6 +1,6 @@
 // Package kubetest runs a small stand-in for the Kubernetes API in-process, for tests that need
-// pods and a real port-forward without a cluster: it serves pods, access reviews and the pods'
-// portforward subresource with the kubelet's own port-forward server (SPDY), which connects each
+// pods and a real port-forward without a cluster: it serves pods, access reviews, service
+// account tokens, config maps and the pods' portforward subresource with the kubelet's own port-forward server (SPDY), which connects each
 // forwarded port to a TCP address the test chooses. The end-to-end tests (test/e2e) do the same
 // against a real kube-apiserver.
 package kubetest
@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,16 +51,41 @@ type Server struct {
 	// Kubeconfig is a kubeconfig file that points to the server, namespace "default".
 	Kubeconfig string
 
-	mu       sync.Mutex
-	pods     map[string]*corev1.Pod // by namespace/name
-	forwards map[string]map[int32]string
-	requests []string
+	mu         sync.Mutex
+	pods       map[string]*corev1.Pod // by namespace/name
+	forwards   map[string]map[int32]string
+	requests   []string
+	tokens     map[string]string // by namespace/serviceaccount
+	tokenReqs  []authenticationv1.TokenRequestSpec
+	configMaps map[string]map[string]string // by namespace/name
+}
+
+// AddServiceAccount makes the API serve service account sa in ns, whose TokenRequests are
+// answered with token; a token of any other service account is not found.
+func (s *Server) AddServiceAccount(ns, sa, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[ns+"/"+sa] = token
+}
+
+// TokenRequests returns the specs of the TokenRequests served so far.
+func (s *Server) TokenRequests() []authenticationv1.TokenRequestSpec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]authenticationv1.TokenRequestSpec(nil), s.tokenReqs...)
+}
+
+// AddConfigMap makes the API serve a config map.
+func (s *Server) AddConfigMap(ns, name string, data map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.configMaps[ns+"/"+name] = data
 }
 
 // NewServer starts the API with pods; it stops at the end of the test.
 func NewServer(t testing.TB, pods ...Pod) *Server {
 	t.Helper()
-	s := &Server{pods: map[string]*corev1.Pod{}, forwards: map[string]map[int32]string{}}
+	s := &Server{pods: map[string]*corev1.Pod{}, forwards: map[string]map[int32]string{}, tokens: map[string]string{}, configMaps: map[string]map[string]string{}}
 	for _, p := range pods {
 		s.pods[p.Namespace+"/"+p.Name] = newPod(p)
 		s.forwards[p.Namespace+"/"+p.Name] = p.Forward
@@ -71,6 +97,8 @@ func NewServer(t testing.TB, pods ...Pod) *Server {
 	mux.HandleFunc("GET /api/v1/namespaces", s.listNamespaces)
 	mux.HandleFunc("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews", s.review)
 	mux.HandleFunc("/api/v1/namespaces/{ns}/pods/{name}/portforward", s.portForward)
+	mux.HandleFunc("POST /api/v1/namespaces/{ns}/serviceaccounts/{name}/token", s.createToken)
+	mux.HandleFunc("GET /api/v1/namespaces/{ns}/configmaps/{name}", s.getConfigMap)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests = append(s.requests, r.Method+" "+r.URL.Path)
@@ -127,12 +155,49 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func notFound(w http.ResponseWriter, name string) {
+func notFound(w http.ResponseWriter, name string) { notFoundKind(w, "pods", name) }
+
+func notFoundKind(w http.ResponseWriter, kind, name string) {
 	writeJSON(w, http.StatusNotFound, metav1.Status{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusFailure,
 		Reason: metav1.StatusReasonNotFound, Code: http.StatusNotFound,
-		Message: fmt.Sprintf("pods %q not found", name),
-		Details: &metav1.StatusDetails{Name: name, Kind: "pods"},
+		Message: fmt.Sprintf("%s %q not found", kind, name),
+		Details: &metav1.StatusDetails{Name: name, Kind: kind},
+	})
+}
+
+// createToken answers a TokenRequest of a service account added with AddServiceAccount.
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	var req authenticationv1.TokenRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.tokenReqs = append(s.tokenReqs, req.Spec)
+	token, ok := s.tokens[r.PathValue("ns")+"/"+r.PathValue("name")]
+	s.mu.Unlock()
+	if !ok {
+		notFoundKind(w, "serviceaccounts", r.PathValue("name"))
+		return
+	}
+	req.TypeMeta = metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenRequest"}
+	req.Status = authenticationv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(time.Now().Add(time.Hour))}
+	writeJSON(w, http.StatusCreated, req)
+}
+
+func (s *Server) getConfigMap(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	data, ok := s.configMaps[r.PathValue("ns")+"/"+r.PathValue("name")]
+	s.mu.Unlock()
+	if !ok {
+		notFoundKind(w, "configmaps", r.PathValue("name"))
+		return
+	}
+	writeJSON(w, http.StatusOK, corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: r.PathValue("name"), Namespace: r.PathValue("ns")},
+		Data:       data,
 	})
 }
 

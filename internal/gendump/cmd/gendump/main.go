@@ -36,8 +36,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	doc := fs.String("doc", "config_dump", "the admin document to write: config_dump, clusters, server_info, certs, listeners, stats, runtime or memory")
 	size := fs.String("size", "", "pick -services for about this output size (e.g. 50MB, 200MB, 1GiB)")
 	verbose := fs.Bool("v", false, "print the service count, size and time on stderr")
+	later := fs.Bool("later", false, "the same proxy's dump taken later: other update times and versions, resources in another order")
+	replicas := fs.Int("replicas", 0, "pods of the proxy's workload (productpage-v1)")
+	replica := fs.Int("replica", 0, "which of the -replicas pods the dump is of (0 to replicas-1)")
+	change := fs.Float64("change", 0, "change about this percentage of the outbound clusters, TCP listeners and EDS assignments")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gendump [-services N | -size SIZE] [-seed S] [-clusters | -doc NAME] [-o FILE]")
+		fmt.Fprintln(stderr, "usage: gendump [-services N | -size SIZE] [-seed S] [-clusters | -doc NAME] [-later] [-replicas N -replica I] [-change PCT] [-o FILE]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -88,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		w = f
 	}
 	cw := &countingWriter{w: w}
-	err := write(cw, gendump.Options{Services: *services, Seed: *seed})
+	err := write(cw, gendump.Options{Services: *services, Seed: *seed, Later: *later, Replicas: *replicas, Replica: *replica, ChangePercent: *change})
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr

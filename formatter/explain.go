@@ -1,0 +1,110 @@
+package formatter
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+
+	"github.com/proxyctl/proxyctl/internal/traffic"
+)
+
+// maxRejected bounds the candidates --verbose lists per step; -o json lists them all.
+const maxRejected = 25
+
+// maxShortEndpoints is how many endpoints the short trace names.
+const maxShortEndpoints = 3
+
+// Explain writes an explanation: a trace, one line per step (with every candidate and why it
+// lost, and the step's notes, when verbose), or the whole explanation as JSON or YAML.
+func Explain(w io.Writer, e *traffic.Explanation, f Format, verbose bool) error {
+	if f != Short {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+		out := buf.Bytes()
+		if f == YAML {
+			y, err := jsonToYAML(out)
+			if err != nil {
+				return err
+			}
+			out = y
+		}
+		_, err := w.Write(out)
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	width := 0
+	for _, s := range e.Steps {
+		width = max(width, len(s.Step))
+	}
+	for _, s := range e.Steps {
+		line := printable(s.Name)
+		if line == "" {
+			line = "-"
+		}
+		if s.Rule != "" {
+			line += "  (" + printable(s.Rule) + ")"
+		}
+		if !verbose {
+			for _, n := range s.Notes {
+				if strings.HasPrefix(n, "action: ") || strings.HasPrefix(n, "goes on to ") {
+					line += "  " + printable(n)
+				}
+			}
+			if s.Step == traffic.TraceEndpoints && len(e.Endpoints) > 0 {
+				var addrs []string
+				for i, ep := range e.Endpoints {
+					if i == maxShortEndpoints {
+						addrs = append(addrs, fmt.Sprintf("... %d more", len(e.Endpoints)-i))
+						break
+					}
+					addrs = append(addrs, printable(ep.Address)+" "+ep.Health)
+				}
+				line += ": " + strings.Join(addrs, ", ")
+			}
+		}
+		fmt.Fprintf(bw, "%-*s  %s\n", width, s.Step, line)
+		if !verbose {
+			continue
+		}
+		for _, n := range s.Notes {
+			fmt.Fprintf(bw, "%-*s    - %s\n", width, "", printable(n))
+		}
+		for i, r := range s.Rejected {
+			if i == maxRejected {
+				fmt.Fprintf(bw, "%-*s    x ... %d more (-o json lists them all)\n", width, "", len(s.Rejected)-i)
+				break
+			}
+			fmt.Fprintf(bw, "%-*s    x %s: %s\n", width, "", printable(r.Name), printable(r.Why))
+		}
+	}
+	if e.Error != "" {
+		fmt.Fprintf(bw, "%-*s  %s: %s\n", width, "ERROR", e.Error, printable(e.Message))
+	}
+	return bw.Flush()
+}
+
+// printable escapes the control characters of text from a dump or a server (\x1b for ESC), so
+// that a trace or a table never prints one raw (a tab would also shift a table's columns).
+func printable(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			fmt.Fprintf(&b, `\x%02x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
