@@ -291,7 +291,7 @@ func TestCaptureThreeProxiesOneFailing(t *testing.T) {
 		{[]string{"pc", "cluster", "-f", path}, ExitUsage, "holds 3 proxies: name one (POD[.NAMESPACE] or HOST:PORT): "},
 		{[]string{"pc", "cluster", "-f", path, "web-9.shop"}, ExitRuntime, `has no proxy "web-9.shop"; it holds: `},
 		{[]string{"pc", "endpoint", "-f", path, hostOf(t, partial), "-o", "json"}, 0, ""},
-		{[]string{"pc", "cluster", "-f", sampleDump, "web-1"}, ExitUsage, "is not a capture bundle: a proxy name (web-1) goes with --file only to pick one of a bundle's proxies"},
+		{[]string{"pc", "cluster", "-f", sampleDump, "web-1"}, ExitUsage, "give only one of a pod, --admin-url and --file: a proxy name (web-1) goes with --file only to pick one of a capture bundle's proxies, and " + sampleDump + " is not a bundle"},
 	}
 	for _, tc := range cases {
 		code, _, errOut := run(t, "", tc.args...)

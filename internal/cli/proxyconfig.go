@@ -154,7 +154,7 @@ func (o *commonOptions) takeBundleProxy() error {
 		if name == "-" {
 			name = "stdin"
 		}
-		return usageErrorf("%s is not a capture bundle: a proxy name (%s) goes with --file only to pick one of a bundle's proxies", name, o.target)
+		return usageErrorf("give only one of a pod, --admin-url and --file: a proxy name (%s) goes with --file only to pick one of a capture bundle's proxies, and %s is not a bundle", o.target, name)
 	}
 	o.bundleProxy, o.target = o.target, ""
 	return nil

@@ -41,14 +41,14 @@ func startFullEnvoy(t *testing.T) *Envoy {
 // TestCapture: proxyctl capture -l app=web -n NS over three pods through the real apiserver's
 // port-forward, then pc cluster -f BUNDLE web-1.NS (and other views, on other pods) print what
 // they print live; each proxy was asked each document once, and a pod of another app was left
-// alone.
+// alone. (The pods are cap-web-N: other tests count the pods named web-1 in every namespace.)
 func TestCapture(t *testing.T) {
 	ns := env.NewNamespace(t)
 	envoys := map[string]*Envoy{}
-	for _, name := range []string{"web-1", "web-2", "web-3", "db-0"} {
+	for _, name := range []string{"cap-web-1", "cap-web-2", "cap-web-3", "cap-db-0"} {
 		e := startFullEnvoy(t)
 		envoys[name] = e
-		app := strings.TrimRight(name, "-0123456789")
+		app := strings.TrimPrefix(strings.TrimRight(name, "-0123456789"), "cap-")
 		env.CreatePod(t, ns, PodOptions{Name: name, Labels: map[string]string{"app": app}, Forward: e.Forward()})
 	}
 	bundle := filepath.Join(t.TempDir(), "incident.tar.gz")
@@ -56,17 +56,17 @@ func TestCapture(t *testing.T) {
 	if r.Code != 0 || r.Stderr != "" {
 		t.Fatalf("%s", r)
 	}
-	for _, want := range []string{"web-1." + ns + " ", "web-2." + ns + " ", "web-3." + ns + " ", "Wrote " + bundle + " (3 proxies, "} {
+	for _, want := range []string{"cap-web-1." + ns + " ", "cap-web-2." + ns + " ", "cap-web-3." + ns + " ", "Wrote " + bundle + " (3 proxies, "} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, r.Stdout)
 		}
 	}
-	if strings.Contains(r.Stdout, "db-0") {
+	if strings.Contains(r.Stdout, "cap-db-0") {
 		t.Errorf("a pod of another app was captured:\n%s", r.Stdout)
 	}
 	for name, e := range envoys {
 		want := captureRequests
-		if name == "db-0" {
+		if name == "cap-db-0" {
 			want = nil
 		}
 		if got := e.Requests(); !slices.Equal(got, want) {
@@ -77,12 +77,12 @@ func TestCapture(t *testing.T) {
 		view []string
 		pod  string
 	}{
-		{[]string{"cluster"}, "web-1"},
-		{[]string{"cluster", "-o", "json"}, "web-1"},
-		{[]string{"endpoint"}, "web-2"},
-		{[]string{"listener"}, "web-3"},
-		{[]string{"secret"}, "web-3"},
-		{[]string{"all", "-o", "json"}, "web-2"},
+		{[]string{"cluster"}, "cap-web-1"},
+		{[]string{"cluster", "-o", "json"}, "cap-web-1"},
+		{[]string{"endpoint"}, "cap-web-2"},
+		{[]string{"listener"}, "cap-web-3"},
+		{[]string{"secret"}, "cap-web-3"},
+		{[]string{"all", "-o", "json"}, "cap-web-2"},
 	} {
 		target := c.pod + "." + ns
 		live := Proxyctl(t, append(append([]string{"pc"}, c.view...), target)...)
@@ -92,8 +92,8 @@ func TestCapture(t *testing.T) {
 		}
 	}
 	// Offline: no kubeconfig at all.
-	got := ProxyctlWith(t, RunOptions{Kubeconfig: NoKubeconfig}, "pc", "cluster", "-f", bundle, "web-1."+ns)
-	if ref := Proxyctl(t, "pc", "cluster", "web-1."+ns); got.Code != 0 || got.Stdout != ref.Stdout {
+	got := ProxyctlWith(t, RunOptions{Kubeconfig: NoKubeconfig}, "pc", "cluster", "-f", bundle, "cap-web-1."+ns)
+	if ref := Proxyctl(t, "pc", "cluster", "cap-web-1."+ns); got.Code != 0 || got.Stdout != ref.Stdout {
 		t.Errorf("offline:\n%s", got)
 	}
 }
@@ -103,15 +103,15 @@ func TestCapture(t *testing.T) {
 func TestCaptureWorkload(t *testing.T) {
 	ns := env.NewNamespace(t)
 	e := startFullEnvoy(t)
-	w := env.CreateDeployment(t, ns, "api", 3, PodOptions{Forward: e.Forward()})
+	w := env.CreateDeployment(t, ns, "cap-api", 3, PodOptions{Forward: e.Forward()})
 	var replicas []string
 	for _, p := range w.Pods {
 		replicas = append(replicas, p.Name)
 	}
-	env.AddPods(t, ns, w, ControllerRef(w.ReplicaSet, "ReplicaSet"), PodOptions{Name: "api-pending", Phase: "Pending", Forward: e.Forward()})
+	env.AddPods(t, ns, w, ControllerRef(w.ReplicaSet, "ReplicaSet"), PodOptions{Name: "cap-api-pending", Phase: "Pending", Forward: e.Forward()})
 	bundle := filepath.Join(t.TempDir(), "api.tar.gz")
-	r := Proxyctl(t, "capture", "deploy/api."+ns, "-o", bundle)
-	if r.Code != 0 || !strings.Contains(r.Stdout, "(3 proxies, ") || r.Stderr != "note: left out 1 selected pod(s) not Running: api-pending."+ns+"\n" {
+	r := Proxyctl(t, "capture", "deploy/cap-api."+ns, "-o", bundle)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "(3 proxies, ") || r.Stderr != "note: left out 1 selected pod(s) not Running: cap-api-pending."+ns+"\n" {
 		t.Fatalf("%s", r)
 	}
 	if len(replicas) != 3 {
