@@ -577,7 +577,7 @@ func (d *Dump) CheckOthers(printed ...Section) error {
 // CheckAll checks every section of the document this binary knows and notes every unknown
 // type, sections included: what pc all -o json, which prints the whole document, does first.
 func (d *Dump) CheckAll() error {
-	_, err := d.walk(false)
+	_, err := d.walk(false, nil)
 	return err
 }
 

@@ -114,6 +114,12 @@ func CheckRedirect(req *http.Request, via []*http.Request) error {
 
 func (c *AdminClient) String() string { return c.describe }
 
+// BaseURL is the admin API's URL, its scheme filled in.
+func (c *AdminClient) BaseURL() *url.URL {
+	u := *c.base
+	return &u
+}
+
 // Close releases idle connections.
 func (c *AdminClient) Close() error {
 	c.http.CloseIdleConnections()
@@ -172,7 +178,7 @@ func (c *AdminClient) open(ctx context.Context, method, path string, limit limit
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, fmt.Errorf("%s answered %s to %s /%s: %s", c.describe, resp.Status, method, pathOnly(path), FirstLine(resp.Body))
+		return nil, &StatusError{Code: resp.StatusCode, msg: fmt.Sprintf("%s answered %s to %s /%s: %s", c.describe, resp.Status, method, pathOnly(path), FirstLine(resp.Body))}
 	}
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
 		defer resp.Body.Close()
@@ -184,6 +190,15 @@ func (c *AdminClient) open(ctx context.Context, method, path string, limit limit
 	}
 	return resp.Body, nil
 }
+
+// StatusError is the error of an admin API answering with another status than 200 OK: an
+// Envoy without the endpoint answers 404 Not Found.
+type StatusError struct {
+	Code int
+	msg  string
+}
+
+func (e *StatusError) Error() string { return e.msg }
 
 // explainedBody explains the errors of reading an answer.
 type explainedBody struct {

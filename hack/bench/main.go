@@ -94,6 +94,8 @@ var commands = []benchCmd{
 	// Two dumps of one mesh, 1% of the resources changed: within 2x pc all -o json on one.
 	{name: "pc diff (1% changed)", args: []string{"pc", "diff", "{dump}", "{diff1}"}, relTo: "pc all -o json", relWall: 2},
 	{name: "pc diff -o json (1% changed)", args: []string{"pc", "diff", "{dump}", "{diff1}", "-o", "json"}, json: true, relTo: "pc all -o json", relWall: 2},
+	// 50 stand-in admin APIs, on the first size only (see capture.go).
+	{name: "capture 50 proxies", args: []string{"capture"}},
 }
 
 // relRSS are the peak RSS targets of relTo lines that are not 2x the file: pc diff reads two
@@ -359,6 +361,17 @@ func bench(c config, cmds []benchCmd, progress io.Writer) ([]row, []string, erro
 		defer stopIstiod()
 		measured := map[string]measurement{}
 		for _, b := range cmds {
+			if isCapture(b) {
+				if sizeMB != c.sizes[0] {
+					continue
+				}
+				r, note, err := benchCapture(c, b, files, sizeMB, progress)
+				if err != nil {
+					return nil, nil, err
+				}
+				rows, notes = append(rows, r), append(notes, note)
+				continue
+			}
 			args := make([]string, len(b.args))
 			placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL,
 				"{route}", files.route, "{routetests}", files.routeTests, "{diff1}", files.diff1)

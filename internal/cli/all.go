@@ -137,7 +137,7 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			if err := d.CheckSection(configdump.SecretsSection); err != nil {
 				return err
 			}
-			items, err := d.SecretItems(time.Now())
+			items, err := o.secretItems(d, time.Now())
 			if err != nil {
 				return err
 			}

@@ -215,8 +215,14 @@ func (o *diffOptions) readSide(ctx context.Context, src Source, known diff.Ident
 	return diffSide{name: src.String(), prepared: p, dump: d}, nil
 }
 
-// runPair compares two proxies, read at once.
+// runPair compares two proxies, read at once; or two capture bundles, proxy by proxy.
 func (o *diffOptions) runPair(ctx context.Context) error {
+	if from, to, ok, err := bundlePair(o.args[0], o.args[1]); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return o.runBundles(ctx, from, to)
+	}
 	var sides [2]diffSide
 	var errs [2]error
 	var wg sync.WaitGroup
@@ -228,7 +234,7 @@ func (o *diffOptions) runPair(ctx context.Context) error {
 			defer cancel()
 			src, err := o.sourceOf(ctx, arg)
 			if err != nil {
-				errs[i] = deadline(err, "reaching "+arg, o.timeout)
+				errs[i] = o.live.root.deadline(ctx, err, "reaching "+arg, o.timeout)
 				return
 			}
 			defer src.Close()
@@ -460,7 +466,7 @@ func (o *diffOptions) readPod(ctx context.Context, kube *portforward.Kube, t por
 	defer cancel()
 	admin, err := o.live.openPod(ctx, kube, t, o.maxInput.n, o.streams)
 	if err != nil {
-		return diffSide{}, deadline(err, "reaching "+t.String(), o.timeout)
+		return diffSide{}, o.live.root.deadline(ctx, err, "reaching "+t.String(), o.timeout)
 	}
 	defer admin.Close()
 	return o.readSide(ctx, admin, diff.Identity{})

@@ -261,12 +261,12 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 	defer cancel()
 	src, err := o.source(ctx)
 	if err != nil {
-		return deadline(err, "reaching the proxy", o.timeout)
+		return o.live.root.deadline(ctx, err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
 	d, release, err := loadDocument(ctx, src, pathAll, o.readOptions())
 	if err != nil {
-		return deadline(err, "fetching the configuration from "+src.String(), o.timeout)
+		return o.live.root.deadline(ctx, err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	if d.Kind() != configdump.KindConfigDump {
 		return fmt.Errorf("%s holds Envoy's /clusters document, not a config dump: explain needs the config dump (config_dump?include_eds=true)", src)
@@ -278,7 +278,7 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 		case err == nil && status.Kind() == configdump.KindClusterStatus:
 			cfg.Status = status
 		case ctx.Err() != nil:
-			return deadline(ctx.Err(), "fetching /clusters from "+src.String(), o.timeout)
+			return o.live.root.deadline(ctx, ctx.Err(), "fetching /clusters from "+src.String(), o.timeout)
 		case err != nil && !o.quiet:
 			fmt.Fprintf(o.streams.ErrOut, "note: no live endpoint health (/clusters): %s\n", oneLine(err.Error()))
 		}

@@ -109,9 +109,14 @@ type commonOptions struct {
 	keepUnknown bool
 	maxInput    maxInputFlag
 	target      string
+	// bundleProxy is the proxy named after -f BUNDLE: which of the bundle's proxies to read.
+	bundleProxy string
 	live        *liveOptions
 	// release drops bytes of the loaded document from memory (see load).
 	release func([]byte)
+	// document reads another admin document of the proxy, while a view runs (see
+	// optionalDocument): the certs of a bundle or of a live proxy.
+	document func(path string) ([]byte, error)
 }
 
 func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatter.Format) *commonOptions {
@@ -133,7 +138,7 @@ func (o *commonOptions) addFlags(cmd *cobra.Command) {
 // router_check_tool's --fail-under).
 func (o *commonOptions) addSourceFlags(cmd *cobra.Command, fileShorthand string) {
 	fs := cmd.Flags()
-	fs.StringVarP(&o.file, "file", fileShorthand, "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
+	fs.StringVarP(&o.file, "file", fileShorthand, "", `read the Envoy config dump (or /clusters?format=json document) from a file, "-" for stdin; or a capture bundle (proxyctl capture), naming one of its proxies as POD[.NAMESPACE] if it holds several`)
 	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL ([http://]HOST:PORT), no Kubernetes needed")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
@@ -149,6 +154,9 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 	}
 	if len(args) > 0 {
 		o.target = args[0]
+	}
+	if err := o.takeBundleProxy(); err != nil {
+		return err
 	}
 	given := 0
 	for _, s := range []string{o.file, o.adminURL, o.target} {
@@ -176,11 +184,29 @@ func (o *commonOptions) readOptions() readOptions {
 	}}
 }
 
+// takeBundleProxy reads -f BUNDLE POD[.NAMESPACE]: with a bundle, the target names one of its
+// proxies, not a pod to reach. Every command taking -f and a target calls it before counting
+// the sources given.
+func (o *commonOptions) takeBundleProxy() error {
+	if o.file == "" || o.target == "" {
+		return nil
+	}
+	if !isBundleFile(o.file) {
+		name := o.file
+		if name == "-" {
+			name = "stdin"
+		}
+		return usageErrorf("give only one of a pod, --admin-url and --file: a proxy name (%s) goes with --file only to pick one of a capture bundle's proxies, and %s is not a bundle", o.target, name)
+	}
+	o.bundleProxy, o.target = o.target, ""
+	return nil
+}
+
 // source returns where the dump comes from; the Kubernetes client is only built for pods.
 func (o *commonOptions) source(ctx context.Context) (Source, error) {
 	switch {
 	case o.file != "":
-		return &fileSource{path: o.file, stdin: o.streams.In}, nil
+		return openFile(fileOptions{path: o.file, stdin: o.streams.In, proxy: o.bundleProxy, namespace: o.live.root.kube.NamespaceFlag()})
 	case o.adminURL != "":
 		admin, err := newAdminURLSource(o.adminURL, o.maxInput.n)
 		if err != nil {
@@ -245,7 +271,8 @@ func (o *commonOptions) sourceOf(ctx context.Context, arg string) (Source, error
 		}
 		return admin, nil
 	case isPath(arg):
-		return &fileSource{path: arg, stdin: o.streams.In}, nil
+		// A capture bundle of one proxy is that proxy.
+		return openFile(fileOptions{path: arg, stdin: o.streams.In})
 	}
 	return o.live.podSource(ctx, arg, o.maxInput.n, o.streams)
 }
@@ -270,26 +297,25 @@ func isPath(arg string) bool {
 	return false
 }
 
-// deadline explains an error caused by a time limit running out, when the command's context is
-// not at hand (rootOptions.deadline tells them apart surely): an http.Client's own Timeout
-// (kubectl's --request-timeout) says so; another deadline is --timeout's.
-func deadline(err error, doing string, timeout time.Duration) error {
-	switch {
-	case err != nil && strings.Contains(err.Error(), "Client.Timeout exceeded"):
-		return fmt.Errorf("%s: a Kubernetes API request took longer than --request-timeout (raise it, or leave it out: --timeout %s bounds the whole command): %w", doing, timeout, err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%s took longer than --timeout %s: %w", doing, timeout, err)
-	}
-	return err
-}
-
 // run loads the document a view needs, runs the view, and reports the unknown types met.
+// The source stays open while the view runs, for the other documents it may read.
 func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *configdump.Dump) error) error {
-	d, release, err := o.load(cmd.Context(), path)
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	src, err := o.source(ctx)
+	if err != nil {
+		return o.live.root.deadline(ctx, err, "reaching the proxy", o.timeout)
+	}
+	defer src.Close()
+	d, release, err := o.loadFrom(ctx, src, path)
 	if err != nil {
 		return err
 	}
 	o.release = release
+	o.document = func(path string) ([]byte, error) {
+		data, err := optionalDocument(ctx, src, path, o.readOptions())
+		return data, o.live.root.deadline(ctx, err, "fetching /"+path+" from "+src.String(), o.timeout)
+	}
 	if !o.keepUnknown {
 		d.DropUnknownFields()
 	}

@@ -162,7 +162,7 @@ are still shown.`,
 	o.output.addTableFlags(cmd)
 	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit 3 when a shown proxy has this state: stale, error or notsent (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedValues(istiod.FailOnValues...))
-	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump instead of the pod")
+	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump, or from the pod's proxy in this capture bundle, instead of the pod")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for the whole command")
 	addMaxInputFlag(cmd, &o.maxInput)
 	fs.BoolVar(&o.semantic, "semantic", false, "with a pod: compare istiod's view and Envoy's resource by resource, as pc diff does")
@@ -596,8 +596,19 @@ func localZone() *time.Location {
 
 // envoyDump reads Envoy's config dump from --file or from the pod.
 func (o *proxyStatusOptions) envoyDump(ctx context.Context, t portforward.Target) (*configdump.Dump, error) {
-	var src Source = &fileSource{path: o.file, stdin: o.streams.In}
-	if o.file == "" {
+	var src Source
+	if o.file != "" {
+		fo := fileOptions{path: o.file, stdin: o.streams.In}
+		if isBundleFile(o.file) {
+			// The bundle's proxy of that pod.
+			fo.proxy, fo.orOnlyURL = t.Name+"."+t.Namespace, true
+		}
+		var err error
+		src, err = openFile(fo)
+		if err != nil {
+			return nil, err
+		}
+	} else {
 		kube, _, err := o.root.kube.Client()
 		if err != nil {
 			return nil, err

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +20,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/internal/envoytest"
 	"github.com/proxyctl/proxyctl/internal/istiod/istiodtest"
 	"github.com/proxyctl/proxyctl/internal/testutil"
 )
@@ -360,6 +364,60 @@ func TestRedactionDoc(t *testing.T) {
 	}
 	cases["W12"] = func(t *testing.T, _ docRow) {
 		redactionCheck{dump: string(secretsDoc), views: [][]string{{"pc", "secret"}, {"pc", "all"}, {"pc", "cluster"}, {"pc", "listener"}, {"pc", "bootstrap", "-o", "short"}}, markers: secrets}.run(t)
+	}
+	cases["W13"] = func(t *testing.T, _ docRow) {
+		// A proxy whose config dump holds secrets of every kind above, TypedStruct and wrong
+		// @types included, captured into a bundle: no byte of the bundle holds one.
+		var doc struct{ Configs []json.RawMessage }
+		if err := json.Unmarshal(secretsDoc, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var others []string
+		for _, c := range doc.Configs {
+			if !bytes.Contains(c, []byte("ListenersConfigDump")) {
+				others = append(others, string(c))
+			}
+		}
+		hostile := redactionDump(t, []string{
+			fmt.Sprintf(`{"@type": "type.googleapis.com/xds.type.v3.TypedStruct", "type_url": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext", "value": %s}`, tlsContext(key("W13t"))),
+			`{"@type": "type.googleapis.com/example.tls.v1.Context", ` + strings.TrimPrefix(tlsContext(key("W13u")), "{"),
+		}, others...)
+		admin, err := envoytest.NewAdmin([]byte(hostile), mustRead(t, sampleClusters))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(admin)
+		defer srv.Close()
+		path, code, _, errOut := capture(t, "--admin-url", srv.URL)
+		if code != 0 {
+			t.Fatalf("capture: exit %d %s", code, errOut)
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		markers := append(append([]string{}, secrets...), key("W13t"), key("W13u"))
+		if l := leaked(string(plain), markers); len(l) > 0 {
+			t.Errorf("the bundle holds %v", l)
+		}
+		if !bytes.Contains(plain, []byte("[redacted]")) {
+			t.Error("nothing redacted in the bundle")
+		}
+		// And the views read from it print none either.
+		for _, v := range [][]string{{"pc", "all", "-o", "json"}, {"pc", "listener", "-o", "yaml"}, {"pc", "secret", "-o", "json"}} {
+			code, out, errOut := run(t, "", append(v, "-f", path)...)
+			if code != 0 || len(leaked(out, markers)) > 0 {
+				t.Errorf("%v on the bundle: exit %d %s, leaks %v", v, code, errOut, leaked(out, markers))
+			}
+		}
 	}
 	cases["N1"] = func(t *testing.T, _ docRow) {
 		routes := `{"@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump", "dynamic_route_configs": [{"route_config": {"@type": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "name": "r",

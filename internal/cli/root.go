@@ -68,7 +68,8 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		Short: "Inspect the configuration and xDS sync state of Envoy proxies",
 		Long: `proxyctl shows what an Envoy proxy is configured with, the way
 "istioctl proxy-config" and "istioctl proxy-status" do: from a pod through a
-Kubernetes port-forward, from an Envoy admin URL, or from a saved config dump.`,
+Kubernetes port-forward, from an Envoy admin URL, from a saved config dump, or
+from a capture bundle (proxyctl capture) that every view reads.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -81,7 +82,7 @@ Kubernetes port-forward, from an Envoy admin URL, or from a saved config dump.`,
 	o.kube.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&o.istioNamespace, "istio-namespace", "i", "istio-system", "namespace of Istio's control plane (istiod)")
 	root.AddCommand(newProxyConfigCommand(streams, o), newProxyStatusCommand(streams, o), newRouteCheckCommand(streams, o),
-		newVersionCommand(streams, o))
+		newVersionCommand(streams, o), newCaptureCommand(streams, o))
 	finishTree(root, o)
 	return root
 }

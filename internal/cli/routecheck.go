@@ -85,6 +85,9 @@ func (o *routeCheckOptions) complete(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		o.target = args[0]
 	}
+	if err := o.takeBundleProxy(); err != nil {
+		return err
+	}
 	sources := 0
 	for _, s := range []string{o.configPath, o.file, o.adminURL, o.target} {
 		if s != "" {

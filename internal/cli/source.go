@@ -9,7 +9,9 @@ import (
 	"os"
 
 	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/internal/bundle"
 	"github.com/proxyctl/proxyctl/internal/limits"
+	"github.com/proxyctl/proxyctl/portforward"
 )
 
 // Admin API paths each view fetches: only what it needs.
@@ -26,8 +28,9 @@ const (
 	pathFullDump  = "config_dump"
 )
 
-// Source yields Envoy admin documents: from a file or stdin, an admin URL, or a pod through a
-// port-forward. It is chosen before any Kubernetes client is built. A command reads its
+// Source yields Envoy admin documents: from a file or stdin, one proxy of a capture bundle, an
+// admin URL, or a pod through a port-forward. It is chosen before any Kubernetes client is
+// built. -f goes through openFile, which tells bundles from dumps. A command reads its
 // documents with loadDocument, which bounds their size (see readOptions) and, through ctx, the
 // time they take: a Source's reader must give up with ctx's error once ctx is done, even when
 // what it reads blocks (wrap such a reader in limits.ContextReader, as fileSource does).
@@ -236,6 +239,9 @@ func loadDocument(ctx context.Context, src Source, path string, ro readOptions) 
 	}
 	feed := func(p []byte) error {
 		if err := ix.Feed(p); err != nil {
+			if err := verifyBody(rc); err != nil {
+				return err // a damaged bundle: say so, not where its bytes stop being JSON
+			}
 			return parseError(err)
 		}
 		return nil
@@ -303,6 +309,16 @@ func loadDocument(ctx context.Context, src Source, path string, ro readOptions) 
 	return d, release, nil
 }
 
+// verifyBody reads the rest of a document that checks itself (a bundle's, against the sha256
+// its manifest records) and returns its error, if any.
+func verifyBody(body io.Reader) error {
+	if _, ok := body.(interface{ Verified() }); !ok {
+		return nil
+	}
+	_, err := io.Copy(io.Discard, body)
+	return err
+}
+
 // spoolInMemory is how much of a streamed document is kept in memory before it goes to disk.
 // Measured on a 50 MB dump piped to pc cluster: 2 MB gives 0.16 s and 60 MB RSS, 16 MB 0.36 s
 // and 122 MB, 64 MB 0.5 s and 230 MB (growing a buffer copies it and leaves garbage behind).
@@ -311,7 +327,9 @@ const spoolInMemory = 2 << 20
 // spool keeps a streamed document: in memory while small, then in an unlinked temporary file.
 type spool struct {
 	limit limits.Limit
-	n     int64
+	// memMax is how much stays in memory (0: spoolInMemory).
+	memMax int
+	n      int64
 	// first are the document's first bytes, which name what it is when it is not JSON.
 	first []byte
 	mem   []byte
@@ -328,7 +346,11 @@ func (s *spool) write(p []byte) error {
 		s.first = append(s.first, p[:min(len(p), 64-len(s.first))]...)
 	}
 	s.n += int64(len(p))
-	if s.file == nil && (s.noDisk || len(s.mem)+len(p) <= spoolInMemory) {
+	inMemory := spoolInMemory
+	if s.memMax > 0 {
+		inMemory = s.memMax
+	}
+	if s.file == nil && (s.noDisk || len(s.mem)+len(p) <= inMemory) {
 		s.mem = append(s.mem, p...)
 		return nil
 	}
@@ -411,4 +433,152 @@ func (b *bomSkipper) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return b.r.Read(p)
+}
+
+// errNoDocument is wrapped by the error of a source that has no document at a path: a file
+// (it holds one document), a bundle whose proxy did not serve it, an Envoy answering 404.
+var errNoDocument = errors.New("no such document")
+
+// isBundleFile tells whether path is a regular file that starts as a capture bundle does
+// (gzip data); what is not a bundle after all is explained by bundle.Open.
+func isBundleFile(path string) bool {
+	if path == "-" {
+		return false // bundles are read by path: they are read at random
+	}
+	// Not opened unless regular: opening a FIFO would take its writer from the real reader.
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 2)
+	n, _ := io.ReadFull(f, head)
+	return bundle.IsBundle(head[:n])
+}
+
+// fileOptions say how to read -f.
+type fileOptions struct {
+	path  string
+	stdin io.Reader
+	// proxy picks a proxy of a bundle (POD[.NAMESPACE], HOST:PORT), in namespace when set (-n).
+	proxy, namespace string
+	// orOnlyURL: when no proxy has that name, a bundle holding one proxy, captured from an
+	// admin URL (so of no known pod), is read (ps POD --file BUNDLE).
+	orOnlyURL bool
+}
+
+// openFile is the source behind -f: one proxy of a capture bundle, else a config dump (or a
+// /clusters document) in a file or on stdin. Every command reading -f goes through it, so that
+// each reads bundles.
+func openFile(o fileOptions) (Source, error) {
+	if isBundleFile(o.path) {
+		return openBundleProxy(o)
+	}
+	if o.proxy != "" {
+		return nil, usageErrorf("%s is not a capture bundle: a proxy name (%s) goes with -f only to pick one of a bundle's proxies", o.path, o.proxy)
+	}
+	return &fileSource{path: o.path, stdin: o.stdin}, nil
+}
+
+// openBundle opens a capture bundle and reads its manifest.
+func openBundle(path string) (*bundle.Reader, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, nil, fmt.Errorf("cannot open %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	r, err := bundle.Open(f, fi.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return r, f, nil
+}
+
+// openBundleProxy is the source of one proxy of a bundle: the one named, or the only one.
+func openBundleProxy(o fileOptions) (*bundleSource, error) {
+	path := o.path
+	r, f, err := openBundle(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.Find(o.proxy, o.namespace)
+	if ps := r.Manifest().Proxies; errors.Is(err, bundle.ErrNoProxy) && o.orOnlyURL && len(ps) == 1 && ps[0].Pod == "" {
+		p, err = &ps[0], nil
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, bundle.ErrAmbiguous) {
+			return nil, usageError{err}
+		}
+		return nil, err
+	}
+	if p.Status == bundle.ProxyFailed {
+		f.Close()
+		return nil, fmt.Errorf("%s was not captured in bundle %s: %s", p.Name, path, p.Error)
+	}
+	return &bundleSource{path: path, f: f, r: r, proxy: p}, nil
+}
+
+// bundleSource reads the documents of one proxy of a capture bundle: each admin path is
+// answered by the document captured for it (any config_dump by the whole dump).
+type bundleSource struct {
+	path  string
+	f     *os.File
+	r     *bundle.Reader
+	proxy *bundle.Proxy
+}
+
+func (s *bundleSource) String() string { return fmt.Sprintf("%s in bundle %s", s.proxy.Name, s.path) }
+
+func (s *bundleSource) Close() error { return s.f.Close() }
+
+func (s *bundleSource) Open(_ context.Context, path string) (io.ReadCloser, error) {
+	doc, ok := bundle.DocumentFor(path)
+	if !ok {
+		return nil, fmt.Errorf("%w: a capture bundle holds no /%s document (%s)", errNoDocument, path, s)
+	}
+	f := s.proxy.File(doc.Name)
+	switch {
+	case f == nil:
+		return nil, fmt.Errorf("%w: %s has no /%s document: it was not captured", errNoDocument, s, doc.AdminPath)
+	case f.Status == bundle.FileNotFound:
+		return nil, fmt.Errorf("%w: %s has no /%s document: its Envoy answered 404 Not Found when it was captured", errNoDocument, s, doc.AdminPath)
+	case f.Status != bundle.FileOK:
+		return nil, fmt.Errorf("%w: %s has no /%s document: it could not be captured: %s", errNoDocument, s, doc.AdminPath, f.Error)
+	}
+	return s.r.Open(s.proxy, f)
+}
+
+// optionalDocument reads another document of the proxy a view reads, when its source has one
+// (a bundle, a live proxy; not a file): nil and no error when it has none.
+func optionalDocument(ctx context.Context, src Source, path string, ro readOptions) ([]byte, error) {
+	if _, ok := src.(*fileSource); ok {
+		return nil, nil
+	}
+	body, err := src.Open(ctx, path)
+	var se *portforward.StatusError
+	if errors.Is(err, errNoDocument) || errors.As(err, &se) && se.Code == 404 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data, err := limits.ReadAll(body, ro.limit(limits.ConfigDump, "an Envoy admin document"))
+	if errors.Is(err, limits.ErrTooLarge) {
+		return nil, fmt.Errorf("the /%s document of %s: %w", path, src, err)
+	}
+	return data, err
 }

@@ -104,6 +104,21 @@ func Line(s string) string {
 	return ClipMiddle(Escape(s), MaxLine)
 }
 
+// escapeKeeping is escape keeping the ASCII control characters in keep.
+func escapeKeeping(s, keep string) string {
+	var out strings.Builder
+	for {
+		i := strings.IndexAny(s, keep)
+		if i < 0 {
+			out.WriteString(escape(s, false, false))
+			return out.String()
+		}
+		out.WriteString(escape(s[:i], false, false))
+		out.WriteByte(s[i])
+		s = s[i+1:]
+	}
+}
+
 func escape(s string, keepTab, keepNewline bool) string {
 	i := 0
 	for i < len(s) {
@@ -212,9 +227,10 @@ func URL(raw string) string {
 	return userinfoRE.ReplaceAllString(raw, "${1}${2}:xxxxx@")
 }
 
-// Writer escapes what is written to it as EscapeLines does (line breaks and tabs kept), holding
-// back the bytes of a character split across two writes: a stream that reaches a terminal, such
-// as stderr, whatever writes to it.
+// Writer escapes what is written to it as EscapeLines does, but for the carriage return (a
+// progress bar redraws its line with one) and tabs, holding back the bytes of a character split
+// across two writes: a stream that reaches a terminal, such as stderr, whatever writes to it.
+// Messages keep to their line by themselves (see Line).
 type Writer struct {
 	w       io.Writer
 	pending []byte
@@ -222,6 +238,9 @@ type Writer struct {
 
 // NewWriter returns a Writer to w.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Unwrap returns the writer written to (to tell whether it is a terminal).
+func (e *Writer) Unwrap() io.Writer { return e.w }
 
 func (e *Writer) Write(p []byte) (int, error) {
 	n := len(p)
@@ -243,7 +262,7 @@ func (e *Writer) Write(p []byte) (int, error) {
 		e.pending = append([]byte(nil), p[cut:]...)
 		p = p[:cut]
 	}
-	if _, err := io.WriteString(e.w, escape(string(p), true, true)); err != nil {
+	if _, err := io.WriteString(e.w, escapeKeeping(string(p), "\t\n\r")); err != nil {
 		return 0, err
 	}
 	return n, nil
