@@ -312,7 +312,7 @@ func (o *diffOptions) notes(res *diff.Result, dumps ...*configdump.Dump) {
 		return
 	}
 	for _, n := range res.Notes {
-		fmt.Fprintf(o.streams.ErrOut, "note: %ss: %s\n", n.Kind, n.Text)
+		printLine(o.streams.ErrOut, "note", fmt.Sprintf("%ss: %s", n.Kind, n.Text))
 	}
 	seen := map[string]bool{}
 	var unknown []string
@@ -325,7 +325,7 @@ func (o *diffOptions) notes(res *diff.Result, dumps ...*configdump.Dump) {
 		}
 	}
 	if len(unknown) > 0 {
-		fmt.Fprintf(o.streams.ErrOut, "note: compared %d type(s) this proxyctl does not know as JSON: %s\n", len(unknown), strings.Join(unknown, ", "))
+		printLine(o.streams.ErrOut, "note", fmt.Sprintf("compared %d type(s) this proxyctl does not know as JSON: %s", len(unknown), typeNames(unknown)))
 	}
 }
 

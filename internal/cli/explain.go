@@ -295,7 +295,7 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 		return err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet && e.Error == "" {
-		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
+		printLine(o.streams.ErrOut, "note", unknownTypesNote(unknown))
 	}
 	if e.Error != "" {
 		// The explanation is printed; stderr ends with the error line, as for every exit 1.

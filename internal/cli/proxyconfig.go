@@ -331,16 +331,21 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 // maxNotedTypes is how many unknown type URLs the note names.
 const maxNotedTypes = 10
 
-// unknownTypesNote names the unknown types met, each cut to a few hundred bytes, at most
-// maxNotedTypes of them.
+// unknownTypesNote is the note on the unknown types met (see typeNames).
 func unknownTypesNote(unknown []string) string {
-	names := make([]string, 0, min(len(unknown), maxNotedTypes))
-	for _, u := range unknown[:min(len(unknown), maxNotedTypes)] {
+	return fmt.Sprintf("kept %d type(s) this proxyctl does not know as they are: %s", len(unknown), typeNames(unknown))
+}
+
+// typeNames lists type URLs for a note: each cut to a few hundred bytes, at most maxNotedTypes
+// of them (a dump may hold a 100 MB type URL, or thousands of them).
+func typeNames(urls []string) string {
+	names := make([]string, 0, min(len(urls), maxNotedTypes))
+	for _, u := range urls[:min(len(urls), maxNotedTypes)] {
 		names = append(names, safetext.Name(u))
 	}
 	more := ""
-	if len(unknown) > maxNotedTypes {
-		more = fmt.Sprintf(" and %d more", len(unknown)-maxNotedTypes)
+	if len(urls) > maxNotedTypes {
+		more = fmt.Sprintf(" and %d more", len(urls)-maxNotedTypes)
 	}
-	return fmt.Sprintf("kept %d type(s) this proxyctl does not know as they are: %s%s", len(unknown), strings.Join(names, ", "), more)
+	return strings.Join(names, ", ") + more
 }

@@ -207,7 +207,7 @@ func (o *routeCheckOptions) routeConfig(ctx context.Context) (*routev3.RouteConf
 		return nil, traffic.Options{}, "", err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {
-		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
+		printLine(o.streams.ErrOut, "note", unknownTypesNote(unknown))
 	}
 	return rc, traffic.Options{UnmarshalAny: d.UnmarshalAny}, fmt.Sprintf("%q", o.route), nil
 }
