@@ -270,27 +270,29 @@ func (d *decoder) checkMessage(md protoreflect.MessageDescriptor, sensitive bool
 }
 
 // moreAnySecrets notes, in the typed config at d.data[start:d.pos] the checker has walked as the
-// type its "@type" names, the secrets that walk cannot see: as another type it names (a
-// duplicated "@type"), as the type its place implies (expected) when that is another, and by
-// names when no type describes it (see the secret walker).
+// type its "@type" names (d.lastAnyURLs are those it met), the secrets that walk cannot see: as
+// another type it names (a duplicated "@type"), as the type its place implies (expected) when
+// that is another, and by names when no type describes it (see the secret walker). The usual
+// typed config, of one known type, is walked once only.
 func (d *decoder) moreAnySecrets(start int, sensitive bool, expected protoreflect.MessageDescriptor) {
 	obj := d.data[start:d.pos]
 	if len(obj) == 0 || obj[0] != '{' {
 		return
 	}
-	if bytes.Count(obj, []byte(`"@type"`)) == 1 && expected == nil {
-		// One "@type" at most, and no place type: the checker walked its one type, or, for an
-		// unknown one, the secret walker must.
-		url := ""
-		if at := bytes.Index(obj, []byte(`"@type"`)); at >= 0 {
-			w := &secretWalker{decoder: *newDecoder(obj, 0, obj, nil)}
-			urls, _ := w.typeURLs()
-			if len(urls) > 0 {
-				url = urls[0]
-			}
-		}
-		if resolveType(url) != nil || sensitive {
+	urls := d.lastAnyURLs
+	one := len(urls) > 0
+	for _, u := range urls {
+		one = one && u == urls[0]
+	}
+	if one {
+		mt := resolveType(urls[0])
+		switch {
+		case mt != nil && isTypedStruct(mt.Descriptor().FullName()):
+			// Reified below, as Envoy's redaction does.
+		case mt != nil && (expected == nil || mt.Descriptor().FullName() == expected.FullName()):
 			return
+		case mt == nil && sensitive && expected == nil:
+			return // every string of it redacted already
 		}
 	}
 	*d.secrets = append(*d.secrets, lenientWalk(obj, d.base+start, d.doc, func(w *secretWalker) error { return w.any(sensitive, 0, expected) })...)
@@ -318,6 +320,15 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 			return err
 		}
 		fd := info.byKey[key]
+		if fd == nil && depth == 0 && key == "@type" && d.secrets != nil && d.skipWS() == '"' {
+			// A typed config's "@type" (a second one, or again on a second pass).
+			url, err := d.readString()
+			if err != nil {
+				return err
+			}
+			d.anyURLs = append(d.anyURLs, url)
+			continue
+		}
 		if fd == nil {
 			d.skipWS()
 			start := d.pos
@@ -348,6 +359,11 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 // type, noted) as any JSON, every string of it secret under a sensitive field. It returns the
 // type URL.
 func (d *decoder) checkAny(sensitive bool) (string, error) {
+	// The "@type"s met at its top level, for moreAnySecrets (those of typed configs inside are
+	// theirs: the outer list is put back after).
+	saved := d.anyURLs
+	d.anyURLs = nil
+	defer func() { d.lastAnyURLs, d.anyURLs = d.anyURLs, saved }()
 	start := d.pos
 	if err := d.expect('{'); err != nil {
 		return "", err
@@ -365,6 +381,7 @@ func (d *decoder) checkAny(sensitive bool) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		d.anyURLs = append(d.anyURLs, url)
 		mt := d.anyType(url)
 		if mt != nil && infoFor(mt.Descriptor()).wkt == wktNone {
 			return url, d.checkMembers(infoFor(mt.Descriptor()), sensitive, 0, false)
@@ -392,6 +409,7 @@ func (d *decoder) checkAny(sensitive bool) (string, error) {
 			if url, err = d.readString(); err != nil {
 				return "", err
 			}
+			d.anyURLs = append(d.anyURLs, url)
 			continue
 		}
 		if err := d.skipValue(); err != nil {

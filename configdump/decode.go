@@ -40,6 +40,9 @@ type decoder struct {
 	check bool
 	// secrets, when set, collects the secret values the checker met (see Redactions).
 	secrets *[]Replacement
+	// anyURLs are the "@type"s of the typed config being checked, lastAnyURLs those of the
+	// last one checked (see moreAnySecrets).
+	anyURLs, lastAnyURLs []string
 }
 
 // Projection selects fields to decode, by proto name, with sub-projections for the fields of

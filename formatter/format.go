@@ -5,6 +5,7 @@ package formatter
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -333,6 +334,13 @@ func (j jsonSafeWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	at := 0
 	for i := 0; i < len(p); {
+		// Eight bytes at a time while they are ASCII (the usual dump is).
+		for i+8 <= len(p) && binary.LittleEndian.Uint64(p[i:])&0x8080808080808080 == 0 {
+			i += 8
+		}
+		if i >= len(p) {
+			break
+		}
 		if p[i] < utf8.RuneSelf {
 			i++
 			continue
