@@ -209,9 +209,6 @@ func unsafeRune(r rune) bool {
 	return false
 }
 
-// IsSafe reports whether s prints as it is (Escape would not change it).
-func IsSafe(s string) bool { return Escape(s) == s }
-
 // userinfoRE finds the password of a URL that does not parse.
 var userinfoRE = regexp.MustCompile(`(^|://)([^/@:]*):[^/@]*@`)
 
