@@ -69,6 +69,8 @@ docs:
 testdata:
 	$(GO) run ./internal/gendump/cmd/gendump -services 1 -o testdata/sample/config_dump.json
 	$(GO) run ./internal/gendump/cmd/gendump -services 1 -clusters -o testdata/sample/clusters.json
+	for d in server_info certs listeners runtime memory; do $(GO) run ./internal/gendump/cmd/gendump -services 1 -doc $$d -o testdata/sample/$$d.json || exit 1; done
+	$(GO) run ./internal/gendump/cmd/gendump -services 1 -doc stats -o testdata/sample/stats.txt
 
 clean:
 	rm -rf bin

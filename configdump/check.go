@@ -3,6 +3,7 @@ package configdump
 import (
 	"bytes"
 	"fmt"
+	"github.com/proxyctl/proxyctl/internal/safetext"
 	"strconv"
 	"strings"
 
@@ -148,8 +149,18 @@ func (d *decoder) checkMap(f *fieldInfo, sensitive bool, depth int) error {
 
 // checkSingle checks one value of fd's type: f's, or for a map field f, its values' (fd).
 func (d *decoder) checkSingle(f *fieldInfo, fd protoreflect.FieldDescriptor, sensitive bool, depth int) error {
-	if fd.Message() != nil {
-		return d.checkMessageInfo(f.message(), sensitive, depth+1)
+	if md := fd.Message(); md != nil {
+		info := f.message()
+		if d.secrets != nil && info.wkt == wktAny {
+			d.skipWS()
+			start := d.pos
+			if err := d.checkMessageInfo(info, sensitive, depth+1); err != nil {
+				return err
+			}
+			d.moreAnySecrets(start, sensitive, expectedAnyType(fd))
+			return nil
+		}
+		return d.checkMessageInfo(info, sensitive, depth+1)
 	}
 	return d.checkScalar(fd, sensitive)
 }
@@ -215,9 +226,11 @@ func (d *decoder) wrongValue(want string) error {
 			got = "a list"
 		default:
 			if v, err := d.captureValue(); err == nil {
+				// A value in the wrong field may be a secret (a PEM in connect_timeout): a
+				// long one is quoted by its start and its length, never whole.
 				got = string(v)
-				if len(got) > 40 {
-					got = strings.ToValidUTF8(got[:37], "") + "..."
+				if len(got) > 2*safetext.MaxValue {
+					got = strings.ToValidUTF8(safetext.Clip(got, safetext.MaxValue), "") + fmt.Sprintf(" (%d bytes)", len(v))
 				}
 			}
 		}
@@ -298,7 +311,46 @@ func (d *decoder) checkMessageInfo(info *msgInfo, sensitive bool, depth int) err
 	if c != '{' {
 		return d.wrongValue("an object")
 	}
+	if d.secrets != nil && isTypedStruct(info.md.FullName()) {
+		// A TypedStruct's value is secret as the message its type_url names: reify it, as
+		// Envoy's redaction does (the checker sees a Struct).
+		if err := d.checkObject(info, sensitive, depth); err != nil {
+			return err
+		}
+		obj := d.data[at:d.pos]
+		*d.secrets = append(*d.secrets, lenientWalk(obj, d.base+at, d.doc, func(w *secretWalker) error { return w.typedStruct(sensitive, depth) })...)
+		return nil
+	}
 	return d.checkObject(info, sensitive, depth)
+}
+
+// moreAnySecrets notes, in the typed config at d.data[start:d.pos] the checker has walked as the
+// type its "@type" names (d.lastAnyURLs are those it met), the secrets that walk cannot see: as
+// another type it names (a duplicated "@type"), as the type its place implies (expected) when
+// that is another, and by names when no type describes it (see the secret walker). The usual
+// typed config, of one known type, is walked once only.
+func (d *decoder) moreAnySecrets(start int, sensitive bool, expected protoreflect.MessageDescriptor) {
+	obj := d.data[start:d.pos]
+	if len(obj) == 0 || obj[0] != '{' {
+		return
+	}
+	urls := d.lastAnyURLs
+	one := len(urls) > 0
+	for _, u := range urls {
+		one = one && u == urls[0]
+	}
+	if one {
+		mt := resolveType(urls[0])
+		switch {
+		case mt != nil && isTypedStruct(mt.Descriptor().FullName()):
+			// Reified below, as Envoy's redaction does.
+		case mt != nil && (expected == nil || mt.Descriptor().FullName() == expected.FullName()):
+			return
+		case mt == nil && sensitive && expected == nil:
+			return // every string of it redacted already
+		}
+	}
+	*d.secrets = append(*d.secrets, lenientWalk(obj, d.base+start, d.doc, func(w *secretWalker) error { return w.any(sensitive, 0, expected) })...)
 }
 
 // checkObject checks a message's members; at depth 0, the root of a typed config, "@type" is
@@ -324,7 +376,18 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 			return err
 		}
 		f := info.lookup(prev, key)
+		if f == nil && depth == 0 && key == "@type" && d.secrets != nil && d.skipWS() == '"' {
+			// A typed config's "@type" (a second one, or again on a second pass).
+			url, err := d.readString()
+			if err != nil {
+				return err
+			}
+			d.anyURLs = append(d.anyURLs, url)
+			continue
+		}
 		if f == nil {
+			d.skipWS()
+			start := d.pos
 			switch {
 			case sensitive && !(depth == 0 && key == "@type"):
 				err = d.rawSecrets(0)
@@ -332,6 +395,12 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 				err = d.skipNotingTypes()
 			default:
 				err = d.skipValue()
+			}
+			if err == nil && d.secrets != nil && !sensitive && key != "@type" {
+				// A key its type lacks (a newer Envoy's field, a value of another type under a
+				// wrong "@type"): no descriptor says what it holds.
+				val := d.data[start:d.pos]
+				*d.secrets = append(*d.secrets, lenientWalk(val, d.base+start, d.doc, func(w *secretWalker) error { return w.named(0) })...)
 			}
 		} else {
 			prev = f.index
@@ -349,6 +418,11 @@ func (d *decoder) checkMembers(info *msgInfo, sensitive bool, depth int, first b
 // type, noted) as any JSON, every string of it secret under a sensitive field. It returns the
 // type URL.
 func (d *decoder) checkAny(sensitive bool) (string, error) {
+	// The "@type"s met at its top level, for moreAnySecrets (those of typed configs inside are
+	// theirs: the outer list is put back after).
+	saved := d.anyURLs
+	d.anyURLs = nil
+	defer func() { d.lastAnyURLs, d.anyURLs = d.anyURLs, saved }()
 	start := d.pos
 	if err := d.expect('{'); err != nil {
 		return "", err
@@ -366,6 +440,7 @@ func (d *decoder) checkAny(sensitive bool) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		d.anyURLs = append(d.anyURLs, url)
 		mt, info := d.anyTypeInfo(url)
 		if mt != nil && info.wkt == wktNone {
 			return url, d.checkMembers(info, sensitive, 0, false)
@@ -393,6 +468,7 @@ func (d *decoder) checkAny(sensitive bool) (string, error) {
 			if url, err = d.readString(); err != nil {
 				return "", err
 			}
+			d.anyURLs = append(d.anyURLs, url)
 			continue
 		}
 		if err := d.skipValue(); err != nil {
@@ -586,7 +662,7 @@ func (d *Dump) CheckOthers(printed ...Section) error {
 // CheckAll checks every section of the document this binary knows and notes every unknown
 // type, sections included: what pc all -o json, which prints the whole document, does first.
 func (d *Dump) CheckAll() error {
-	_, err := d.walk(false)
+	_, err := d.walk(false, nil)
 	return err
 }
 

@@ -45,6 +45,9 @@ type decoder struct {
 	check bool
 	// secrets, when set, collects the secret values the checker met (see Redactions).
 	secrets *[]Replacement
+	// anyURLs are the "@type"s of the typed config being checked, lastAnyURLs those of the
+	// last one checked (see moreAnySecrets).
+	anyURLs, lastAnyURLs []string
 	// lists, when set, is the dump whose section this decoder reads: the lists of objects at
 	// the section's root that its index found are decoded on all cores.
 	lists *Dump

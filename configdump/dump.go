@@ -128,8 +128,18 @@ const indexChunk = 4 << 20
 // change while the Dump is in use: decoded strings share its memory.
 func Parse(data []byte) (*Dump, error) { return ParseWith(data, ParseOptions{}) }
 
-// ParseWith is Parse with options. A YAML document is converted to JSON first.
+// ParseWith is Parse with options. A YAML document is converted to JSON first; a leading UTF-8
+// byte order mark is skipped; a document that is compressed or UTF-16 is refused with an error
+// (wrapping ErrEncoding) that names it.
 func ParseWith(data []byte, o ParseOptions) (*Dump, error) {
+	d, err := parseWith(TrimBOM(data), o)
+	if err != nil {
+		return nil, ExplainEncoding(data[:min(len(data), 64)], err)
+	}
+	return d, nil
+}
+
+func parseWith(data []byte, o ParseOptions) (*Dump, error) {
 	if LooksLikeYAML(data[:min(len(data), 4096)]) {
 		converted, err := YAMLToJSON(data)
 		if err != nil {
@@ -171,6 +181,22 @@ func (x *Indexer) Dump(data []byte) (*Dump, error) {
 		return nil, Locate(err, data)
 	}
 	return &Dump{src: data, kind: kind, spans: spans, lists: x.ix.lists, elems: x.ix.elems, unknown: &typeSet{}, decoded: map[Section]proto.Message{}}, nil
+}
+
+// HasAdminSection reports whether the document has a config of a type of Envoy's admin API (a
+// section of a config dump, whether proxyctl shows it or not), or is a /clusters document:
+// whether it is an Envoy admin document at all, rather than {"configs": [{}]} or [1].
+func (d *Dump) HasAdminSection() bool {
+	if d.kind == KindClusterStatus {
+		return true
+	}
+	for _, sp := range d.spans {
+		name := string(canonicalName(sp.typeURL))
+		if strings.HasPrefix(name, "envoy.admin.") && resolveType(sp.typeURL) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Kind is the kind of document parsed.

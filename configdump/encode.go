@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/proxyctl/proxyctl/internal/safetext"
 	"math"
 	"sort"
 	"strconv"
@@ -94,7 +95,7 @@ func (e *Encoder) message(m protoreflect.Message, redact bool) error {
 	info := infoFor(m.Descriptor())
 	switch info.wkt {
 	case wktAny:
-		return e.anyMessage(m, redact)
+		return e.anyMessage(m, redact, nil)
 	case wktDuration:
 		return e.duration(m)
 	case wktTimestamp:
@@ -111,7 +112,22 @@ func (e *Encoder) message(m protoreflect.Message, redact bool) error {
 		fd := info.fields[0].fd
 		return e.singular(m.Get(fd), fd, redact)
 	}
-	return e.object(m, info, redact, nil)
+	return e.objectRedacted(m, info, redact, nil)
+}
+
+// objectRedacted prints a message as object does; a TypedStruct's value, printed as a Struct,
+// is then redacted as the message its type_url names, as Envoy redacts it.
+func (e *Encoder) objectRedacted(m protoreflect.Message, info *msgInfo, redact bool, typeURL *string) error {
+	if !isTypedStruct(m.Descriptor().FullName()) {
+		return e.object(m, info, redact, typeURL)
+	}
+	start := len(e.buf)
+	if err := e.object(m, info, redact, typeURL); err != nil {
+		return err
+	}
+	out := redactJSONAs(e.buf[start:], m.Descriptor(), redact)
+	e.buf = append(e.buf[:start], out...)
+	return nil
 }
 
 // object prints a message's populated fields; typeURL, when set, is printed first as "@type".
@@ -215,7 +231,9 @@ func (e *Encoder) objectWithExtras(m protoreflect.Message, info *msgInfo, redact
 }
 
 // rawValue prints JSON kept as it was, re-indented; under a sensitive field, with every string
-// in it redacted. The unknown types of the typed configs in it are noted.
+// in it redacted, elsewhere with the values under keys named like a sensitive field (no type
+// says what it holds: see the secret walker). The unknown types of the typed configs in it are
+// noted.
 func (e *Encoder) rawValue(value []byte, redact bool) error {
 	noteRawTypes(value, e.unknown)
 	if redact {
@@ -224,6 +242,8 @@ func (e *Encoder) rawValue(value []byte, redact bool) error {
 			return err
 		}
 		value = redacted
+	} else {
+		value = redactNamed(value)
 	}
 	return e.rawJSON(value)
 }
@@ -321,6 +341,9 @@ func sortMapKeys(keys []protoreflect.MapKey) {
 func (e *Encoder) singular(v protoreflect.Value, fd protoreflect.FieldDescriptor, redact bool) error {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
+		if m := v.Message(); infoFor(m.Descriptor()).wkt == wktAny {
+			return e.anyMessage(m, redact, expectedAnyType(fd))
+		}
 		return e.message(v.Message(), redact)
 	case protoreflect.BoolKind:
 		e.buf = strconv.AppendBool(e.buf, v.Bool())
@@ -428,6 +451,20 @@ func appendFloat(out []byte, n float64, bitSize int) []byte {
 // appendString appends s as a JSON string, escaping as protojson does (no HTML escaping);
 // invalid UTF-8 becomes U+FFFD.
 func appendString(out []byte, s string) []byte {
+	return appendStringSafe(out, s)
+}
+
+// appendRuneEscape appends r as a JSON \u escape.
+func appendRuneEscape(out []byte, r rune) []byte {
+	const hex = "0123456789abcdef"
+	return append(out, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
+}
+
+// appendStringSafe is appendString: a JSON string escaped as protojson escapes it (no HTML
+// escaping), and the characters a terminal acts on or that reorder text (C1 controls,
+// bidirectional overrides, line separators: safetext.UnsafeRune) as \u escapes; invalid UTF-8
+// becomes U+FFFD.
+func appendStringSafe(out []byte, s string) []byte {
 	out = append(out, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -438,6 +475,15 @@ func appendString(out []byte, s string) []byte {
 		}
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
+			if safetext.UnsafeRune(r) {
+				// A C1 control, a bidirectional override: the same value, and nothing a
+				// terminal acts on.
+				out = append(out, s[start:i]...)
+				out = appendRuneEscape(out, r)
+				i += size
+				start = i
+				continue
+			}
 			if r != utf8.RuneError || size != 1 {
 				i += size
 				continue
@@ -569,8 +615,10 @@ func (e *Encoder) valueMessage(m protoreflect.Message, redact bool) error {
 }
 
 // anyMessage prints an Any from the JSON the decoder kept (or, for an Any built in memory, from
-// its binary value). Any of a dynamic message is handled like the Go type.
-func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
+// its binary value). Any of a dynamic message is handled like the Go type. One of a type this
+// binary does not know (or without "@type") is printed as it is, redacted as Redactions
+// redacts it: expected is the type its place implies, nil when none.
+func (e *Encoder) anyMessage(m protoreflect.Message, redact bool, expected protoreflect.MessageDescriptor) error {
 	fds := m.Descriptor().Fields()
 	url, value := m.Get(fds.ByNumber(1)).String(), m.Get(fds.ByNumber(2)).Bytes()
 	if url == "" && len(value) == 0 {
@@ -583,7 +631,8 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 			e.unknown.add(url)
 		}
 		if isJSONValue(value) {
-			return e.rawValue(value, redact)
+			noteRawTypes(value, e.unknown)
+			return e.rawJSON(redactAnyJSON(value, redact, expected))
 		}
 		if e.keepBinary {
 			e.buf = append(e.buf, `{"@type": `...)
@@ -618,7 +667,7 @@ func (e *Encoder) anyMessage(m protoreflect.Message, redact bool) error {
 		e.buf = append(e.buf, '}')
 		return nil
 	}
-	return e.object(inner, info, redact, &url)
+	return e.objectRedacted(inner, info, redact, &url)
 }
 
 // rawJSON appends a JSON value verbatim apart from indentation.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"sort"
+	"io"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Replacement is a piece of the document to print differently: bytes [Start, End) become Text.
@@ -22,41 +24,144 @@ var redactedBase64 = base64.StdEncoding.EncodeToString([]byte(Redacted))
 // dumps. Printing the document with these replacements applied is printing it redacted. It
 // walks the whole document with the checker (see CheckAll), so it fails as the views do on a
 // value of the wrong type; values Envoy redacted already need no replacement.
-func (d *Dump) Redactions() ([]Replacement, error) { return d.walk(true) }
+func (d *Dump) Redactions() ([]Replacement, error) { return d.walk(true, nil) }
 
-// walk checks every section of a known type, noting unknown types and, with redact, secrets.
-func (d *Dump) walk(redact bool) ([]Replacement, error) {
+// RedactionsWith is Redactions calling done, when set, with each part of the document it has
+// walked, in order: a caller that mapped the document can drop those pages from memory.
+func (d *Dump) RedactionsWith(done func(part []byte)) ([]Replacement, error) {
+	return d.walk(true, done)
+}
+
+// walk checks every section of a known type, noting unknown types and, with redact, secrets;
+// done, when set, is given each section once walked (or skipped).
+func (d *Dump) walk(redact bool, done func(part []byte)) ([]Replacement, error) {
 	var out []Replacement
-	d.rel = &releaser{release: d.release, src: d.src}
+	// The sections' long lists are walked on all cores; what is walked is dropped as it goes.
+	release := done
+	if release == nil {
+		release = d.release
+	}
+	d.rel = &releaser{release: release, src: d.src}
 	defer func() { d.rel = nil }()
 	for i, sp := range d.spans {
 		d.rel.upTo(int(sp.start))
-		url := sp.typeURL
-		if d.kind == KindClusterStatus {
-			url = "type.googleapis.com/envoy.admin.v3.ClusterStatus"
+		err := d.walkSection(i, sp, redact, &out)
+		if done != nil {
+			done(d.src[sp.start:sp.end])
 		}
-		if url == "" {
-			continue
-		}
-		mt := resolveType(url)
-		if mt == nil {
-			d.unknown.add(url)
-			continue
-		}
-		dec := newDecoder(d.src[sp.start:sp.end], int(sp.start), d.src, d.unknown)
-		dec.lists = d // the sections' long lists are checked on all cores
-		if redact {
-			dec.secrets = &out
-		}
-		if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
-			if d.kind == KindClusterStatus {
-				return nil, resource{field: "cluster_statuses", index: i}.at("", err)
-			}
-			return nil, fmt.Errorf("%s section: %w", Section(canonicalName(url)).Short(), err)
+		if err != nil {
+			return nil, err
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
-	return out, nil
+	return sortReplacements(out), nil
+}
+
+// walkSection checks section i, adding its secrets to out when redact is set.
+func (d *Dump) walkSection(i int, sp sectionSpan, redact bool, out *[]Replacement) error {
+	url := sp.typeURL
+	if d.kind == KindClusterStatus {
+		url = "type.googleapis.com/envoy.admin.v3.ClusterStatus"
+	}
+	if url == "" {
+		return nil
+	}
+	mt := resolveType(url)
+	if mt == nil {
+		d.unknown.add(url)
+		return nil
+	}
+	dec := newDecoder(d.src[sp.start:sp.end], int(sp.start), d.src, d.unknown)
+	dec.lists = d // the section's long lists are checked on all cores
+	if redact {
+		dec.secrets = out
+	}
+	if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
+		if d.kind == KindClusterStatus {
+			return resource{field: "cluster_statuses", index: i}.at("", err)
+		}
+		return fmt.Errorf("%s section: %w", Section(canonicalName(url)).Short(), err)
+	}
+	return nil
+}
+
+// RedactionsOf finds the secret material in the clear in a whole admin document of the message
+// type name (an envoy.admin.v3.ServerInfo for /server_info, say), by the rules of Redactions,
+// with the same checks. An unknown type, a document that is not that message's JSON, or
+// anything after it, is an error: a document that cannot be walked cannot be said to hold no
+// secret.
+func RedactionsOf(doc []byte, name protoreflect.FullName) ([]Replacement, error) {
+	mt := resolveType(string(name))
+	if mt == nil {
+		return nil, fmt.Errorf("configdump: unknown message type %s", name)
+	}
+	var out []Replacement
+	dec := newDecoder(doc, 0, doc, &typeSet{})
+	dec.secrets = &out
+	if dec.skipWS() != '{' {
+		return nil, dec.errorf("the document is not a JSON object")
+	}
+	if err := dec.checkObject(infoFor(mt.Descriptor()), false, 0); err != nil {
+		return nil, err
+	}
+	if dec.skipWS(); dec.pos != len(doc) {
+		return nil, dec.errorf("unexpected data after the document")
+	}
+	return sortReplacements(out), nil
+}
+
+// RedactedSize is the size of a document of size n once the replacements are applied.
+func RedactedSize(n int64, replace []Replacement) int64 {
+	for _, r := range replace {
+		n += int64(len(r.Text)) - int64(r.End-r.Start)
+	}
+	return n
+}
+
+// NewRedactedReader reads doc with the replacements (sorted, not overlapping) applied.
+func NewRedactedReader(doc []byte, replace []Replacement) *RedactedReader {
+	return &RedactedReader{doc: doc, replace: replace}
+}
+
+// RedactedReader reads a document with replacements applied.
+type RedactedReader struct {
+	doc     []byte
+	replace []Replacement
+	at      int    // next byte of doc
+	pending string // the rest of a replacement's text
+}
+
+// Offset is how much of the document has been read (a replacement counts once passed).
+func (r *RedactedReader) Offset() int { return r.at }
+
+func (r *RedactedReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if r.pending != "" {
+			c := copy(p[n:], r.pending)
+			r.pending = r.pending[c:]
+			n += c
+			continue
+		}
+		end := len(r.doc)
+		if len(r.replace) > 0 {
+			end = r.replace[0].Start
+		}
+		if r.at < end {
+			c := copy(p[n:], r.doc[r.at:end])
+			r.at += c
+			n += c
+			continue
+		}
+		if len(r.replace) == 0 {
+			break
+		}
+		r.pending, r.at = r.replace[0].Text, r.replace[0].End
+		r.replace = r.replace[1:]
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // secretString notes a string value to replace, unless it is empty or redacted already.

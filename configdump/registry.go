@@ -118,9 +118,11 @@ type dynamicTypes struct {
 	// raw holds each embedded file descriptor, still encoded, by path (nil until first use):
 	// a dump needs a few of the hundreds of files, and decoding them all took longer than
 	// most views of a 50 MB dump take to decode what they print.
-	raw   map[string][]byte
-	files protoregistry.Files
-	types map[protoreflect.FullName]protoreflect.MessageType
+	raw map[string][]byte
+	// protos are the file descriptors decoded so far, by path.
+	protos map[string]*descriptorpb.FileDescriptorProto
+	files  protoregistry.Files
+	types  map[protoreflect.FullName]protoreflect.MessageType
 }
 
 var dynamic = &dynamicTypes{types: map[protoreflect.FullName]protoreflect.MessageType{}}
@@ -246,8 +248,11 @@ func fileName(file []byte) (string, error) {
 	return "", errors.New("an embedded file descriptor has no name")
 }
 
-// fileProto decodes the embedded descriptor of the file at path.
+// fileProto decodes the embedded descriptor of the file at path (once).
 func (t *dynamicTypes) fileProto(path string) (*descriptorpb.FileDescriptorProto, error) {
+	if fdp, ok := t.protos[path]; ok {
+		return fdp, nil
+	}
 	raw, ok := t.raw[path]
 	if !ok {
 		return nil, fmt.Errorf("no descriptor for %s", path)
@@ -257,7 +262,39 @@ func (t *dynamicTypes) fileProto(path string) (*descriptorpb.FileDescriptorProto
 	if err := (proto.UnmarshalOptions{Resolver: protoregistry.GlobalTypes}).Unmarshal(raw, fdp); err != nil {
 		return nil, fmt.Errorf("descriptor of %s: %w", path, err)
 	}
+	if t.protos == nil {
+		t.protos = map[string]*descriptorpb.FileDescriptorProto{}
+	}
+	t.protos[path] = fdp
 	return fdp, nil
+}
+
+// loadAll decodes every embedded file descriptor, if not yet done.
+func (t *dynamicTypes) loadAll() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.raw == nil {
+		if err := t.loadProtos(); err != nil {
+			return err
+		}
+	}
+	for path := range t.raw {
+		if _, err := t.fileProto(path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allProtos returns every embedded file descriptor (loadAll first).
+func (t *dynamicTypes) allProtos() []*descriptorpb.FileDescriptorProto {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*descriptorpb.FileDescriptorProto, 0, len(t.protos))
+	for _, f := range t.protos {
+		out = append(out, f)
+	}
+	return out
 }
 
 // resolverChain resolves imports to linked files first, then to files built here.
@@ -275,6 +312,15 @@ func (r resolverChain) FindDescriptorByName(name protoreflect.FullName) (protore
 		return d, nil
 	}
 	return r.t.files.FindDescriptorByName(name)
+}
+
+// MessageDescriptor returns the descriptor of a message this binary knows (linked, or from the
+// embedded descriptors), or nil.
+func MessageDescriptor(name protoreflect.FullName) protoreflect.MessageDescriptor {
+	if mt := findType(name); mt != nil {
+		return mt.Descriptor()
+	}
+	return nil
 }
 
 // TypeResolver finds message types as the decoder does: a linked Go type, else a dynamic type

@@ -3,6 +3,7 @@ package configdump
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -275,6 +276,102 @@ func checkType(url string, want protoreflect.FullName) error {
 		return nil
 	}
 	return fmt.Errorf("has @type %s, want %s", url, want)
+}
+
+// Raw returns resource i as the document holds it, undecoded: its JSON object (a view into the
+// document, "@type" included), or binary protobuf for a resource built in memory. Two equal
+// Raw values are the same resource; a semantic comparison can skip them without decoding.
+func (r Resources[T]) Raw(i int) []byte { return r.list[i].any.GetValue() }
+
+// Origin is the section field resource i comes from, such as "dynamic_active_clusters" or
+// "static_listeners".
+func (r Resources[T]) Origin(i int) string { return r.list[i].field }
+
+// StringField reads one top-level string field of resource i (by proto or JSON name) without
+// decoding the rest: only the members before it are skipped, and a resource's name is its
+// first field. It returns "" when the resource has no such field.
+func (r Resources[T]) StringField(i int, name string) (string, error) {
+	res := r.list[i]
+	raw := res.any.GetValue()
+	fd := r.newT().ProtoReflect().Descriptor().Fields().ByName(protoreflect.Name(name))
+	if fd == nil || fd.Kind() != protoreflect.StringKind || fd.IsList() || fd.IsMap() {
+		return "", fmt.Errorf("configdump: %s has no string field %s", r.newT().ProtoReflect().Descriptor().FullName(), name)
+	}
+	if !isJSONValue(raw) {
+		m := r.newT()
+		if err := proto.Unmarshal(raw, m); err != nil {
+			return "", fmt.Errorf("%s[%d]: %w", res.field, res.index, err)
+		}
+		return m.ProtoReflect().Get(fd).String(), nil
+	}
+	dec := newDecoder(raw, offsetIn(r.d.src, raw), r.d.src, nil)
+	value, err := dec.topLevelString(string(fd.Name()), fd.JSONName())
+	if err != nil {
+		return "", fmt.Errorf("%s[%d]: %w", res.field, res.index, err)
+	}
+	return value, nil
+}
+
+// topLevelString reads the string value of the first member of the object named one of keys,
+// skipping the members before it; "" when there is none (or it is null).
+func (d *decoder) topLevelString(keys ...string) (string, error) {
+	if err := d.expect('{'); err != nil {
+		return "", err
+	}
+	for first := true; ; first = false {
+		more, err := d.more('}', first)
+		if err != nil || !more {
+			return "", err
+		}
+		key, err := d.readKey()
+		if err != nil {
+			return "", err
+		}
+		for _, k := range keys {
+			if key == k {
+				if d.skipWS() == 'n' {
+					_, err := d.readLiteral()
+					return "", err
+				}
+				s, err := d.readString()
+				return strings.Clone(s), err
+			}
+		}
+		if err := d.skipValue(); err != nil {
+			return "", err
+		}
+	}
+}
+
+// ExpandAny decodes a typed config of this dump into the message its type URL names (a v2 URL
+// gives the v3 message that replaced it). ok is false, with no error, for a type this binary
+// does not know: its JSON (Value, "@type" included) is then all there is.
+func (d *Dump) ExpandAny(a *anypb.Any) (m proto.Message, ok bool, err error) {
+	mt := resolveType(a.GetTypeUrl())
+	if mt == nil {
+		if a.GetTypeUrl() != "" {
+			d.unknown.add(a.GetTypeUrl())
+		}
+		return nil, false, nil
+	}
+	inner := mt.New().Interface()
+	if err := unmarshalAnyValue(a.GetValue(), inner, d.src, d.unknown, nil); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", a.GetTypeUrl(), err)
+	}
+	return inner, true, nil
+}
+
+// IsRawText reports whether the value of a bytes field decoded from this dump is text the
+// document held as it is rather than base64 (Envoy's "[redacted]"): the encoder prints it back
+// unchanged.
+func (d *Dump) IsRawText(b []byte) bool {
+	return (&Encoder{src: d.src}).isRawText(b)
+}
+
+// IsSensitive reports whether a field is annotated (udpa.annotations.sensitive): secret
+// material, which is never printed (see docs/redaction.md).
+func IsSensitive(fd protoreflect.FieldDescriptor) bool {
+	return infoFor(fd.ContainingMessage()).fields[fd.Index()].sensitive
 }
 
 // Containing returns the indexes of the resources whose undecoded JSON contains b, in order:

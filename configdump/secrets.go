@@ -31,6 +31,9 @@ type SecretItem struct {
 	TrustDomain string
 	// FromTrustBundle is set on items read from a SPIFFE validator's trust bundles.
 	FromTrustBundle bool
+	// CertFile is the file of the certificate when the secret names one instead of holding it
+	// (see Certs.FillFromCerts).
+	CertFile string
 }
 
 // SecretItems lists the dynamic secrets, warming ones first, as istioctl does; a SPIFFE
@@ -100,9 +103,21 @@ func (d *Dump) secretItems(name, state string, s *tlsv3.Secret, now time.Time) (
 			return items, nil
 		}
 	}
-	if data := inlineData(s.GetTlsCertificate().GetCertificateChain()); len(data) > 0 {
+	chain := s.GetTlsCertificate().GetCertificateChain()
+	if data := inlineData(chain); len(data) > 0 {
 		// A chain: its first certificate, the proxy's own, as istioctl shows it.
 		return []SecretItem{newSecretItem(name, state, data, now)}, nil
+	}
+	if file := chain.GetFilename(); file != "" {
+		// In a file, which the dump does not show (see Certs.FillFromCerts).
+		it := newSecretItem(name, state, nil, now)
+		it.CertFile = file
+		return []SecretItem{it}, nil
+	}
+	if ca := vc.GetTrustedCa(); len(inlineData(ca)) == 0 && ca.GetFilename() != "" {
+		it := newSecretItem(name, state, nil, now)
+		it.CertFile = ca.GetFilename()
+		return []SecretItem{it}, nil
 	}
 	return bundleItems(name, state, inlineData(vc.GetTrustedCa()), now), nil
 }
@@ -245,4 +260,30 @@ func CompareRoots(a, b []*x509.Certificate) RootComparison {
 		}
 	}
 	return cmp
+}
+
+// SecretResources returns the dump's secrets: static ones, then dynamic active and warming
+// ones (Origin tells which).
+func (d *Dump) SecretResources() (Resources[*tlsv3.Secret], error) {
+	sd, err := d.Secrets()
+	if err != nil {
+		return Resources[*tlsv3.Secret]{}, err
+	}
+	var res []resource
+	for i, s := range sd.StaticSecrets {
+		if s.Secret != nil {
+			res = append(res, resource{s.Secret, "static_secrets", i, "secret"})
+		}
+	}
+	for i, s := range sd.DynamicActiveSecrets {
+		if s.Secret != nil {
+			res = append(res, resource{s.Secret, "dynamic_active_secrets", i, "secret"})
+		}
+	}
+	for i, s := range sd.DynamicWarmingSecrets {
+		if s.Secret != nil {
+			res = append(res, resource{s.Secret, "dynamic_warming_secrets", i, "secret"})
+		}
+	}
+	return newResources(d, SecretsSection, res, func() *tlsv3.Secret { return &tlsv3.Secret{} }), nil
 }

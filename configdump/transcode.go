@@ -52,16 +52,22 @@ var errTypeAgain = errors.New("configdump: transcoder: a second @type")
 
 // transcode writes the JSON value at the decoder's position, a message of info's type, as the
 // Encoder writes the decoded message.
-func (t *transcoder) message(info *msgInfo, redact bool, depth int) error {
+// fd is the field the message is a value of (nil for a resource): a typed config's place may
+// imply its type (see expectedAnyType).
+func (t *transcoder) message(info *msgInfo, redact bool, depth int, fd protoreflect.FieldDescriptor) error {
 	if depth > maxDepth {
 		return t.d.errorf("nesting deeper than %d levels", maxDepth)
 	}
 	d, e := t.d, t.e
 	switch info.wkt {
 	case wktNone:
+		if isTypedStruct(info.md.FullName()) {
+			// Printed, then redacted as the message its type_url names (see objectRedacted).
+			return t.byEncoder(info, redact, nil, depth)
+		}
 		return t.object(info, redact, nil, depth)
 	case wktAny:
-		return t.any(info, redact, depth)
+		return t.any(info, redact, depth, fd)
 	case wktDuration:
 		secs, nanos, err := d.readDuration()
 		if err != nil {
@@ -145,7 +151,8 @@ func (t *transcoder) value(info *msgInfo, redact bool, depth int) error {
 		if c == '[' {
 			name = "list_value"
 		}
-		return t.message(info.fields[info.byKey[name].Index()].message(), redact, depth+1)
+		f := &info.fields[info.byKey[name].Index()]
+		return t.message(f.message(), redact, depth+1, f.fd)
 	default:
 		b, err := d.readNumber()
 		if err != nil {
@@ -309,7 +316,7 @@ func (t *transcoder) field(f *fieldInfo, redact bool, depth int) (bool, error) {
 	case shapeMap:
 		return t.mapEntries(f, redact, depth)
 	case shapeMessage:
-		return true, t.message(f.message(), redact, depth+1)
+		return true, t.message(f.message(), redact, depth+1, fd)
 	}
 	v, ok, err := d.scalar(fd)
 	if err != nil {
@@ -387,7 +394,7 @@ func (t *transcoder) list(f *fieldInfo, redact bool, depth int) (bool, error) {
 		}
 		e.newline()
 		if sub != nil {
-			if err := t.message(sub, redact, depth+1); err != nil {
+			if err := t.message(sub, redact, depth+1, fd); err != nil {
 				return false, err
 			}
 			n++
@@ -468,7 +475,7 @@ func (t *transcoder) mapEntries(f *fieldInfo, redact bool, depth int) (bool, err
 		e.buf = appendString(e.buf, key)
 		e.buf = append(e.buf, ": "...)
 		if sub != nil {
-			if err := t.message(sub, redact, depth+1); err != nil {
+			if err := t.message(sub, redact, depth+1, vd); err != nil {
 				return false, err
 			}
 		} else {
@@ -519,13 +526,13 @@ func (t *transcoder) mapEntries(f *fieldInfo, redact bool, depth int) (bool, err
 
 // any writes a typed config as the Encoder writes the Any (of type anyInfo) the decoder keeps
 // of it.
-func (t *transcoder) any(anyInfo *msgInfo, redact bool, depth int) error {
+func (t *transcoder) any(anyInfo *msgInfo, redact bool, depth int, fd protoreflect.FieldDescriptor) error {
 	d, e := t.d, t.e
 	d.skipWS()
 	start := d.pos
 	// Envoy, and sorted keys, put "@type" first: then the typed config is read once.
 	if url, ok := t.leadingType(); ok {
-		if mt, info := resolveTypeInfo(url); mt != nil && info.wkt == wktNone {
+		if mt, info := resolveTypeInfo(url); mt != nil && info.wkt == wktNone && !isTypedStruct(info.md.FullName()) {
 			outAt, outDepth := len(e.buf), e.depth
 			err := t.members(info, redact, &url, 0, true)
 			if err != errRestart && err != errTypeAgain {
@@ -543,11 +550,17 @@ func (t *transcoder) any(anyInfo *msgInfo, redact bool, depth int) error {
 	mt, info := resolveTypeInfo(url)
 	switch {
 	case mt == nil:
+		// Printed as it is, redacted as Redactions redacts it (see Encoder.anyMessage).
 		if url != "" {
 			e.unknown.add(url)
 		}
-		return e.rawValue(value, redact)
-	case info.wkt != wktNone:
+		noteRawTypes(value, e.unknown)
+		var expected protoreflect.MessageDescriptor
+		if fd != nil {
+			expected = expectedAnyType(fd)
+		}
+		return e.rawJSON(redactAnyJSON(value, redact, expected))
+	case info.wkt != wktNone || isTypedStruct(info.md.FullName()):
 		d.pos = start
 		return t.byEncoder(anyInfo, redact, nil, depth)
 	}

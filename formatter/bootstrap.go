@@ -1,7 +1,6 @@
 package formatter
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/proxyctl/proxyctl/configdump"
@@ -11,13 +10,13 @@ import (
 func BootstrapSummary(w io.Writer, v configdump.Versions) error {
 	t := newTable(w, 1)
 	if v.Istio != "" {
-		fmt.Fprintf(t, "Istio Version:\t%s\n", v.Istio)
+		t.Row("Istio Version:", v.Istio)
 	}
 	if v.IstioProxySHA != "" {
-		fmt.Fprintf(t, "Istio Proxy Version:\t%s\n", v.IstioProxySHA)
+		t.Row("Istio Proxy Version:", v.IstioProxySHA)
 	}
 	if v.Envoy != "" {
-		fmt.Fprintf(t, "Envoy Version:\t%s\n", v.Envoy)
+		t.Row("Envoy Version:", v.Envoy)
 	}
 	return t.Flush()
 }

@@ -29,11 +29,10 @@ func ClusterRow(c *clusterv3.Cluster, withName bool) string {
 	} else {
 		fqdn, port, subset, direction = display, "-", "-", "-"
 	}
-	row := strings.Join([]string{fqdn, port, subset, direction, c.GetType().String(), describeManagement(c.GetMetadata())}, "\t")
 	if withName {
-		row = display + "\t" + row
+		return row(display, fqdn, port, subset, direction, c.GetType().String(), describeManagement(c.GetMetadata()))
 	}
-	return row
+	return row(fqdn, port, subset, direction, c.GetType().String(), describeManagement(c.GetMetadata()))
 }
 
 // ClusterTable writes the cluster view's table from rows made by ClusterRow.

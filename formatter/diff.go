@@ -293,6 +293,18 @@ func unifiedDiff(a, b *rendered, from, to string) (string, error) {
 			return "", err
 		}
 	}
+	return writeUnified(a, b, codes, diffContext, from, to)
+}
+
+// writeUnifiedLines is writeUnified for two texts given as lines.
+func writeUnifiedLines(a, b []string, codes []difflib.OpCode, n int, from, to string) string {
+	text, _ := writeUnified(&rendered{lines: a, n: len(a)}, &rendered{lines: b, n: len(b)}, codes, n, from, to)
+	return text // lines in memory: nothing to render, so no error
+}
+
+// writeUnified writes the hunks of opcodes between two texts with n lines of context, as
+// difflib's unified diff does.
+func writeUnified(a, b *rendered, codes []difflib.OpCode, n int, from, to string) (string, error) {
 	var out strings.Builder
 	write := func(r *rendered, prefix string, i, j int) error {
 		lines, err := r.lineRange(i, j)
@@ -301,7 +313,7 @@ func unifiedDiff(a, b *rendered, from, to string) (string, error) {
 		}
 		return err
 	}
-	for i, group := range groupOpCodes(codes, diffContext) {
+	for i, group := range groupOpCodes(codes, n) {
 		if i == 0 {
 			fmt.Fprintf(&out, "--- %s\n+++ %s\n", from, to)
 		}

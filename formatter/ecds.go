@@ -11,7 +11,7 @@ import (
 func EcdsTable(w io.Writer, configs []*corev3.TypedExtensionConfig) error {
 	rows := make([]string, len(configs))
 	for i, c := range configs {
-		rows[i] = c.GetName() + "\t" + strings.TrimPrefix(c.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/")
+		rows[i] = row(c.GetName(), strings.TrimPrefix(c.GetTypedConfig().GetTypeUrl(), "type.googleapis.com/"))
 	}
 	return writeTable(w, 5, "ECDS NAME\tTYPE", rows)
 }

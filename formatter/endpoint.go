@@ -21,7 +21,7 @@ func EndpointRows(cla *endpointv3.ClusterLoadAssignment, withName bool) []string
 			if withName {
 				addr = "endpoint/" + addr
 			}
-			rows = append(rows, strings.Join([]string{addr, ep.GetHealthStatus().String(), localityString(llb.GetLocality()), cla.GetClusterName()}, "\t"))
+			rows = append(rows, row(addr, ep.GetHealthStatus().String(), localityString(llb.GetLocality()), cla.GetClusterName()))
 		}
 	}
 	return rows
@@ -89,7 +89,7 @@ func HostTable(w io.Writer, hosts []configdump.HostEndpoint) error {
 		if h.FailedOutlier {
 			outlier = "FAILED"
 		}
-		rows[i] = endpoint + "\t" + corev3.HealthStatus_name[int32(h.Status)] + "\t" + outlier + "\t" + h.Cluster
+		rows[i] = row(endpoint, corev3.HealthStatus_name[int32(h.Status)], outlier, h.Cluster)
 	}
 	return writeTable(w, 5, "ENDPOINT\tSTATUS\tOUTLIER CHECK\tCLUSTER", rows)
 }

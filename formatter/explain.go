@@ -5,9 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/proxyctl/proxyctl/internal/safetext"
 	"io"
 	"strings"
-	"unicode"
 
 	"github.com/proxyctl/proxyctl/internal/traffic"
 )
@@ -92,19 +92,7 @@ func Explain(w io.Writer, e *traffic.Explanation, f Format, verbose bool) error 
 	return bw.Flush()
 }
 
-// printable escapes the control characters of text from a dump or a server (\x1b for ESC), so
-// that a trace or a table never prints one raw (a tab would also shift a table's columns).
-func printable(s string) string {
-	if strings.IndexFunc(s, unicode.IsControl) < 0 {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			fmt.Fprintf(&b, `\x%02x`, r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// printable escapes what a terminal could act on in text from a dump or a server (\x1b for
+// ESC, a tab, a bidirectional override: see safetext.Escape), so that a trace or a table never
+// prints one raw.
+func printable(s string) string { return safetext.Escape(s) }

@@ -5,6 +5,7 @@ package formatter
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"sort"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/internal/parallel"
+	"github.com/proxyctl/proxyctl/internal/safetext"
 )
 
 // Format is an output format.
@@ -78,20 +80,72 @@ func TableOptionsOf(w io.Writer) TableOptions {
 	return TableOptions{}
 }
 
+// Every table goes through newTable or writeTable, which escape what a terminal could act on
+// (safetext.EscapeCells): a cluster name, a status reason or an istiod's answer cannot rewrite
+// the user's terminal, and a "\r\n" in one cannot forge a row. Rows are built with row, which
+// also escapes the tabs inside a cell, so that a cell cannot forge a column either.
+
+// row joins a row's cells with tabs, each escaped (see safetext.Escape).
+func row(cells ...string) string {
+	for i, c := range cells {
+		cells[i] = safetext.Escape(c)
+	}
+	return strings.Join(cells, "\t")
+}
+
+// table is a tab writer laid out as istioctl's tables, whose lines are escaped.
+type table struct {
+	tw      *tabwriter.Writer
+	partial []byte
+}
+
 // newTable returns a tab writer laid out as istioctl's tables: columns separated by at least
-// padding spaces. Tables with a header go through writeTable, which honours TableOptions.
-func newTable(w io.Writer, padding int) *tabwriter.Writer {
-	return tabwriter.NewWriter(w, 0, 8, padding, ' ', 0)
+// padding spaces. Write it whole lines (each escaped as it is written), or rows with Row.
+func newTable(w io.Writer, padding int) *table {
+	return &table{tw: tabwriter.NewWriter(w, 0, 8, padding, ' ', 0)}
+}
+
+// Write writes lines of tab-separated cells; each complete line is escaped.
+func (t *table) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			t.partial = append(t.partial, p...)
+			break
+		}
+		line := string(append(t.partial, p[:i]...))
+		t.partial = t.partial[:0]
+		p = p[i+1:]
+		if _, err := io.WriteString(t.tw, safetext.EscapeCells(line)+"\n"); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// Row writes one row, its cells escaped, tabs included.
+func (t *table) Row(cells ...string) { io.WriteString(t.tw, row(cells...)+"\n") }
+
+// Flush writes the table out.
+func (t *table) Flush() error {
+	if len(t.partial) > 0 {
+		t.Write([]byte("\n"))
+	}
+	return t.tw.Flush()
 }
 
 // writeTable writes a header and rows (cells separated by tabs) aligned as istioctl's tables:
 // byte for byte what text/tabwriter writes with newTable's settings, several times faster on
-// the tables of large dumps (tens of thousands of rows).
+// the tables of large dumps (tens of thousands of rows). Each line is escaped.
 // With TableOptions.NoHeaders (see WithTableOptions) the header is left out.
 func writeTable(w io.Writer, padding int, header string, rows []string) error {
-	lines := append([]string{header}, rows...)
-	if TableOptionsOf(w).NoHeaders {
-		lines = rows
+	lines := make([]string, 0, len(rows)+1)
+	if !TableOptionsOf(w).NoHeaders {
+		lines = append(lines, safetext.EscapeCells(header))
+	}
+	for _, r := range rows {
+		lines = append(lines, safetext.EscapeCells(r))
 	}
 	if len(lines) == 0 {
 		return nil
@@ -99,7 +153,7 @@ func writeTable(w io.Writer, padding int, header string, rows []string) error {
 	widths, ok := columnWidths(lines, padding)
 	if !ok {
 		// Lines with different numbers of cells, or text tabwriter treats specially.
-		t := newTable(w, padding)
+		t := tabwriter.NewWriter(w, 0, 8, padding, ' ', 0)
 		for _, l := range lines {
 			fmt.Fprintln(t, l)
 		}
@@ -278,6 +332,10 @@ func RawReleasing(w io.Writer, data []byte, replace []configdump.Replacement, f 
 	at := 0
 	for at < len(data) {
 		end := min(at+chunk, len(data))
+		// Never inside a character: jsonSafeWriter escapes characters it sees whole.
+		for end < len(data) && data[end] >= utf8.RuneSelf {
+			end++
+		}
 		// The replacements that start in this chunk, the chunk stretched to their end.
 		i := sort.Search(len(replace), func(i int) bool { return replace[i].Start >= at })
 		j := sort.Search(len(replace), func(j int) bool { return replace[j].Start >= end })
@@ -303,6 +361,7 @@ func RawReleasing(w io.Writer, data []byte, replace []configdump.Replacement, f 
 
 // writeReplaced writes data[at:] with the replacements (in order, inside it) applied.
 func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement, at int) error {
+	w = jsonSafeWriter{w}
 	for _, r := range replace {
 		if _, err := w.Write(data[at:r.Start]); err != nil {
 			return err
@@ -316,20 +375,63 @@ func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement, a
 	return err
 }
 
-// yamlItem turns a YAML document into an item of a YAML sequence: its first line after "- ",
-// the others after two spaces (a line feed ending the document is kept, not followed).
+// jsonSafeWriter writes JSON text with the characters a terminal acts on or that reorder text
+// (safetext.UnsafeRune: C1 controls, bidirectional overrides...) written as \u escapes: in
+// valid JSON they can only be inside strings, where the escape is the same value. Text without
+// them (the usual dump is ASCII) is written as it is.
+type jsonSafeWriter struct{ w io.Writer }
+
+func (j jsonSafeWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	at := 0
+	for i := 0; i < len(p); {
+		// Eight bytes at a time while they are ASCII (the usual dump is).
+		for i+8 <= len(p) && binary.LittleEndian.Uint64(p[i:])&0x8080808080808080 == 0 {
+			i += 8
+		}
+		if i >= len(p) {
+			break
+		}
+		if p[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(p[i:])
+		if !safetext.UnsafeRune(r) {
+			i += size
+			continue
+		}
+		if _, err := j.w.Write(p[at:i]); err != nil {
+			return 0, err
+		}
+		if _, err := fmt.Fprintf(j.w, `\u%04x`, r); err != nil {
+			return 0, err
+		}
+		i += size
+		at = i
+	}
+	if _, err := j.w.Write(p[at:]); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// yamlItem turns a YAML document into an item of a YAML sequence.
 func yamlItem(doc []byte) []byte {
-	out := make([]byte, 0, len(doc)+2+2*bytes.Count(doc, []byte{'\n'}))
-	prefix := "- "
-	for len(doc) > 0 {
+	var b bytes.Buffer
+	b.Grow(len(doc) + bytes.Count(doc, []byte("\n"))*2 + 2)
+	for i := 0; len(doc) > 0; i++ {
 		line := doc
-		if i := bytes.IndexByte(doc, '\n'); i >= 0 {
-			line = doc[:i+1]
+		if n := bytes.IndexByte(doc, '\n'); n >= 0 {
+			line = doc[:n+1]
 		}
 		doc = doc[len(line):]
-		out = append(out, prefix...)
-		out = append(out, line...)
-		prefix = "  "
+		if i == 0 {
+			b.WriteString("- ")
+		} else {
+			b.WriteString("  ")
+		}
+		b.Write(line)
 	}
-	return out
+	return b.Bytes()
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -17,18 +18,18 @@ import (
 // (ordered by destination, as istioctl orders them), one for the listener otherwise. withName
 // adds the NAME column `pc all` shows.
 func ListenerRows(d *configdump.Dump, l *listenerv3.Listener, verbose, withName bool) []string {
-	prefix := fmt.Sprintf("%s\t%d", strings.Join(configdump.ListenerAddresses(l), ","), configdump.ListenerPort(l))
+	prefix := row(strings.Join(configdump.ListenerAddresses(l), ","), strconv.Itoa(int(configdump.ListenerPort(l))))
 	if withName {
-		prefix = "listener/" + l.GetName() + "\t" + prefix
+		prefix = row("listener/"+l.GetName()) + "\t" + prefix
 	}
 	if !verbose {
-		return []string{prefix + "\t" + configdump.ListenerType(l)}
+		return []string{prefix + "\t" + row(configdump.ListenerType(l))}
 	}
 	chains := chainRows(d, l)
 	sort.Slice(chains, func(i, j int) bool { return chains[i].destination > chains[j].destination })
 	rows := make([]string, len(chains))
 	for i, c := range chains {
-		rows[i] = prefix + "\t" + c.match + "\t" + c.destination
+		rows[i] = prefix + "\t" + row(c.match, c.destination)
 	}
 	return rows
 }

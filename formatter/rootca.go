@@ -31,7 +31,7 @@ func RootCAComparison(w io.Writer, a, b string, cmp configdump.RootComparison) e
 	for _, r := range rows {
 		for _, c := range r.certs {
 			sum := sha256.Sum256(c.Raw)
-			fmt.Fprintf(t, "%s\t%s\t%s\t%x\n", c.Subject.String(), r.in, c.NotAfter.UTC().Format(time.RFC3339), sum[:8])
+			t.Row(c.Subject.String(), r.in, c.NotAfter.UTC().Format(time.RFC3339), fmt.Sprintf("%x", sum[:8]))
 		}
 	}
 	return t.Flush()

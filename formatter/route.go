@@ -3,6 +3,7 @@ package formatter
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -17,18 +18,18 @@ func RouteRows(rc *routev3.RouteConfiguration, verbose, withName bool) []string 
 		name = "route/" + name
 	}
 	if !verbose {
-		return []string{fmt.Sprintf("%s\t%d", name, len(rc.GetVirtualHosts()))}
+		return []string{row(name, strconv.Itoa(len(rc.GetVirtualHosts())))}
 	}
 	var rows []string
 	for _, vh := range rc.GetVirtualHosts() {
 		domains := describeRouteDomains(vh.GetDomains())
 		for _, r := range vh.GetRoutes() {
 			if !isPassthrough(r) {
-				rows = append(rows, strings.Join([]string{name, vh.GetName(), domains, describeMatch(r.GetMatch()), describeManagement(r.GetMetadata())}, "\t"))
+				rows = append(rows, row(name, vh.GetName(), domains, describeMatch(r.GetMatch()), describeManagement(r.GetMetadata())))
 			}
 		}
 		if len(vh.GetRoutes()) == 0 {
-			rows = append(rows, strings.Join([]string{name, vh.GetName(), domains, "/*", "404"}, "\t"))
+			rows = append(rows, row(name, vh.GetName(), domains, "/*", "404"))
 		}
 	}
 	return rows

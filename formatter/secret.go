@@ -3,6 +3,7 @@ package formatter
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/proxyctl/proxyctl/configdump"
@@ -29,11 +30,11 @@ func SecretTable(w io.Writer, items []configdump.SecretItem, withName bool) erro
 		if withName {
 			name = "secret/" + name
 		}
-		row := fmt.Sprintf("%s\t%s\t%s\t%t\t%s\t%s\t%s", name, it.Type, it.State, it.Valid, it.SerialNumber, it.NotAfter, it.NotBefore)
+		cells := []string{name, it.Type, it.State, strconv.FormatBool(it.Valid), it.SerialNumber, it.NotAfter, it.NotBefore}
 		if trustDomains {
-			row += "\t" + it.TrustDomain
+			cells = append(cells, it.TrustDomain)
 		}
-		rows = append(rows, row)
+		rows = append(rows, row(cells...))
 	}
 	return writeTable(w, 5, strings.Join(columns, "\t"), rows)
 }

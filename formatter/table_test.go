@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestWriteTableMatchesTabwriter: writeTable lays tables out exactly as text/tabwriter does,
@@ -38,6 +39,42 @@ func TestWriteTableMatchesTabwriter(t *testing.T) {
 		tw.Flush()
 		if got.String() != want.String() {
 			t.Fatalf("padding %d, lines %q:\n got %q\nwant %q", padding, lines, got.String(), want.String())
+		}
+	}
+}
+
+// TestTablesEscape: whatever a cell holds, a table has one line per row, the columns of its
+// header, and no character a terminal acts on.
+func TestTablesEscape(t *testing.T) {
+	cells := []string{"plain", "a\r\nforged\trow", "\x1b[31mred", "tab\there", "\u202eevil", "bad\xffutf8", "nel\u0085"}
+	var rows []string
+	for i := range cells {
+		rows = append(rows, row(cells[i], cells[(i+1)%len(cells)], "x"))
+	}
+	rows = append(rows, "raw\r\nrow\x1b[2J\tb\tc") // a row made without row(): the writer escapes it
+	var tw, tt bytes.Buffer
+	if err := writeTable(&tw, 3, "A\tB\tC", rows); err != nil {
+		t.Fatal(err)
+	}
+	tab := newTable(&tt, 3)
+	tab.Write([]byte("A\tB\tC\n"))
+	for i := range cells {
+		tab.Row(cells[i], cells[(i+1)%len(cells)], "x")
+	}
+	tab.Write([]byte("raw\rrow\x1b[2J\tb\tc\n"))
+	tab.Flush()
+	for name, out := range map[string]string{"writeTable": tw.String(), "newTable": tt.String()} {
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if len(lines) != len(rows)+1 {
+			t.Errorf("%s: %d lines for %d rows:\n%s", name, len(lines), len(rows), out)
+		}
+		for _, r := range out {
+			if r < 0x20 && r != '\n' || r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0x202e || r == utf8.RuneError {
+				t.Errorf("%s: raw %U in\n%s", name, r, out)
+			}
+		}
+		if !strings.Contains(out, `a\x0d\x0aforged\x09row`) {
+			t.Errorf("%s: the cell is not shown escaped:\n%s", name, out)
 		}
 	}
 }

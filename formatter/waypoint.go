@@ -26,7 +26,7 @@ func WaypointRows(d *configdump.Dump, l *listenerv3.Listener) []string {
 	for _, fc := range chains {
 		destination := describeTarget(d.ChainTarget(fc.GetFilters()))
 		for _, match := range chainMatches(d, fc, l) {
-			rows = append(rows, lname+"\t"+fc.GetName()+"\t"+match+"\t"+destination)
+			rows = append(rows, row(lname, fc.GetName(), match, destination))
 		}
 	}
 	return rows

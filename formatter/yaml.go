@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,13 +22,124 @@ import (
 // (the output istioctl prints: yaml.v2, keys sorted, integers kept as integers), several times
 // faster: the JSON is read by encoding/json rather than by the YAML parser.
 func jsonToYAML(doc []byte) ([]byte, error) {
+	doc, long := stashLongStrings(doc)
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	return yamlv2.Marshal(yamlValue(v))
+	out, err := yamlv2.Marshal(yamlValue(v))
+	if err != nil || len(long) == 0 {
+		return out, err
+	}
+	return restoreLongStrings(out, long)
+}
+
+// longString: a string longer than this is not given to encoding/json and yaml.v2, which hold
+// several copies of it (a 100 MB cluster name took 800 MB): a placeholder takes its place, and
+// the JSON string itself is written in its place afterwards, a double-quoted YAML scalar of the
+// same value (YAML's double-quoted escapes include JSON's), on one line where yaml.v2 would
+// fold it.
+const longString = 64 << 10
+
+// longPlaceholder marks where a long string goes; the nonce keeps a dump's own text from
+// looking like one.
+var longPlaceholder = fmt.Sprintf("proxyctl-long-string-%x-", rand.Uint64())
+
+// stashLongStrings returns doc with each string value longer than longString replaced by a
+// placeholder string, and the tokens, quotes included. A token with a \u escape of a surrogate
+// (which YAML does not pair) is left in place.
+func stashLongStrings(doc []byte) ([]byte, [][]byte) {
+	if len(doc) <= longString {
+		return doc, nil
+	}
+	var out []byte
+	var long [][]byte
+	at := 0
+	for i := 0; i < len(doc); {
+		q := bytes.IndexByte(doc[i:], '"')
+		if q < 0 {
+			break
+		}
+		start := i + q
+		end := start + 1
+		for end < len(doc) && doc[end] != '"' {
+			if doc[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(doc) {
+			break
+		}
+		end++ // past the closing quote
+		tok := doc[start:end]
+		k := end
+		for k < len(doc) && (doc[k] == ' ' || doc[k] == '\n' || doc[k] == '\r' || doc[k] == '\t') {
+			k++
+		}
+		isKey := k < len(doc) && doc[k] == ':' // a long key needs YAML's "? key" form: yaml.v2 writes it
+		if !isKey && len(tok) > longString && !bytes.Contains(tok, []byte(`\ud8`)) && !bytes.Contains(tok, []byte(`\ud9`)) &&
+			!bytes.Contains(tok, []byte(`\uda`)) && !bytes.Contains(tok, []byte(`\udb`)) && !bytes.Contains(tok, []byte(`\udc`)) &&
+			!bytes.Contains(tok, []byte(`\udd`)) && !bytes.Contains(tok, []byte(`\ude`)) && !bytes.Contains(tok, []byte(`\udf`)) {
+			out = append(out, doc[at:start]...)
+			out = append(out, '"')
+			out = append(out, longPlaceholder...)
+			out = strconv.AppendInt(out, int64(len(long)), 10)
+			out = append(out, '"')
+			long = append(long, tok)
+			at = end
+		}
+		i = end
+	}
+	if long == nil {
+		return doc, nil
+	}
+	return append(out, doc[at:]...), long
+}
+
+// restoreLongStrings writes the stashed strings in place of their placeholders.
+func restoreLongStrings(out []byte, long [][]byte) ([]byte, error) {
+	var b bytes.Buffer
+	size := len(out)
+	for _, l := range long {
+		size += len(l) + 16
+	}
+	b.Grow(size)
+	mark := []byte(longPlaceholder)
+	seen := 0
+	for {
+		at := bytes.Index(out, mark)
+		if at < 0 {
+			break
+		}
+		b.Write(out[:at])
+		out = out[at+len(mark):]
+		n := 0
+		for n < len(out) && out[n] >= '0' && out[n] <= '9' {
+			n++
+		}
+		i, err := strconv.Atoi(string(out[:n]))
+		if err != nil || i >= len(long) {
+			return nil, fmt.Errorf("yaml: a long string's place is lost")
+		}
+		out = out[n:]
+		// JSON's "\/" is YAML 1.2's, not 1.1's: write "/".
+		tok := long[i]
+		if bytes.Contains(tok, []byte(`\/`)) {
+			tok = bytes.ReplaceAll(tok, []byte(`\/`), []byte("/"))
+		}
+		if _, err := (jsonSafeWriter{&b}).Write(tok); err != nil {
+			return nil, err
+		}
+		seen++
+	}
+	if seen != len(long) {
+		return nil, fmt.Errorf("yaml: %d long strings placed of %d", seen, len(long))
+	}
+	b.Write(out)
+	return b.Bytes(), nil
 }
 
 // yamlValue turns encoding/json's numbers into the types the YAML parser would have picked.
@@ -248,17 +360,19 @@ func (p yamlPart) render(doc []byte, replace []configdump.Replacement) ([]byte, 
 		return nil, err
 	}
 	var b bytes.Buffer
-	b.Grow(len(y) + 16)
-	for i, line := range strings.SplitAfter(string(y), "\n") {
-		if line == "" {
-			continue
+	b.Grow(len(y) + len(p.first) + bytes.Count(y, []byte("\n"))*len(p.rest))
+	for i := 0; len(y) > 0; i++ {
+		line := y
+		if n := bytes.IndexByte(y, '\n'); n >= 0 {
+			line = y[:n+1]
 		}
+		y = y[len(line):]
 		if i == 0 {
 			b.WriteString(p.first)
 		} else {
 			b.WriteString(p.rest)
 		}
-		b.WriteString(line)
+		b.Write(line)
 	}
 	return b.Bytes(), nil
 }

@@ -139,3 +139,30 @@ func sameYAMLValue(t *testing.T, a, b []byte) bool {
 	}
 	return reflect.DeepEqual(va, vb)
 }
+
+// TestLongStringsYAML: strings too long to give to yaml.v2 are written as double-quoted scalars
+// of the same value, wherever they are (values, keys, lists, several in one document).
+func TestLongStringsYAML(t *testing.T) {
+	long := func(c string) string { return string(bytes.Repeat([]byte(c), longString/len(c)+10)) }
+	doc := `{"name": "` + long(`a\"b\\c\n\t\u00e9\/✓ `) + `", "list": ["short", "` + long("x") + `"], "` + long("k") + `": {"b": "` + long("y") + `"}, "raw": "` + long("\u202e") + `"}`
+	if !json.Valid([]byte(doc)) {
+		t.Fatal("invalid test document")
+	}
+	got, err := jsonToYAML([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := yaml.YAMLToJSON(got)
+	if err != nil {
+		t.Fatalf("not YAML: %v\n%.500s", err, got)
+	}
+	var a, b any
+	json.Unmarshal([]byte(doc), &a)
+	json.Unmarshal(back, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("another value:\n%.500s", got)
+	}
+	if bytes.Contains(got, []byte(longPlaceholder)) || bytes.Contains(got, []byte("\u202e")) {
+		t.Errorf("a placeholder or a raw bidirectional override is left:\n%.300s", got)
+	}
+}

@@ -52,6 +52,8 @@ func (k *Kube) Forward(ctx context.Context, ns, pod string, port int, spdyOnly b
 			return streamhttp.IsUpgradeFailure(err) || streamhttp.IsHTTPSProxyError(err)
 		})
 	}
+	// client-go's dialers take no context: bound the set-up's dial with ctx all the same.
+	dialer = ctxDialer{ctx: ctx, d: dialer}
 	f := &Forwarder{stop: make(chan struct{}), done: make(chan error, 1)}
 	ready := make(chan struct{})
 	pf, err := portforward.NewOnAddressesForStreaming(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, f.stop, ready, io.Discard, io.Discard)
@@ -76,6 +78,38 @@ func (k *Kube) Forward(ctx context.Context, ns, pod string, port int, spdyOnly b
 	f.local = ports[0].Local
 	f.URL = fmt.Sprintf("http://127.0.0.1:%d", f.local)
 	return f, nil
+}
+
+// ctxDialer bounds a dial that takes no context (client-go's port-forward dialers): it gives up
+// when ctx ends, leaving the dial to finish on its own, and closes the connection a late dial
+// makes.
+type ctxDialer struct {
+	ctx context.Context
+	d   streamhttp.Dialer
+}
+
+func (c ctxDialer) Dial(protocols ...string) (streamhttp.Connection, string, error) {
+	type dialed struct {
+		conn     streamhttp.Connection
+		protocol string
+		err      error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		conn, protocol, err := c.d.Dial(protocols...)
+		ch <- dialed{conn, protocol, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.conn, r.protocol, r.err
+	case <-c.ctx.Done():
+		go func() {
+			if r := <-ch; r.conn != nil {
+				r.conn.Close()
+			}
+		}()
+		return nil, "", fmt.Errorf("port-forward: %w", c.ctx.Err())
+	}
 }
 
 // Address is the local end as HOST:PORT.
@@ -185,7 +219,7 @@ func (f *Forwarder) explain(what string, port int, notListening, closed string) 
 		case reqErr == nil:
 			return nil
 		case errors.Is(reqErr, io.ErrUnexpectedEOF):
-			return nil // cut in the middle of an answer: the admin client says so
+			return nil // cut in the middle of an answer: the client says so
 		case errors.Is(reqErr, io.EOF) || strings.Contains(reqErr.Error(), "EOF") || strings.Contains(reqErr.Error(), "connection reset"):
 			return &causedError{kindError: kindError{kind: ErrNoAnswer,
 				msg: fmt.Sprintf("the port-forward to %s closed the connection to port %d before any answer: %v; %s", what, port, reqErr, closed)}, cause: reqErr}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
@@ -80,6 +82,17 @@ func (f *KubeFlags) RawConfig() (clientcmdapi.Config, error) {
 
 // NamespaceFlag returns -n/--namespace as given on the command line ("" when not given).
 func (f *KubeFlags) NamespaceFlag() string { return f.overrides.Context.Namespace }
+
+// RequestTimeout returns --request-timeout, the time limit of each Kubernetes API request (0
+// when there is none), read as kubectl reads it: a duration, or a number of seconds.
+func (f *KubeFlags) RequestTimeout() time.Duration {
+	s := f.overrides.Timeout
+	if n, err := strconv.Atoi(s); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	d, _ := time.ParseDuration(s)
+	return d
+}
 
 // ErrNoKubeconfig is wrapped by Client's error when there is no Kubernetes configuration at all.
 var ErrNoKubeconfig = errors.New("no Kubernetes configuration found")

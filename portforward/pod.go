@@ -24,7 +24,10 @@ type PodAdmin struct {
 	*AdminClient
 	Pod       string
 	Namespace string
-	forward   *Forwarder
+	// IPs are the pod's IPs and Node the node it runs on: part of the proxy's identity.
+	IPs     []string
+	Node    string
+	forward *Forwarder
 }
 
 // OpenPod finds the pod a target names, checks that it can be reached (Running, an admin port,
@@ -68,7 +71,14 @@ func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, 
 	}
 	client.describe = "Envoy admin API of " + what
 	client.onFailure = fwd.explainFailure(what, o.AdminPort)
-	return &PodAdmin{AdminClient: client, Pod: pod.Name, Namespace: pod.Namespace, forward: fwd}, nil
+	var ips []string
+	for _, ip := range pod.Status.PodIPs {
+		ips = append(ips, ip.IP)
+	}
+	if len(ips) == 0 && pod.Status.PodIP != "" {
+		ips = []string{pod.Status.PodIP}
+	}
+	return &PodAdmin{AdminClient: client, Pod: pod.Name, Namespace: pod.Namespace, IPs: ips, Node: pod.Spec.NodeName, forward: fwd}, nil
 }
 
 // adminPortNote says which admin port of a pod is used, and why, when it is not Istio's 15000.

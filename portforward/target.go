@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strings"
@@ -147,6 +148,27 @@ func (k *Kube) Resolve(ctx context.Context, t Target) (pod *corev1.Pod, note str
 	return &ready[0], note, nil
 }
 
+// Pods lists the pods a target names: the pod itself, or every pod of a workload's or
+// service's selector (Running or not), ordered by name; selector is the one used ("" for a
+// pod).
+func (k *Kube) Pods(ctx context.Context, t Target) (pods []corev1.Pod, selector string, err error) {
+	if t.Kind == "pod" {
+		pod, err := k.GetPod(ctx, t.Namespace, t.Name)
+		if err != nil {
+			return nil, "", k.apiError(err, t.String(), "pods")
+		}
+		return []corev1.Pod{*pod}, "", nil
+	}
+	if selector, err = k.selectorOf(ctx, t); err != nil {
+		return nil, "", err
+	}
+	if pods, err = k.ListPods(ctx, t.Namespace, selector); err != nil {
+		return nil, "", k.apiError(err, "pods of "+t.String(), "pods")
+	}
+	sort.Slice(pods, func(i, j int) bool { return pods[i].Name < pods[j].Name })
+	return pods, selector, nil
+}
+
 // selectorOf returns the label selector of a workload or service.
 func (k *Kube) selectorOf(ctx context.Context, t Target) (string, error) {
 	var (
@@ -201,25 +223,50 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
+// APIError turns a client-go error reading what (the API server down, access forbidden,
+// credentials refused, not found) into one sentence naming the cause and the fix: resource
+// names the RBAC access it needs (get/list pods), k.Alternatives what to use without Kubernetes.
+func (k *Kube) APIError(err error, what, resource string) error {
+	return k.apiError(err, what, resource)
+}
+
 // apiError turns an API error about what into a message naming the fix.
 func (k *Kube) apiError(err error, what, resource string) error {
 	switch {
+	case err == nil:
+		return nil
+	case err == nil:
+		return nil
 	case apierrors.IsNotFound(err):
 		return errorf(ErrNotFound, "%s not found; check the name and the namespace (NAME.NAMESPACE or -n)", what)
 	case apierrors.IsForbidden(err):
 		return errorf(ErrForbidden, "you may not read %s (%s); ask for RBAC access to get/list %s%s", what, err, resource, orUse(", or", k.Alternatives))
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("the API server did not accept your credentials reading %s: %w; check --kubeconfig and --context", what, err)
+		return fmt.Errorf("the API server did not accept your credentials reading %s: %w; check --kubeconfig and --context (is your token expired?)", what, err)
 	}
 	var urlErr *url.Error
-	if errors.As(err, &urlErr) {
-		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w; check --context and --kubeconfig%s", urlHost(urlErr.URL), urlErr.Err, orUse(", or", k.Alternatives))
+	if errors.As(err, &urlErr) && !IsTimeout(err) {
+		return fmt.Errorf("cannot reach the Kubernetes API server at %s to read %s: %w; check --context and --kubeconfig%s", urlHost(urlErr.URL), what, urlErr.Err, orUse(", or", k.Alternatives))
 	}
 	return fmt.Errorf("reading %s: %w", what, err)
 }
 
-// CheckPod verifies that a pod can be port-forwarded to: Running, and with an Envoy admin port:
-// adminPort when adminPortSet, else the one the pod's spec says (DetectAdminPort).
+// IsTimeout reports whether err is a request that ran out of time: a context's deadline, or an
+// http.Client's own Timeout (kubectl's --request-timeout sets the Kubernetes client's).
+func IsTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return strings.Contains(err.Error(), "Client.Timeout exceeded") || strings.Contains(err.Error(), "context deadline exceeded")
+}
+
+// CheckPod verifies that a pod can be port-forwarded to: Running, and with an Envoy admin port.
+// When adminPortSet is false the port is Envoy's default, which an istio-proxy container (or a
+// container declaring the port) must stand for.
 func CheckPod(pod *corev1.Pod, adminPort int, adminPortSet bool) error {
 	what := fmt.Sprintf("pod %s in namespace %s", pod.Name, pod.Namespace)
 	if pod.Status.Phase != corev1.PodRunning {

@@ -60,13 +60,14 @@ const (
 	reported                 // no target but to succeed (see targetFor)
 	proxyStatus              // ps POD --file: two dumps and a diff
 	relative                 // a multiple of another line's wall time
+	captureLine              // proxyctl capture of stand-in admin APIs (see capture.go)
 )
 
 // benchCmd is one line of the report. In args, {dump} and {clusters} stand for the input's
 // files, {changed} for the dump with a few values changed, {istiod} for a stand-in istiod
 // serving the dump as its config_dump, {route} and {routetests} for a route configuration of
 // the dump and route-check tests of it, {http} and {tcp} for requests explain follows through
-// the dump.
+// the dump, {diff1} for the same mesh with 1% of its resources changed.
 type benchCmd struct {
 	name  string
 	args  []string
@@ -78,6 +79,11 @@ type benchCmd struct {
 	// relWall multiple (class relative).
 	relTo   string
 	relWall float64
+	// rss, when set, is the line's peak RSS target instead of its class's (pc diff reads two
+	// files: the issue asks under 3x one).
+	rss float64
+	// exit is the exit status the command must end with (pc diff: 1, the dumps differ).
+	exit int
 }
 
 // commands are the lines of the report, in order. Add new views here.
@@ -108,6 +114,11 @@ var commands = []benchCmd{
 	{name: "ps POD --file (different)", args: []string{"ps", "bench.default", "--istiod-url", "{istiod}", "--file", "{changed}"}, class: proxyStatus, maxWallPerMB: 200 * time.Millisecond},
 	{name: "pc explain (HTTP, address from the dump)", args: []string{"pc", "explain", "-f", "{dump}", "{http}"}, class: relative, relTo: "pc route", relWall: 2},
 	{name: "pc explain -o json (TCP)", args: []string{"pc", "explain", "-f", "{dump}", "{tcp}", "-o", "json"}, class: relative, relTo: "pc route", relWall: 2},
+	// Two dumps of one mesh, 1% of the resources changed: within 2x pc all -o json on one.
+	{name: "pc diff (1% changed)", args: []string{"pc", "diff", "{dump}", "{diff1}"}, class: relative, relTo: "pc all -o json", relWall: 2, rss: 3, exit: 1},
+	{name: "pc diff -o json (1% changed)", args: []string{"pc", "diff", "{dump}", "{diff1}", "-o", "json"}, class: relative, relTo: "pc all -o json", relWall: 2, rss: 3, exit: 1},
+	// 50 stand-in admin APIs, on the first size only (see capture.go).
+	{name: "capture 50 proxies", args: []string{"capture"}, class: captureLine},
 }
 
 // The targets of issue 17, the same on every input and size: wall time as a multiple of the
@@ -152,7 +163,13 @@ func targetFor(sizeMB int, b benchCmd) target {
 	case proxyStatus:
 		return target{maxWall: time.Duration(sizeMB) * b.maxWallPerMB, rss: proxyStatusRSS}
 	case relative:
-		return target{relWall: b.relWall, relTo: b.relTo, rss: viewRSS}
+		rss := viewRSS
+		if b.rss > 0 {
+			rss = b.rss
+		}
+		return target{relWall: b.relWall, relTo: b.relTo, rss: rss}
+	case captureLine:
+		return target{wall: 1, rss: 2} // see benchCapture
 	}
 	return target{}
 }
@@ -208,6 +225,9 @@ type dumpFiles struct {
 	dump, clusters, changed string
 	routeTests, route       string
 	http, tcp               []string
+	diff1                   string // the same mesh, 1% of its resources changed
+	// prefix starts the names of the other files made for the input (capture's documents).
+	prefix string
 }
 
 func (d dumpFiles) path(in input) string {
@@ -391,7 +411,7 @@ func benchInput(c config, cmds []benchCmd, sh shape, sizeMB int, progress io.Wri
 		sizes[in] = fi.Size()
 		notes = append(notes, fmt.Sprintf("%s: %s: %s", label, p, fmtBytes(fi.Size())))
 	}
-	for _, p := range []string{files.dump, files.clusters, files.changed} {
+	for _, p := range []string{files.dump, files.clusters, files.changed, files.diff1} {
 		if err := warm(p); err != nil {
 			return nil, nil, err
 		}
@@ -402,7 +422,7 @@ func benchInput(c config, cmds []benchCmd, sh shape, sizeMB int, progress io.Wri
 	}
 	defer stopIstiod()
 	placeholders := strings.NewReplacer("{dump}", files.dump, "{clusters}", files.clusters, "{changed}", files.changed, "{istiod}", istiodURL,
-		"{route}", files.route, "{routetests}", files.routeTests)
+		"{route}", files.route, "{routetests}", files.routeTests, "{diff1}", files.diff1)
 	expand := func(b benchCmd) []string {
 		var args []string
 		for _, a := range b.args {
@@ -420,8 +440,19 @@ func benchInput(c config, cmds []benchCmd, sh shape, sizeMB int, progress io.Wri
 	var rows []row
 	measured := map[string]measurement{}
 	for _, b := range cmds {
+		if b.class == captureLine {
+			if sizeMB != c.sizes[0] {
+				continue
+			}
+			r, note, err := benchCapture(c, b, files, label, progress)
+			if err != nil {
+				return nil, nil, err
+			}
+			rows, notes = append(rows, r), append(notes, note)
+			continue
+		}
 		fmt.Fprintf(progress, "%s %s ... ", label, b.name)
-		m := measure(c, c.bin, expand(b), files.path(b.input))
+		m := measure(c, c.bin, expand(b), files.path(b.input), b.exit)
 		r := row{
 			dump:     label,
 			command:  b.name,
@@ -435,7 +466,7 @@ func benchInput(c config, cmds []benchCmd, sh shape, sizeMB int, progress io.Wri
 			if !ok { // filtered out by -run: measure it for the reference
 				ref = measurement{err: fmt.Errorf("no command %q to compare with", r.target.relTo)}
 				if i := slices.IndexFunc(commands, func(o benchCmd) bool { return o.name == r.target.relTo }); i >= 0 {
-					ref = measure(c, c.bin, expand(commands[i]), files.path(commands[i].input))
+					ref = measure(c, c.bin, expand(commands[i]), files.path(commands[i].input), commands[i].exit)
 				}
 				measured[r.target.relTo] = ref
 			}
@@ -479,22 +510,35 @@ func (r row) cpuRatio() float64  { return float64(r.m.cpu) / float64(max(r.m.flo
 func (r row) rssRatio() float64  { return float64(r.m.rss) / float64(max(r.fileSize, 1)) }
 
 // measure runs bin c.runs times, each run after one of the floor on file, and returns the
-// medians of both: the two see the same load on the machine. It stops at the first failing
-// run.
-func measure(c config, bin string, args []string, file string) measurement {
+// medians of both: the two see the same load on the machine. The command must exit with
+// status exit. It stops at the first failing run.
+func measure(c config, bin string, args []string, file string, exit int) measurement {
 	var runs, floors []usage
 	for range c.runs {
-		fl, err := runOnce(c, c.floor, []string{file})
+		fl, err := runOnce(c, c.floor, []string{file}, 0)
 		if err != nil {
 			return measurement{err: fmt.Errorf("the floor on %s: %w", file, err)}
 		}
-		u, err := runOnce(c, bin, args)
+		u, err := runOnce(c, bin, args, exit)
 		if err != nil {
 			return measurement{err: err}
 		}
 		runs, floors = append(runs, u), append(floors, fl)
 	}
 	return measurement{usage: median(runs), floor: median(floors)}
+}
+
+// measureAlone is measure without the floor's runs (lines whose floor is another command's).
+func measureAlone(c config, bin string, args []string) (usage, error) {
+	var runs []usage
+	for range c.runs {
+		u, err := runOnce(c, bin, args, 0)
+		if err != nil {
+			return usage{}, err
+		}
+		runs = append(runs, u)
+	}
+	return median(runs), nil
 }
 
 // median is the median of each figure on its own.
@@ -517,7 +561,7 @@ func median(us []usage) usage {
 // runOnce runs one command through the runner, its output drained, and returns what it used.
 // The runner starts the command and reads its rusage: a child this harness started itself
 // would count this harness's memory in its peak RSS (see hack/bench/run).
-func runOnce(c config, bin string, args []string) (usage, error) {
+func runOnce(c config, bin string, args []string, exit int) (usage, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout+time.Minute)
 	defer cancel()
 	report, reportW, err := os.Pipe()
@@ -556,7 +600,9 @@ func runOnce(c config, bin string, args []string) (usage, error) {
 	switch {
 	case status == -2:
 		return u, fmt.Errorf("timed out after %s", c.timeout)
-	case status != 0:
+	case status != exit && exit != 0 && status == 0:
+		return u, fmt.Errorf("exit status 0, want %d", exit)
+	case status != exit:
 		err := fmt.Errorf("exit status %d", status)
 		if msg := firstLine(stderr.String()); msg != "" {
 			err = fmt.Errorf("%v: %s", err, msg)
@@ -622,6 +668,11 @@ func ensureInputs(c config, sh shape, sizeMB int, progress io.Writer) (dumpFiles
 			return files, err
 		}
 	}
+	if sh == shapeReal && (!exists(files.diff1) || c.regen) {
+		if err := writeDiff1(files.dump, files.diff1); err != nil {
+			return files, err
+		}
+	}
 	files.route, err = writeRouteTests(files.dump, files.routeTests)
 	return files, err
 }
@@ -631,8 +682,8 @@ func ensureInputs(c config, sh shape, sizeMB int, progress io.Writer) (dumpFiles
 func ensureGen(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	prefix := filepath.Join(c.dir, fmt.Sprintf("seed%d-%dMB", c.seed, sizeMB))
 	files := dumpFiles{dump: prefix + "-config_dump.json", clusters: prefix + "-clusters.json", changed: prefix + "-changed.json",
-		routeTests: prefix + "-route-tests.yaml"}
-	if !c.regen && exists(files.dump) && exists(files.clusters) {
+		routeTests: prefix + "-route-tests.yaml", diff1: prefix + "-diff1.json", prefix: prefix}
+	if !c.regen && exists(files.dump) && exists(files.clusters) && exists(files.diff1) {
 		return files, nil
 	}
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
@@ -648,7 +699,10 @@ func ensureGen(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	for _, f := range []struct {
 		path  string
 		write func(io.Writer, gendump.Options) error
-	}{{files.dump, gendump.Write}, {files.clusters, gendump.WriteClusters}} {
+	}{{files.dump, gendump.Write}, {files.clusters, gendump.WriteClusters}, {files.diff1, func(w io.Writer, o gendump.Options) error {
+		o.ChangePercent = 1 // 1% of the resources changed
+		return gendump.Write(w, o)
+	}}} {
 		if err := writeFileAtomic(f.path, func(w io.Writer) error { return f.write(w, o) }); err != nil {
 			return files, err
 		}
@@ -664,7 +718,8 @@ func realGenerator(c config) string { return filepath.Join(c.shared, "bench", "g
 func ensureReal(c config, sizeMB int, progress io.Writer) (dumpFiles, error) {
 	dir := filepath.Join(c.dir, fmt.Sprintf("real-%dMB", sizeMB))
 	files := dumpFiles{dump: filepath.Join(dir, "big.json"), clusters: filepath.Join(dir, "big_clusters.json"),
-		changed: filepath.Join(dir, "changed.json"), routeTests: filepath.Join(dir, "route-tests.yaml")}
+		changed: filepath.Join(dir, "changed.json"), routeTests: filepath.Join(dir, "route-tests.yaml"),
+		diff1: filepath.Join(dir, "diff1.json"), prefix: filepath.Join(dir, "capture")}
 	if !c.regen && exists(files.dump) && exists(files.clusters) {
 		return files, nil
 	}
@@ -754,6 +809,34 @@ func writeChanged(dump, changed string) error {
 		return fmt.Errorf("writeChanged: %s has none of the values changed", dump)
 	}
 	return writeFileAtomic(changed, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
+// writeDiff1 writes a copy of a real-shaped dump with about 1% of its resources changed (the
+// gendump inputs have their own, see gendump.Options.ChangePercent): every 100th initial fetch
+// timeout of the clusters' and secrets' configuration sources, the same size.
+func writeDiff1(dump, out string) error {
+	data, err := os.ReadFile(dump)
+	if err != nil {
+		return err
+	}
+	old, repl := []byte(`"initial_fetch_timeout": "0s"`), []byte(`"initial_fetch_timeout": "9s"`)
+	changed := 0
+	for i, at := 0, 0; ; i++ {
+		k := bytes.Index(data[at:], old)
+		if k < 0 {
+			break
+		}
+		at += k
+		if i%100 == 50 {
+			copy(data[at:], repl)
+			changed++
+		}
+		at += len(old)
+	}
+	if changed == 0 {
+		return fmt.Errorf("writeDiff1: %s has no initial fetch timeout to change", dump)
+	}
+	return writeFileAtomic(out, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
 // serveIstiod starts a stand-in istiod whose /debug/config_dump answers with the dump.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +27,28 @@ func TestMain(m *testing.M) {
 }
 
 func fake(args []string) int {
+	switch args[0] {
+	case "-targz": // the floor's archiving
+		return 0
+	case "capture": // proxyctl capture: fetch each admin API's config dump
+		for i, a := range args {
+			if a != "--admin-url" {
+				continue
+			}
+			resp, err := http.Get(args[i+1] + "/config_dump?include_eds=true")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "error:", err)
+				return 1
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !json.Valid(body) {
+				fmt.Fprintln(os.Stderr, "error: bad config dump")
+				return 1
+			}
+		}
+		return 0
+	}
 	if len(args) == 1 {
 		// The floor: slower than any fake view, so that the wall targets are met.
 		time.Sleep(30 * time.Millisecond)
@@ -42,6 +66,9 @@ func fake(args []string) int {
 	if err != nil || !json.Valid(data) {
 		fmt.Fprintln(os.Stderr, "error: bad input")
 		return 1
+	}
+	if slices.Contains(args, "diff") {
+		return 1 // different, as the dumps are
 	}
 	return 0
 }
@@ -91,10 +118,14 @@ func TestHarness(t *testing.T) {
 		}
 	}
 	lines := strings.Split(out.String(), "\n")
-	for _, name := range []string{"pc cluster", "pc listener -o json", "pc endpoint (/clusters)", "pc all -o json"} {
+	for _, name := range []string{"pc cluster", "pc listener -o json", "pc endpoint (/clusters)", "pc all -o json", "pc diff (1% changed)"} {
 		if !hasRow(lines, name, "PASS") {
 			t.Errorf("no PASS row for %q in\n%s", name, out.String())
 		}
+	}
+	// The capture line ran against the 50 stand-ins, and says what it measured against.
+	if !hasRow(lines, "capture 50 proxies", "") || !strings.Contains(out.String(), "capture: 50 stand-in admin APIs, one serving the 1.0MB dump") {
+		t.Errorf("no capture line:\n%s", out.String())
 	}
 	if !hasRow(lines, "pc secret", "FAIL: exit status 1: error: secret view is not implemented yet") {
 		t.Errorf("the failing view does not show its stderr's first line:\n%s", out.String())
@@ -231,7 +262,7 @@ func TestChildRSS(t *testing.T) {
 	for i := 0; i < len(held); i += 4096 {
 		held[i] = 1
 	}
-	u, err := runOnce(c, self, []string{"pc", "cluster", "-f", file})
+	u, err := runOnce(c, self, []string{"pc", "cluster", "-f", file}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

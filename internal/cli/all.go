@@ -67,9 +67,19 @@ listeners, routes, secrets and endpoints (from the config dump's EDS section).
 	return cmd
 }
 
+// errNoSection is the error for a document with none of the sections `all` shows, or, in -o
+// json|yaml, that is no admin document at all.
+var errNoSection = errors.New("the document has none of the sections `all` shows")
+
 func (o *allOptions) view(d *configdump.Dump) error {
 	f := o.output.format
 	if f != formatter.Short && f != formatter.Name {
+		// What is not an admin document at all, -o json|yaml refuses as the table does: configs
+		// that are not objects, of no type, or of no known admin type (a document with only
+		// sections the table does not show, ECDS say, is printed: it is a config dump).
+		if !d.HasAdminSection() || d.Kind() == configdump.KindClusterStatus {
+			return errNoSection
+		}
 		// The whole dump as it is, but never a secret in the clear: checked and searched for
 		// secrets in one pass, then written in another, each dropping the pages behind it.
 		redactions, err := d.Redactions()
@@ -128,7 +138,7 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			if err := d.CheckSection(configdump.SecretsSection); err != nil {
 				return err
 			}
-			items, err := d.SecretItems(time.Now())
+			items, err := o.secretItems(d, time.Now())
 			if err != nil {
 				return err
 			}
@@ -177,7 +187,7 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		printed-- // a header alone does not make the document one `all` can show
 	}
 	if printed == 0 {
-		return fmt.Errorf("the document has none of the sections `all` shows")
+		return errNoSection
 	}
 	if len(missing) > 0 && !o.quiet {
 		fmt.Fprintf(o.streams.ErrOut, "note: the config dump has nothing for %s\n", strings.ToLower(strings.Join(missing, ", ")))

@@ -261,12 +261,12 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 	defer cancel()
 	src, err := o.source(ctx)
 	if err != nil {
-		return deadline(err, "reaching the proxy", o.timeout)
+		return o.live.root.deadline(ctx, err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
-	d, release, err := loadDocument(ctx, src, pathAll, o.maxInput)
+	d, release, err := loadDocument(ctx, src, pathAll, o.readOptions())
 	if err != nil {
-		return deadline(err, "fetching the configuration from "+src.String(), o.timeout)
+		return o.live.root.deadline(ctx, err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	if d.Kind() != configdump.KindConfigDump {
 		return fmt.Errorf("%s holds Envoy's /clusters document, not a config dump: explain needs the config dump (config_dump?include_eds=true)", src)
@@ -274,12 +274,12 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 	d.ReleaseWith(release) // the pages of the resources read are given back as they go
 	cfg := &traffic.DumpConfig{Dump: d, Release: release}
 	if _, single := src.(*fileSource); !single {
-		status, _, err := loadDocument(ctx, src, pathEndpoints, o.maxInput)
+		status, _, err := loadDocument(ctx, src, pathEndpoints, o.readOptions())
 		switch {
 		case err == nil && status.Kind() == configdump.KindClusterStatus:
 			cfg.Status = status
 		case ctx.Err() != nil:
-			return deadline(ctx.Err(), "fetching /clusters from "+src.String(), o.timeout)
+			return o.live.root.deadline(ctx, ctx.Err(), "fetching /clusters from "+src.String(), o.timeout)
 		case err != nil && !o.quiet:
 			fmt.Fprintf(o.streams.ErrOut, "note: no live endpoint health (/clusters): %s\n", oneLine(err.Error()))
 		}
@@ -296,7 +296,7 @@ func (o *explainOptions) explain(cmd *cobra.Command) error {
 		return err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet && e.Error == "" {
-		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
+		printLine(o.streams.ErrOut, "note", unknownTypesNote(unknown))
 	}
 	if e.Error != "" {
 		// The explanation is printed; stderr ends with the error line, as for every exit 1.

@@ -170,7 +170,7 @@ func TestHugeStream(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 50<<20 {
 		t.Errorf("endless: allocated %d MB for a 200 MB stream; it should go to disk", alloc>>20)
 	}
-	if code != ExitRuntime || !strings.Contains(errOut, "more than the limit of 200000000 bytes (--max-input)") {
+	if code != ExitRuntime || !strings.Contains(errOut, "more than the limit of 200000000 bytes (190.7 MiB) for a config dump; if it is one, raise --max-input") {
 		t.Errorf("endless: exit %d, %s", code, errOut)
 	}
 	if n := endlessString.read.Load(); n > 200000000+2<<20 {
@@ -589,13 +589,13 @@ func TestLoadDocumentRelease(t *testing.T) {
 		name string
 		src  Source
 	}{
-		{"json file", &fileSource{path: sampleDump, max: defaultMaxInput}},
-		{"yaml file", &fileSource{path: yamlPath, max: defaultMaxInput}},
-		{"json stream", &fileSource{path: "-", stdin: strings.NewReader(string(jsonDump)), max: defaultMaxInput}},
-		{"yaml stream", &fileSource{path: "-", stdin: strings.NewReader(yamlDump), max: defaultMaxInput}},
+		{"json file", &fileSource{path: sampleDump}},
+		{"yaml file", &fileSource{path: yamlPath}},
+		{"json stream", &fileSource{path: "-", stdin: strings.NewReader(string(jsonDump))}},
+		{"yaml stream", &fileSource{path: "-", stdin: strings.NewReader(yamlDump)}},
 	}
 	for _, tc := range sources {
-		d, release, err := loadDocument(context.Background(), tc.src, pathFullDump, defaultMaxInput)
+		d, release, err := loadDocument(context.Background(), tc.src, pathFullDump, readOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

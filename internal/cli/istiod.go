@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -57,9 +58,9 @@ func reachIstiodPods(ctx context.Context, root *rootOptions, revision string, ur
 		return nil, close, err
 	}
 	ns := root.istioNamespace
-	pods, err := istiod.DiscoverPods(ctx, kube, ns, revision)
+	pods, err := istiod.DiscoverPods(ctx, explainedLister{kube}, ns, revision)
 	if err != nil {
-		return nil, close, err
+		return nil, close, err // the caller names the time limit, if one ran out
 	}
 	found := make([]istiod.Target, len(pods))
 	closes := make([]func(), len(pods))
@@ -80,16 +81,20 @@ func reachIstiodPods(ctx context.Context, root *rootOptions, revision string, ur
 			}
 		}
 	}
+	var failed []string
 	for i, pod := range pods {
 		if errs[i] != nil {
-			fmt.Fprintf(errOut, "warning: istiod %s in %s: %s\n", pod, ns, oneLine(errs[i].Error()))
+			failed = append(failed, fmt.Sprintf("istiod %s in %s: %v", pod, ns, errs[i]))
 			continue
 		}
 		targets = append(targets, found[i])
 	}
 	if len(targets) == 0 {
 		close()
-		return nil, func() {}, fmt.Errorf("could not reach any of the %d istiod pods in %s", len(pods), ns)
+		return nil, func() {}, fmt.Errorf("could not reach any of the %d istiod pods in %s: %s", len(pods), ns, strings.Join(failed, "; "))
+	}
+	for _, f := range failed {
+		printLine(errOut, "warning", f)
 	}
 	return targets, close, nil
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -99,7 +98,7 @@ func (l *liveOptions) openPod(ctx context.Context, kube *portforward.Kube, t por
 		AdminPort:    l.adminPort,
 		AdminPortSet: l.adminPortSet,
 		MaxBytes:     max,
-		Note:         func(s string) { fmt.Fprintf(streams.ErrOut, "note: %s\n", s) },
+		Note:         func(s string) { printLine(streams.ErrOut, "note", s) },
 	})
 }
 

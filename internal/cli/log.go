@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxyctl/proxyctl/internal/safetext"
 	"github.com/proxyctl/proxyctl/portforward"
 )
 
@@ -26,6 +27,7 @@ type logOptions struct {
 	level    string
 	reset    bool
 	timeout  time.Duration
+	maxInput maxInputFlag
 	target   string
 	// changes are what --level or --reset ask for (see parseLevels).
 	changes []levelChange
@@ -72,7 +74,8 @@ proxy's own list before any level is changed, so a typo changes nothing.`,
 	fs.StringVar(&o.level, "level", "", "the level of every logger (LEVEL), or of some (LOGGER:LEVEL, LOGGER=LEVEL, comma-separated); levels: "+strings.Join(logLevels, ", "))
 	fs.BoolVarP(&o.reset, "reset", "r", false, "set every logger back to the default level, warning")
 	fs.StringVar(&o.adminURL, "admin-url", "", "an Envoy admin API at this URL ([http://]HOST:PORT) instead of a pod")
-	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for each proxy")
+	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for each proxy (and for listing the pods of -l)")
+	addMaxInputFlag(cmd, &o.maxInput)
 	o.live.addFlags(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("level", o.completeLevel)
 	return cmd
@@ -203,7 +206,7 @@ type logAdmin interface {
 
 func (o *logOptions) run(ctx context.Context) error {
 	if o.adminURL != "" {
-		admin, err := newAdminURLSource(o.adminURL, defaultMaxInput)
+		admin, err := newAdminURLSource(o.adminURL, o.maxInput.n)
 		if err != nil {
 			return err
 		}
@@ -220,9 +223,11 @@ func (o *logOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pods, err := kube.ListPods(ctx, ns, o.selector)
+	listCtx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	pods, err := explainedLister{kube}.ListPods(listCtx, ns, o.selector)
 	if err != nil {
-		return fmt.Errorf("listing pods with labels %s in namespace %s: %w", o.selector, ns, err)
+		return o.live.root.deadline(listCtx, err, fmt.Sprintf("listing the pods with labels %s in namespace %s", o.selector, ns), o.timeout)
 	}
 	var names []string
 	for _, p := range pods {
@@ -238,7 +243,7 @@ func (o *logOptions) run(ctx context.Context) error {
 	for _, name := range names {
 		t := portforward.Target{Kind: "pod", Name: name, Namespace: ns}
 		if err := o.applyPod(ctx, kube, t, name+"."+ns+":\n"); err != nil {
-			fmt.Fprintf(o.streams.ErrOut, "error: %s\n", oneLine(err.Error()))
+			printLine(o.streams.ErrOut, "error", err.Error())
 			failed++
 		}
 	}
@@ -251,9 +256,9 @@ func (o *logOptions) run(ctx context.Context) error {
 func (o *logOptions) applyPod(ctx context.Context, kube *portforward.Kube, t portforward.Target, header string) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	admin, err := o.live.openPod(ctx, kube, t, defaultMaxInput, o.streams)
+	admin, err := o.live.openPod(ctx, kube, t, o.maxInput.n, o.streams)
 	if err != nil {
-		return deadline(err, "reaching "+t.String(), o.timeout)
+		return o.live.root.deadline(ctx, err, "reaching "+t.String(), o.timeout)
 	}
 	return o.apply(ctx, admin, header)
 }
@@ -273,10 +278,12 @@ func (o *logOptions) apply(ctx context.Context, admin logAdmin, header string) e
 	}
 	for _, c := range o.changes {
 		if answer, err = admin.Post(ctx, c.request()); err != nil {
-			return deadline(err, "setting the log levels of "+admin.String(), o.timeout)
+			return o.live.root.deadline(ctx, err, "setting the log levels of "+admin.String(), o.timeout)
 		}
 	}
-	_, err = fmt.Fprint(o.streams.Out, header+strings.TrimRight(string(answer), "\n")+"\n")
+	// Envoy's answer, lines of "logger: level", printed as it came, but for the control
+	// characters a hostile admin API could put in it to act on the terminal.
+	_, err = fmt.Fprint(o.streams.Out, header+safetext.EscapeLines(strings.TrimRight(string(answer), "\n"))+"\n")
 	return err
 }
 
@@ -293,7 +300,7 @@ func (o *logOptions) check(ctx context.Context, admin logAdmin) ([]byte, error) 
 	}
 	answer, err := admin.Post(ctx, "logging")
 	if err != nil {
-		return nil, deadline(err, "reading the log levels of "+admin.String(), o.timeout)
+		return nil, o.live.root.deadline(ctx, err, "reading the log levels of "+admin.String(), o.timeout)
 	}
 	have := loggerNames(answer)
 	if len(have) == 0 {
@@ -354,7 +361,7 @@ func (o *logOptions) proxyLoggers(cmd *cobra.Command, args []string) []string {
 	var admin logAdmin
 	switch {
 	case o.adminURL != "":
-		c, err := newAdminURLSource(o.adminURL, defaultMaxInput)
+		c, err := newAdminURLSource(o.adminURL, 0)
 		if err != nil {
 			return nil
 		}
@@ -383,7 +390,7 @@ func (o *logOptions) proxyLoggers(cmd *cobra.Command, args []string) []string {
 				return nil
 			}
 		}
-		p, err := o.live.openPod(ctx, kube, t, defaultMaxInput, quiet)
+		p, err := o.live.openPod(ctx, kube, t, 0, quiet)
 		if err != nil {
 			return nil
 		}

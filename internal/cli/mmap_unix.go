@@ -37,3 +37,9 @@ func releasePages(b []byte) {
 		_ = syscall.Madvise(b[:n], syscall.MADV_DONTNEED)
 	}
 }
+
+// unmapFile ends a mapping of mapFile, for data nothing points into any more (a document a
+// capture has archived): its pages, and the disk of an unlinked file, are given back at once.
+func unmapFile(data []byte) {
+	_ = syscall.Munmap(data)
+}

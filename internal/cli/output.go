@@ -31,6 +31,8 @@ type outputFlag struct {
 	// names and table say the view can list names (-o name) and prints a table (--no-headers).
 	names, table bool
 	noHeaders    bool
+	// extra are formats of the command's own, after the common ones (pc diff's diff).
+	extra []formatter.Format
 }
 
 func newOutputFlag(def formatter.Format) outputFlag { return outputFlag{format: def} }
@@ -43,7 +45,7 @@ func (o *outputFlag) offered() []formatter.Format {
 			out = append(out, f)
 		}
 	}
-	return out
+	return append(out, o.extra...)
 }
 
 func (o *outputFlag) String() string {
@@ -56,6 +58,12 @@ func (o *outputFlag) String() string {
 func (o *outputFlag) Type() string { return "FORMAT" }
 
 func (o *outputFlag) Set(s string) error {
+	for _, f := range o.extra {
+		if s == string(f) {
+			o.format = f
+			return nil
+		}
+	}
 	kind, template, hasTemplate := strings.Cut(s, "=")
 	f, err := formatter.ParseFormat(kind)
 	if err != nil || (f == formatter.Name && !o.names) {

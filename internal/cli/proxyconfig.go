@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +14,9 @@ import (
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
+	"github.com/proxyctl/proxyctl/internal/limits"
+	"github.com/proxyctl/proxyctl/internal/safetext"
+	"github.com/proxyctl/proxyctl/portforward"
 )
 
 func newProxyConfigCommand(streams Streams, root *rootOptions) *cobra.Command {
@@ -42,6 +48,7 @@ Kubernetes port-forward to its Envoy admin port; any Envoy admin API
 		newAllCommand(streams, root),
 		newLogCommand(streams, root),
 		newRootCACompareCommand(streams, root),
+		newDiffCommand(streams, root),
 		newExplainCommand(streams, root),
 	)
 	return cmd
@@ -57,6 +64,37 @@ func viewNames(cmd *cobra.Command) []string {
 	return names
 }
 
+// maxInputFlag is --max-input: the largest document a command reads. Unset (0), each kind of
+// document has its own default (package limits; docs/reliability.md).
+type maxInputFlag struct{ n int64 }
+
+func (f *maxInputFlag) String() string {
+	if f.n == 0 {
+		return "per document"
+	}
+	return strconv.FormatInt(f.n, 10)
+}
+func (f *maxInputFlag) Type() string { return "size" }
+func (f *maxInputFlag) Set(s string) error {
+	n, err := limits.ParseSize(s)
+	if err != nil {
+		return fmt.Errorf("--max-input: %w", err)
+	}
+	f.n = n
+	return nil
+}
+
+var _ pflag.Value = (*maxInputFlag)(nil)
+
+// maxInputUsage is --max-input's help, shared by every command that reads a document.
+var maxInputUsage = fmt.Sprintf("largest document to read, in bytes or with a suffix (500Mi, 4Gi); default: by kind of document, %s for a config dump, %s for one in YAML, %s for istiod's syncz, %s for Envoy's /logging (docs/reliability.md)",
+	limits.Size(limits.ConfigDump), limits.Size(limits.YAMLDump), limits.Size(limits.Syncz), limits.Size(limits.Logging))
+
+// addMaxInputFlag registers --max-input.
+func addMaxInputFlag(cmd *cobra.Command, f *maxInputFlag) {
+	cmd.Flags().Var(f, "max-input", maxInputUsage)
+}
+
 // commonOptions are the flags every proxy-config view shares: where the dump comes from and
 // how the result is printed.
 type commonOptions struct {
@@ -69,20 +107,24 @@ type commonOptions struct {
 	// keepUnknown: -o json|yaml keeps the fields this binary does not know (istioctl, and
 	// proxyctl by default, leave them out).
 	keepUnknown bool
-	maxInput    int64
+	maxInput    maxInputFlag
 	target      string
+	// bundleProxy is the proxy named after -f BUNDLE: which of the bundle's proxies to read.
+	bundleProxy string
 	live        *liveOptions
 	// release drops bytes of the loaded document from memory (see load).
 	release func([]byte)
+	// document reads another admin document of the proxy, while a view runs (see
+	// optionalDocument): the certs of a bundle or of a live proxy.
+	document func(path string) ([]byte, error)
 }
 
 func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatter.Format) *commonOptions {
 	return &commonOptions{
-		streams:  streams,
-		output:   newOutputFlag(defaultOutput),
-		timeout:  30 * time.Second,
-		maxInput: defaultMaxInput,
-		live:     newLiveOptions(root),
+		streams: streams,
+		output:  newOutputFlag(defaultOutput),
+		timeout: 30 * time.Second,
+		live:    newLiveOptions(root),
 	}
 }
 
@@ -96,12 +138,12 @@ func (o *commonOptions) addFlags(cmd *cobra.Command) {
 // router_check_tool's --fail-under).
 func (o *commonOptions) addSourceFlags(cmd *cobra.Command, fileShorthand string) {
 	fs := cmd.Flags()
-	fs.StringVarP(&o.file, "file", fileShorthand, "", `read the Envoy config dump (or /clusters?format=json document) from a file; "-" reads stdin`)
+	fs.StringVarP(&o.file, "file", fileShorthand, "", `read the Envoy config dump (or /clusters?format=json document) from a file, "-" for stdin; or a capture bundle (proxyctl capture), naming one of its proxies as POD[.NAMESPACE] if it holds several`)
 	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL ([http://]HOST:PORT), no Kubernetes needed")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
 	fs.BoolVar(&o.keepUnknown, "keep-unknown-fields", false, "with -o json|yaml, print the fields and enum values this proxyctl does not know where they were (by default they are left out, as istioctl does)")
-	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from a file, stdin or the admin API")
+	addMaxInputFlag(cmd, &o.maxInput)
 	o.live.addFlags(cmd)
 }
 
@@ -112,6 +154,9 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 	}
 	if len(args) > 0 {
 		o.target = args[0]
+	}
+	if err := o.takeBundleProxy(); err != nil {
+		return err
 	}
 	given := 0
 	for _, s := range []string{o.file, o.adminURL, o.target} {
@@ -126,25 +171,50 @@ func (o *commonOptions) complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf("give only one of a pod, --admin-url and -f")
 	case o.timeout <= 0:
 		return usageErrorf("--timeout must be positive, got %s", o.timeout)
-	case o.maxInput <= 0:
-		return usageErrorf("--max-input must be positive, got %d", o.maxInput)
 	}
 	return o.output.check()
+}
+
+// readOptions are how the command reads its document.
+func (o *commonOptions) readOptions() readOptions {
+	return readOptions{maxInput: o.maxInput.n, note: func(s string) {
+		if !o.quiet {
+			printLine(o.streams.ErrOut, "note", s)
+		}
+	}}
+}
+
+// takeBundleProxy reads -f BUNDLE POD[.NAMESPACE]: with a bundle, the target names one of its
+// proxies, not a pod to reach. Every command taking -f and a target calls it before counting
+// the sources given.
+func (o *commonOptions) takeBundleProxy() error {
+	if o.file == "" || o.target == "" {
+		return nil
+	}
+	if !isBundleFile(o.file) {
+		name := o.file
+		if name == "-" {
+			name = "stdin"
+		}
+		return usageErrorf("give only one of a pod, --admin-url and --file: a proxy name (%s) goes with --file only to pick one of a capture bundle's proxies, and %s is not a bundle", o.target, name)
+	}
+	o.bundleProxy, o.target = o.target, ""
+	return nil
 }
 
 // source returns where the dump comes from; the Kubernetes client is only built for pods.
 func (o *commonOptions) source(ctx context.Context) (Source, error) {
 	switch {
 	case o.file != "":
-		return &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}, nil
+		return openFile(fileOptions{path: o.file, stdin: o.streams.In, proxy: o.bundleProxy, namespace: o.live.root.kube.NamespaceFlag()})
 	case o.adminURL != "":
-		admin, err := newAdminURLSource(o.adminURL, o.maxInput)
+		admin, err := newAdminURLSource(o.adminURL, o.maxInput.n)
 		if err != nil {
 			return nil, err // not a nil *AdminClient in a non-nil Source
 		}
 		return admin, nil
 	}
-	return o.live.podSource(ctx, o.target, o.maxInput, o.streams)
+	return o.live.podSource(ctx, o.target, o.maxInput.n, o.streams)
 }
 
 // load fetches the document at an admin path and parses it. It also returns how to drop a
@@ -154,33 +224,99 @@ func (o *commonOptions) load(ctx context.Context, path string) (*configdump.Dump
 	defer cancel()
 	src, err := o.source(ctx)
 	if err != nil {
-		return nil, nil, deadline(err, "reaching the proxy", o.timeout)
+		return nil, nil, o.live.root.deadline(ctx, err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
-	d, release, err := loadDocument(ctx, src, path, o.maxInput)
+	return o.loadFrom(ctx, src, path)
+}
+
+// loadFrom reads and parses the document at an admin path from src.
+func (o *commonOptions) loadFrom(ctx context.Context, src Source, path string) (*configdump.Dump, func([]byte), error) {
+	d, release, err := loadDocument(ctx, src, path, o.readOptions())
 	if err != nil {
 		// Sources name themselves in their errors.
-		return nil, nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
+		return nil, nil, o.live.root.deadline(ctx, err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	return d, release, nil
 }
 
-// deadline explains an error caused by --timeout running out.
-func deadline(err error, doing string, timeout time.Duration) error {
-	if errors.Is(err, context.DeadlineExceeded) {
+// deadline explains an error caused by a time limit running out: --timeout, when ctx (bounded
+// by it) is past its deadline; kubectl's --request-timeout, which bounds each Kubernetes API
+// request, when a request timed out while ctx had time left.
+func (r *rootOptions) deadline(ctx context.Context, err error, doing string, timeout time.Duration) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("%s took longer than --timeout %s: %w", doing, timeout, err)
+	case portforward.IsTimeout(err):
+		if rt := r.kube.RequestTimeout(); rt > 0 {
+			return fmt.Errorf("%s: a Kubernetes API request took longer than --request-timeout %s (raise it, or leave it out: --timeout %s bounds the whole command): %w", doing, rt, timeout, err)
+		}
 	}
 	return err
 }
 
+// sourceOf returns the source a positional argument names, for commands that take several
+// proxies (pc diff A B): "-" is stdin, http:// or https:// an admin API, a path that exists a
+// dump file, and anything else a pod target (POD[.NAMESPACE] or TYPE/NAME[.NAMESPACE]).
+func (o *commonOptions) sourceOf(ctx context.Context, arg string) (Source, error) {
+	switch {
+	case arg == "-":
+		return &fileSource{path: arg, stdin: o.streams.In}, nil
+	case strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://"):
+		admin, err := newAdminURLSource(arg, o.maxInput.n)
+		if err != nil {
+			return nil, err
+		}
+		return admin, nil
+	case isPath(arg):
+		// A capture bundle of one proxy is that proxy.
+		return openFile(fileOptions{path: arg, stdin: o.streams.In})
+	}
+	return o.live.podSource(ctx, arg, o.maxInput.n, o.streams)
+}
+
+// isPath reports whether arg names a file: something on disk (a directory is refused by the
+// file source with a clear message), or what can only be a path (./x, /x, x.json, x.yaml),
+// which the file source reports missing rather than taking it for a pod.
+func isPath(arg string) bool {
+	if _, err := os.Stat(arg); err == nil {
+		return true
+	}
+	for _, p := range []string{"/", "./", "../", "~/"} {
+		if strings.HasPrefix(arg, p) {
+			return true
+		}
+	}
+	for _, s := range []string{".json", ".yaml", ".yml"} {
+		if strings.HasSuffix(arg, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // run loads the document a view needs, runs the view, and reports the unknown types met.
+// The source stays open while the view runs, for the other documents it may read.
 func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *configdump.Dump) error) error {
-	d, release, err := o.load(cmd.Context(), path)
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	src, err := o.source(ctx)
+	if err != nil {
+		return o.live.root.deadline(ctx, err, "reaching the proxy", o.timeout)
+	}
+	defer src.Close()
+	d, release, err := o.loadFrom(ctx, src, path)
 	if err != nil {
 		return err
 	}
 	o.release = release
 	d.ReleaseWith(release) // the pages of the resources a view is done with are given back
+	o.document = func(path string) ([]byte, error) {
+		data, err := optionalDocument(ctx, src, path, o.readOptions())
+		return data, o.live.root.deadline(ctx, err, "fetching /"+path+" from "+src.String(), o.timeout)
+	}
 	if !o.keepUnknown {
 		d.DropUnknownFields()
 	}
@@ -188,7 +324,29 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 		return err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {
-		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
+		printLine(o.streams.ErrOut, "note", unknownTypesNote(unknown))
 	}
 	return nil
+}
+
+// maxNotedTypes is how many unknown type URLs the note names.
+const maxNotedTypes = 10
+
+// unknownTypesNote is the note on the unknown types met (see typeNames).
+func unknownTypesNote(unknown []string) string {
+	return fmt.Sprintf("kept %d type(s) this proxyctl does not know as they are: %s", len(unknown), typeNames(unknown))
+}
+
+// typeNames lists type URLs for a note: each cut to a few hundred bytes, at most maxNotedTypes
+// of them (a dump may hold a 100 MB type URL, or thousands of them).
+func typeNames(urls []string) string {
+	names := make([]string, 0, min(len(urls), maxNotedTypes))
+	for _, u := range urls[:min(len(urls), maxNotedTypes)] {
+		names = append(names, safetext.Name(u))
+	}
+	more := ""
+	if len(urls) > maxNotedTypes {
+		more = fmt.Sprintf(" and %d more", len(urls)-maxNotedTypes)
+	}
+	return strings.Join(names, ", ") + more
 }

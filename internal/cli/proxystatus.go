@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	corev1 "k8s.io/api/core/v1"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,7 +21,9 @@ import (
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
+	"github.com/proxyctl/proxyctl/internal/diff"
 	"github.com/proxyctl/proxyctl/internal/istiod"
+	"github.com/proxyctl/proxyctl/internal/limits"
 	"github.com/proxyctl/proxyctl/portforward"
 )
 
@@ -35,7 +39,8 @@ type proxyStatusOptions struct {
 	failOn     []string
 	file       string
 	timeout    time.Duration
-	maxInput   int64
+	maxInput   maxInputFlag
+	semantic   bool
 
 	// istiod's xDS debug API (istioctl's flags)
 	xdsAddresses []string
@@ -86,7 +91,7 @@ const (
 func newProxyStatusCommand(streams Streams, root *rootOptions) *cobra.Command {
 	o := &proxyStatusOptions{
 		streams: streams, root: root, live: newLiveOptions(root), istiodPort: istiod.DefaultDebugPort,
-		output: newOutputFlag(formatter.Short), timeout: 30 * time.Second, maxInput: defaultMaxInput,
+		output: newOutputFlag(formatter.Short), timeout: 30 * time.Second,
 		xdsPort: istiod.DefaultXDSPort,
 	}
 	cmd := &cobra.Command{
@@ -100,7 +105,11 @@ acknowledged (SYNCED), not yet (STALE), rejected (ERROR) or nothing was sent.
 
 With a pod, compare the clusters, listeners and routes istiod would send it with
 what its Envoy holds, and show a unified diff of each that differs. --file reads
-Envoy's side from a saved config dump instead of the pod.
+Envoy's side from a saved config dump instead of the pod. --semantic compares them
+as "proxyctl pc diff" does instead: resource by resource, noise left out, a table
+of what differs with each changed field's old and new value and a unified diff of
+its YAML (-o json|yaml: the report of docs/diff-report.md); it exits 0 when they
+are the same, 1 when they differ, 3 when they could not be compared.
 
 istiod is found as the Running pods labelled app=istiod (and istio.io/rev=REV with
 -r) in the Istio namespace (-i), reached by port-forward to their HTTP debug port
@@ -127,6 +136,9 @@ are still shown.`,
 
   # What differs between istiod and a proxy
   proxyctl ps productpage-v1-6b746f74dc-9stvs.bookinfo
+
+  # The same, resource by resource and field by field (exit 1 when they differ)
+  proxyctl ps productpage-v1-6b746f74dc-9stvs.bookinfo --semantic
 
   # Without Kubernetes: istiod's debug port and a saved dump
   proxyctl ps productpage-v1-6b746f74dc-9stvs.bookinfo --istiod-url http://127.0.0.1:15014 --file config_dump.json
@@ -156,9 +168,10 @@ are still shown.`,
 	o.output.addTableFlags(cmd)
 	fs.StringArrayVar(&o.failOn, "fail-on", nil, "exit 3 when a shown proxy has this state: stale, error or notsent (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedValues(istiod.FailOnValues...))
-	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump instead of the pod")
+	fs.StringVarP(&o.file, "file", "f", "", "with a pod: read Envoy's side of the diff from this config dump, or from the pod's proxy in this capture bundle, instead of the pod")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for the whole command")
-	fs.Int64Var(&o.maxInput, "max-input", o.maxInput, "largest document, in bytes, read from istiod, a file or the admin API")
+	addMaxInputFlag(cmd, &o.maxInput)
+	fs.BoolVar(&o.semantic, "semantic", false, "with a pod: compare istiod's view and Envoy's resource by resource, as pc diff does")
 	fs.StringArrayVar(&o.xdsAddresses, "xds-address", nil, "istiod's xDS endpoint, [NAME=]HOST[:PORT], instead of finding istiod pods (repeatable; NAME is shown in the ISTIOD column, else the id istiod reports)")
 	fs.IntVar(&o.xdsPort, "xds-port", o.xdsPort, "istiod's xDS port (15010 is its plain-text one)")
 	fs.BoolVar(&o.plaintext, "plaintext", false, "speak plain text to istiod's xDS port (its port 15010): no TLS, no token")
@@ -191,8 +204,12 @@ func (o *proxyStatusOptions) complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf("--istiod-port must be between 1 and 65535, got %d", o.istiodPort)
 	case len(args) == 0 && o.file != "":
 		return usageErrorf("--file is Envoy's side of a diff: name the pod to compare too")
-	case len(args) == 1 && (len(o.failOn) > 0 || o.output.format != formatter.Short || o.output.noHeaders || o.verbosity > 0):
-		return usageErrorf("-o, --no-headers, -v and --fail-on apply to the status table, not to the diff of one pod")
+	case len(args) == 0 && o.semantic:
+		return usageErrorf("--semantic compares one pod with istiod's view of it: name the pod")
+	case len(args) == 1 && (len(o.failOn) > 0 || o.output.noHeaders || o.verbosity > 0 || o.output.format != formatter.Short && !o.semantic):
+		return usageErrorf("-o, --no-headers, -v and --fail-on apply to the status table, not to the diff of one pod (--semantic takes -o json|yaml)")
+	case len(args) == 1 && o.semantic && o.output.format != formatter.Short && o.output.format != formatter.JSON && o.output.format != formatter.YAML:
+		return usageErrorf("--semantic takes -o short, json or yaml")
 	case o.output.format == formatter.Name && o.verbosity > 0:
 		return usageErrorf("-v applies to the status table, not to -o name")
 	case o.xdsPort <= 0 || o.xdsPort > 65535:
@@ -307,7 +324,7 @@ func (o *proxyStatusOptions) fallback(kube *portforward.Kube, ns, pod string) fu
 			return istiod.Target{}, false, nil
 		}
 		o.mu.Lock()
-		fmt.Fprintf(o.streams.ErrOut, "note: istiod %s in %s: the HTTP debug port %d is closed (%s); asking its xDS port %d instead\n", pod, ns, o.istiodPort, why, o.xdsPort)
+		printLine(o.streams.ErrOut, "note", fmt.Sprintf("istiod %s in %s: the HTTP debug port %d is closed (%s); asking its xDS port %d instead", pod, ns, o.istiodPort, why, o.xdsPort))
 		o.mu.Unlock()
 		t, ferr := o.forwardTo(ctx, kube, ns, pod, o.xdsPort, true)
 		return t, true, ferr
@@ -440,7 +457,7 @@ func tokenOnce(kube *portforward.Kube, ns string) func(context.Context) (string,
 }
 
 func (o *proxyStatusOptions) fetcher() *istiod.Fetcher {
-	return &istiod.Fetcher{MaxBodyBytes: o.maxInput, ReadBody: o.readOffHeap}
+	return &istiod.Fetcher{Client: portforward.NewHTTPClient(), MaxBodyBytes: o.maxInput.n, ReadBody: o.readOffHeap}
 }
 
 // readOffHeap reads an answer as loadDocument keeps a streamed document: in memory while small,
@@ -472,7 +489,8 @@ func (o *proxyStatusOptions) bodyRelease(data []byte) func([]byte) {
 }
 
 func readSpooled(r io.Reader) ([]byte, func([]byte), error) {
-	sp := &spool{max: math.MaxInt64}
+	// The fetcher bounds the answer already (see istiod.Fetcher's limits).
+	sp := &spool{limit: limits.Limit{Max: math.MaxInt64, What: "an answer of istiod"}}
 	defer sp.close()
 	buf := make([]byte, 1<<20)
 	for {
@@ -498,15 +516,15 @@ func (o *proxyStatusOptions) status(ctx context.Context) error {
 	defer cancel()
 	targets, closeTargets, err := o.istiods(ctx)
 	if err != nil {
-		return deadline(err, "finding istiod", o.timeout)
+		return o.root.deadline(ctx, err, "finding istiod", o.timeout)
 	}
 	defer closeTargets()
 	res := o.fetcher().Syncz(ctx, targets, o.root.kube.NamespaceFlag())
 	if err := res.Err(); err != nil {
-		return deadline(err, "asking istiod", o.timeout)
+		return o.root.deadline(ctx, err, "asking istiod", o.timeout)
 	}
 	for _, e := range res.Errors {
-		fmt.Fprintf(o.streams.ErrOut, "warning: %s; its proxies are not shown\n", oneLine(e.Error()))
+		printLine(o.streams.ErrOut, "warning", e.Error()+"; its proxies are not shown")
 	}
 	err = o.output.render(&o.streams.Out, func() error {
 		output := string(o.output.format)
@@ -554,12 +572,12 @@ func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
 	proxyID := t.Name + "." + t.Namespace
 	targets, closeTargets, err := o.istiods(ctx)
 	if err != nil {
-		return deadline(err, "finding istiod", o.timeout)
+		return o.root.deadline(ctx, err, "finding istiod", o.timeout)
 	}
 	defer closeTargets()
 	fromIstiod, err := o.fetcher().ConfigDump(ctx, targets, proxyID)
 	if err != nil {
-		return deadline(err, "asking istiod for "+proxyID, o.timeout)
+		return o.root.deadline(ctx, err, "asking istiod for "+proxyID, o.timeout)
 	}
 	istiodRelease := o.bodyRelease(fromIstiod.Body)
 	istiodDump, err := configdump.ParseWith(fromIstiod.Body, configdump.ParseOptions{ChunkDone: istiodRelease})
@@ -570,6 +588,9 @@ func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
 	if err != nil {
 		return err
 	}
+	if o.semantic {
+		return o.semanticDiff(istiodDump, envoyDump, fromIstiod.Istiod.String(), proxyID)
+	}
 	// istioctl compares what its types hold: a field only one side's Envoy knows is no difference.
 	istiodDump.DropUnknownFields()
 	envoyDump.DropUnknownFields()
@@ -579,6 +600,49 @@ func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
 	envoyDump.ReleaseWith(envoyRelease)
 	_, err = formatter.ProxyDiff(o.streams.Out, istiodDump, envoyDump, localZone())
 	return err
+}
+
+// semanticDiff compares istiod's view of a proxy with what its Envoy holds as pc diff does:
+// the dynamic clusters, listeners and routes, the same proxy on both sides.
+func (o *proxyStatusOptions) semanticDiff(istiodDump, envoyDump *configdump.Dump, istiodName, proxyID string) error {
+	opts := diff.Options{
+		Kinds:        []diff.Kind{diff.Cluster, diff.Listener, diff.Route},
+		DynamicOnly:  true,
+		KeepIdentity: true,
+		Documents:    o.output.format == formatter.Short,
+	}
+	trouble := func(err error) error { return exitError{code: ExitDiffTrouble, err: err} }
+	a, err := diff.Prepare(diff.Side{Dump: istiodDump}, opts)
+	if err != nil {
+		return trouble(fmt.Errorf("the config dump %s gave for %s: %w", istiodName, proxyID, err))
+	}
+	b, err := diff.Prepare(diff.Side{Dump: envoyDump}, opts)
+	if err != nil {
+		return trouble(fmt.Errorf("Envoy's config dump: %w", err))
+	}
+	res, err := diff.Compare(a, b, opts)
+	if err != nil {
+		return trouble(err)
+	}
+	sides := formatter.DiffSides{From: istiodName, To: "Envoy of " + proxyID}
+	switch o.output.format {
+	case formatter.JSON, formatter.YAML:
+		err = formatter.WriteStructured(o.streams.Out, formatter.NewDiffReport(res, sides), o.output.format)
+	default:
+		if err = formatter.DiffTable(o.streams.Out, res); err == nil {
+			err = formatter.DiffDetails(o.streams.Out, res, sides, true)
+		}
+	}
+	if err != nil {
+		return trouble(err)
+	}
+	for _, n := range res.Notes {
+		printLine(o.streams.ErrOut, "note", fmt.Sprintf("%ss: %s", n.Kind, n.Text))
+	}
+	if !res.Same() {
+		return exitError{code: ExitDifferent}
+	}
+	return nil
 }
 
 // localZone is the time zone times are shown in: $TZ's when set, as at start-up.
@@ -593,22 +657,45 @@ func localZone() *time.Location {
 
 // envoyDump reads Envoy's config dump from --file or from the pod.
 func (o *proxyStatusOptions) envoyDump(ctx context.Context, t portforward.Target) (*configdump.Dump, func([]byte), error) {
-	var src Source = &fileSource{path: o.file, stdin: o.streams.In, max: o.maxInput}
-	if o.file == "" {
+	var src Source
+	if o.file != "" {
+		fo := fileOptions{path: o.file, stdin: o.streams.In}
+		if isBundleFile(o.file) {
+			// The bundle's proxy of that pod.
+			fo.proxy, fo.orOnlyURL = t.Name+"."+t.Namespace, true
+		}
+		var err error
+		src, err = openFile(fo)
+		if err != nil {
+			return nil, nil, err
+		}
+	} else {
 		kube, _, err := o.root.kube.Client()
 		if err != nil {
 			return nil, nil, err
 		}
-		admin, err := o.live.openPod(ctx, kube, t, o.maxInput, o.streams)
+		admin, err := o.live.openPod(ctx, kube, t, o.maxInput.n, o.streams)
 		if err != nil {
-			return nil, nil, deadline(err, "reaching "+t.String(), o.timeout)
+			return nil, nil, o.root.deadline(ctx, err, "reaching "+t.String(), o.timeout)
 		}
 		src = admin
 	}
 	defer src.Close()
-	d, release, err := loadDocument(ctx, src, pathFullDump, o.maxInput)
+	d, release, err := loadDocument(ctx, src, pathFullDump, readOptions{maxInput: o.maxInput.n, note: func(s string) { printLine(o.streams.ErrOut, "note", s) }})
 	if err != nil {
-		return nil, nil, deadline(err, "fetching the configuration from "+src.String(), o.timeout)
+		return nil, nil, o.root.deadline(ctx, err, "fetching the configuration from "+src.String(), o.timeout)
 	}
 	return d, release, nil
+}
+
+// explainedLister lists pods, turning client-go's failures into sentences that name the cause
+// and the fix (the Kube's Alternatives say what to use without Kubernetes).
+type explainedLister struct{ kube *portforward.Kube }
+
+func (l explainedLister) ListPods(ctx context.Context, ns, selector string) ([]corev1.Pod, error) {
+	pods, err := l.kube.ListPods(ctx, ns, selector)
+	if err != nil && !portforward.IsTimeout(err) {
+		err = l.kube.APIError(err, fmt.Sprintf("the pods with labels %s in namespace %s", selector, ns), "pods")
+	}
+	return pods, err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/proxyctl/proxyctl/internal/safetext"
 	"github.com/proxyctl/proxyctl/portforward"
 )
 
@@ -67,7 +68,8 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		Short: "Inspect the configuration and xDS sync state of Envoy proxies",
 		Long: `proxyctl shows what an Envoy proxy is configured with, the way
 "istioctl proxy-config" and "istioctl proxy-status" do: from a pod through a
-Kubernetes port-forward, from an Envoy admin URL, or from a saved config dump.`,
+Kubernetes port-forward, from an Envoy admin URL, from a saved config dump, or
+from a capture bundle (proxyctl capture) that every view reads.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -80,7 +82,7 @@ Kubernetes port-forward, from an Envoy admin URL, or from a saved config dump.`,
 	o.kube.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&o.istioNamespace, "istio-namespace", "i", "istio-system", "namespace of Istio's control plane (istiod)")
 	root.AddCommand(newProxyConfigCommand(streams, o), newProxyStatusCommand(streams, o), newRouteCheckCommand(streams, o),
-		newVersionCommand(streams, o))
+		newVersionCommand(streams, o), newCaptureCommand(streams, o))
 	finishTree(root, o)
 	return root
 }
@@ -283,12 +285,15 @@ func Run(args []string, streams Streams) int {
 		<-ctx.Done()
 		stop()
 	}()
+	// Whatever writes to stderr, what reaches the terminal has its control characters escaped
+	// (messages go through printLine, which also keeps each on one line).
+	streams.ErrOut = safetext.NewWriter(streams.ErrOut)
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && ctx.Err() != nil {
 		// Ctrl-C or SIGTERM: whatever failed, it failed because it was stopped.
-		fmt.Fprintln(streams.ErrOut, "error: interrupted")
+		printLine(streams.ErrOut, "error", "interrupted")
 		return ExitInterrupted
 	}
 	if err != nil && cmd != nil && isUsageError(err) {
@@ -315,15 +320,22 @@ func reportError(err error, w io.Writer) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(w, "error: %s\n", oneLine(ee.err.Error()))
+			printLine(w, "error", ee.err.Error())
 		}
 		return ee.code
 	}
-	fmt.Fprintf(w, "error: %s\n", oneLine(err.Error()))
+	printLine(w, "error", err.Error())
 	if isUsageError(err) {
 		return ExitUsage
 	}
 	return ExitRuntime
+}
+
+// printLine prints a message on stderr as one line, "KIND: MESSAGE": every error, warning and
+// note goes through it, so that what a proxy, istiod or a dump put in the message (a control
+// character, a line break, a 100 MB name) is escaped and clipped (see safetext.Line).
+func printLine(w io.Writer, kind, msg string) {
+	fmt.Fprintf(w, "%s: %s\n", kind, safetext.Line(msg))
 }
 
 // isCobraUsageError recognises the errors cobra returns for unknown commands.
@@ -332,6 +344,5 @@ func isCobraUsageError(err error) bool {
 		strings.HasPrefix(err.Error(), "unknown flag")
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
-}
+// oneLine makes a message one line of stderr (see safetext.Line): escaped and clipped.
+func oneLine(s string) string { return safetext.Line(s) }

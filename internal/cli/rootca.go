@@ -13,9 +13,10 @@ import (
 )
 
 type rootCAOptions struct {
-	streams Streams
-	live    *liveOptions
-	timeout time.Duration
+	streams  Streams
+	live     *liveOptions
+	timeout  time.Duration
+	maxInput maxInputFlag
 }
 
 func newRootCACompareCommand(streams Streams, root *rootOptions) *cobra.Command {
@@ -42,6 +43,7 @@ the command says which are shared. It exits 1 when the proxies share no root.`,
 		},
 	}
 	cmd.Flags().DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching both proxies")
+	addMaxInputFlag(cmd, &o.maxInput)
 	o.live.addFlags(cmd)
 	return cmd
 }
@@ -62,20 +64,21 @@ func (o *rootCAOptions) run(ctx context.Context, a, b string) error {
 		return err
 	}
 	if len(cmp.Shared) == 0 {
-		return exitError{code: ExitRuntime}
+		// The comparison is printed; stderr still ends with the error line every failure has.
+		return fmt.Errorf("%s and %s share no root CA: they cannot verify each other's certificates", nameA, nameB)
 	}
 	return nil
 }
 
 func (o *rootCAOptions) roots(ctx context.Context, target string) ([]*x509.Certificate, string, error) {
-	src, err := o.live.podSource(ctx, target, defaultMaxInput, o.streams)
+	src, err := o.live.podSource(ctx, target, o.maxInput.n, o.streams)
 	if err != nil {
-		return nil, "", deadline(err, "reaching "+target, o.timeout)
+		return nil, "", o.live.root.deadline(ctx, err, "reaching "+target, o.timeout)
 	}
 	defer src.Close()
-	d, _, err := loadDocument(ctx, src, pathSecrets, defaultMaxInput)
+	d, _, err := loadDocument(ctx, src, pathSecrets, readOptions{maxInput: o.maxInput.n})
 	if err != nil {
-		return nil, "", deadline(err, "reading the secrets of "+src.String(), o.timeout)
+		return nil, "", o.live.root.deadline(ctx, err, "reading the secrets of "+src.String(), o.timeout)
 	}
 	roots, err := d.RootCAs()
 	if err != nil {

@@ -3,7 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
+	"github.com/proxyctl/proxyctl/internal/limits"
 	"os"
 	"strings"
 
@@ -85,6 +85,9 @@ func (o *routeCheckOptions) complete(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		o.target = args[0]
 	}
+	if err := o.takeBundleProxy(); err != nil {
+		return err
+	}
 	sources := 0
 	for _, s := range []string{o.configPath, o.file, o.adminURL, o.target} {
 		if s != "" {
@@ -102,8 +105,6 @@ func (o *routeCheckOptions) complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf("name the route configuration to test with --route NAME (proxyctl pc route lists them)")
 	case o.timeout <= 0:
 		return usageErrorf("--timeout must be positive, got %s", o.timeout)
-	case o.maxInput <= 0:
-		return usageErrorf("--max-input must be positive, got %d", o.maxInput)
 	}
 	return nil
 }
@@ -168,20 +169,17 @@ func (o *routeCheckOptions) run(ctx context.Context) error {
 }
 
 // readFile reads a -c or -t file through the file source ("-" is stdin), bounded by
-// --max-input.
+// --max-input, else by the limit of a YAML document (the files are YAML or JSON, read whole).
 func (o *routeCheckOptions) readFile(ctx context.Context, path string) ([]byte, error) {
-	src := &fileSource{path: path, stdin: o.streams.In, max: o.maxInput}
+	src := &fileSource{path: path, stdin: o.streams.In}
 	r, err := src.Open(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, o.maxInput+1))
+	data, err := limits.ReadAll(r, o.readOptions().limit(limits.YAMLDump, "a route-check file"))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(data)) > o.maxInput {
-		return nil, fmt.Errorf("%w: %s has more than %d bytes (--max-input)", ErrTooLarge, path, o.maxInput)
 	}
 	return data, nil
 }
@@ -209,7 +207,7 @@ func (o *routeCheckOptions) routeConfig(ctx context.Context) (*routev3.RouteConf
 		return nil, traffic.Options{}, "", err
 	}
 	if unknown := d.UnknownTypes(); len(unknown) > 0 && !o.quiet {
-		fmt.Fprintf(o.streams.ErrOut, "note: kept %d type(s) this proxyctl does not know as they are: %s\n", len(unknown), strings.Join(unknown, ", "))
+		printLine(o.streams.ErrOut, "note", unknownTypesNote(unknown))
 	}
 	return rc, traffic.Options{UnmarshalAny: d.UnmarshalAny}, fmt.Sprintf("%q", o.route), nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,7 +49,7 @@ func (o *secretOptions) view(d *configdump.Dump) error {
 		}
 		return formatter.Message(o.streams.Out, d, secrets, o.output.format)
 	}
-	items, err := d.SecretItems(time.Now())
+	items, err := o.secretItems(d, time.Now())
 	if err != nil {
 		return err
 	}
@@ -56,4 +57,26 @@ func (o *secretOptions) view(d *configdump.Dump) error {
 		return formatter.WriteNames(o.streams.Out, formatter.SecretNames(items))
 	}
 	return formatter.SecretTable(o.streams.Out, items, false)
+}
+
+// secretItems lists the dump's secrets. Those whose certificate is a file, which the config
+// dump does not show, are completed from Envoy's /certs when the source has it (a live proxy,
+// a capture bundle; not a file): a failure there is a note, not an error.
+func (o *commonOptions) secretItems(d *configdump.Dump, now time.Time) ([]configdump.SecretItem, error) {
+	items, err := d.SecretItems(now)
+	if err != nil || !configdump.NeedCerts(items) || o.document == nil {
+		return items, err
+	}
+	doc, err := o.document("certs")
+	var certs *configdump.Certs
+	if err == nil && doc != nil {
+		certs, err = configdump.ParseCerts(doc)
+	}
+	switch {
+	case err != nil && !o.quiet:
+		fmt.Fprintf(o.streams.ErrOut, "note: the certificates in files are not described: %s\n", oneLine(err.Error()))
+	case certs != nil:
+		certs.FillFromCerts(items, now)
+	}
+	return items, nil
 }

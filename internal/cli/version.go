@@ -116,7 +116,7 @@ func (o *versionOptions) run(ctx context.Context) error {
 func (o *versionOptions) proxyVersion(ctx context.Context) (*formatter.ProxyVersion, error) {
 	src, err := o.source(ctx)
 	if err != nil {
-		return nil, deadline(err, "reaching the proxy", o.timeout)
+		return nil, o.live.root.deadline(ctx, err, "reaching the proxy", o.timeout)
 	}
 	defer src.Close()
 	if _, isFile := src.(mapper); !isFile {
@@ -124,9 +124,9 @@ func (o *versionOptions) proxyVersion(ctx context.Context) (*formatter.ProxyVers
 			return formatter.NewProxyVersion(src.String(), v), nil
 		}
 	}
-	d, _, err := loadDocument(ctx, src, pathBootstrap, o.maxInput)
+	d, _, err := loadDocument(ctx, src, pathBootstrap, o.readOptions())
 	if err != nil {
-		return nil, deadline(err, "fetching the bootstrap from "+src.String(), o.timeout)
+		return nil, o.live.root.deadline(ctx, err, "fetching the bootstrap from "+src.String(), o.timeout)
 	}
 	b, err := d.Bootstrap()
 	if err != nil {
@@ -154,7 +154,7 @@ func serverInfoVersions(ctx context.Context, src Source) (configdump.Versions, b
 func (o *versionOptions) istiodVersions(ctx context.Context) ([]istiod.Version, error) {
 	targets, closeTargets, err := reachIstiods(ctx, o.root, o.revision, o.istiodPort, o.istiodURLs, o.streams.ErrOut)
 	if err != nil {
-		return nil, deadline(err, "finding istiod", o.timeout)
+		return nil, o.live.root.deadline(ctx, err, "finding istiod", o.timeout)
 	}
 	defer closeTargets()
 	versions, errs := (&istiod.Fetcher{}).Versions(ctx, targets)
@@ -164,7 +164,7 @@ func (o *versionOptions) istiodVersions(ctx context.Context) ([]istiod.Version, 
 		}
 	}
 	if len(versions) == 0 && len(errs) > 0 {
-		return nil, deadline(errs[0], "asking istiod for its version", o.timeout)
+		return nil, o.live.root.deadline(ctx, errs[0], "asking istiod for its version", o.timeout)
 	}
 	return versions, nil
 }

@@ -1,5 +1,6 @@
 // Package envoytest is a stand-in for Envoy's admin API, for tests: it serves a config dump
-// the way Envoy does (masks, include_eds), the /clusters?format=json document, and /logging.
+// the way Envoy does (masks, include_eds), the /clusters?format=json document, /logging, and
+// any other document set with SetDocument (/server_info, /certs, /stats...).
 package envoytest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Admin serves one proxy's admin API.
@@ -20,6 +22,9 @@ type Admin struct {
 	mu       sync.Mutex
 	levels   map[string]string
 	requests []string
+	docs     map[string][]byte // by path and query, without the leading slash
+	status   map[string]int    // by path, without the query
+	delay    time.Duration
 }
 
 // Loggers are the loggers the stand-in knows, all at "warning" at first.
@@ -27,7 +32,7 @@ var Loggers = []string{"admin", "config", "connection", "http", "router", "upstr
 
 // NewAdmin serves a config dump (JSON) and a /clusters?format=json document.
 func NewAdmin(dump, clusters []byte) (*Admin, error) {
-	a := &Admin{clusters: clusters, levels: map[string]string{}}
+	a := &Admin{clusters: clusters, levels: map[string]string{}, docs: map[string][]byte{}, status: map[string]int{}}
 	if err := json.Unmarshal(dump, &a.dump); err != nil {
 		return nil, fmt.Errorf("envoytest: config dump: %w", err)
 	}
@@ -55,10 +60,53 @@ func (a *Admin) Levels() map[string]string {
 	return out
 }
 
+// SetDocument serves body at an admin path and query, such as "server_info" or
+// "listeners?format=json" (text/plain for "stats", else JSON).
+func (a *Admin) SetDocument(path string, body []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.docs[strings.TrimPrefix(path, "/")] = body
+}
+
+// SetStatus makes the admin path (without a query) answer with that HTTP status: 500, say.
+func (a *Admin) SetStatus(path string, code int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.status[strings.TrimPrefix(path, "/")] = code
+}
+
+// SetDelay makes every answer wait d first (or until the client goes away): a slow proxy.
+func (a *Admin) SetDelay(d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.delay = d
+}
+
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.requests = append(a.requests, r.Method+" "+r.URL.RequestURI())
+	delay, code := a.delay, a.status[strings.TrimPrefix(r.URL.Path, "/")]
+	doc, isDoc := a.docs[strings.TrimPrefix(r.URL.RequestURI(), "/")]
 	a.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if code != 0 {
+		http.Error(w, fmt.Sprintf("envoytest: %s answers %d", r.URL.Path, code), code)
+		return
+	}
+	if isDoc {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/stats" {
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		}
+		w.Write(doc)
+		return
+	}
 	switch r.URL.Path {
 	case "/config_dump":
 		a.configDump(w, r.URL.Query())

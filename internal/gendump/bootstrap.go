@@ -239,7 +239,7 @@ func (m *mesh) nodeMetadata(j *jw) {
 	j.ks("istio.io/rev", "default")
 	j.ks("kubectl.kubernetes.io/default-container", s.name)
 	j.ks("kubectl.kubernetes.io/default-logs-container", s.name)
-	j.ks("kubernetes.io/config.seen", m.stamps[1])
+	j.ks("kubernetes.io/config.seen", m.podSeen)
 	j.ks("kubernetes.io/config.source", "api")
 	j.ks("prometheus.io/path", "/stats/prometheus")
 	j.ks("prometheus.io/port", "15020")

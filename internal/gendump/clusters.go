@@ -284,7 +284,11 @@ func (m *mesh) outboundCluster(j *jw, c outboundCluster) {
 		j.ks("service_name", name)
 		j.end()
 	}
-	j.ks("connect_timeout", "10s")
+	if m.changed(name) {
+		j.ks("connect_timeout", "11s")
+	} else {
+		j.ks("connect_timeout", "10s")
+	}
 	j.ks("lb_policy", "LEAST_REQUEST")
 	if s.external {
 		j.ko("load_assignment")

@@ -115,6 +115,9 @@ func (m *mesh) endpointsDump(j *jw) error {
 		j.ks("cluster_name", c.name())
 		j.ka("endpoints")
 		buf = c.members(buf)
+		if m.changed(c.name()) && len(buf) > 1 {
+			buf = buf[1:] // an endpoint removed
+		}
 		m.localityGroups(buf, c.s, func(loc, prio int, members []int) {
 			j.obj()
 			j.ko("locality")

@@ -29,6 +29,18 @@ type Options struct {
 	Services int
 	// Seed picks names, ports, subsets and endpoints.
 	Seed uint64
+
+	// The options below make variants of one mesh's dump, for comparing dumps.
+
+	// Later is the same proxy's dump taken later: only what is noise to a comparison differs
+	// (every last_updated and version_info, the order of the resources).
+	Later bool
+	// Replicas is how many pods the proxy's workload (productpage-v1) has, Replica which of
+	// them the dump is of (0 to Replicas-1): replicas differ in their pod's name, IP and node.
+	Replicas, Replica int
+	// ChangePercent changes about this share of the outbound clusters (connect_timeout), TCP
+	// listeners (stat_prefix) and EDS assignments (one endpoint fewer), picked by name.
+	ChangePercent float64
 }
 
 // Write streams the /config_dump?include_eds document for the mesh o.

@@ -108,7 +108,11 @@ func (m *mesh) listenersDump(j *jw) error {
 				j.obj()
 				j.ka("filters")
 				typedFilter(j, "istio.stats", "stats.PluginConfig")
-				tcpProxyFilter(j, cluster, cluster)
+				if m.changed(name) {
+					tcpProxyFilter(j, cluster+"_changed", cluster)
+				} else {
+					tcpProxyFilter(j, cluster, cluster)
+				}
 				j.end()
 				j.end()
 				j.end()

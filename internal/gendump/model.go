@@ -58,6 +58,7 @@ type mesh struct {
 	inbound   []svcPort
 	httpPorts []int     // distinct outbound HTTP ports: one RDS route config and 0.0.0.0_P listener each
 	stamps    []string  // last_updated values
+	podSeen   string    // when the kubelet first saw the pod
 	version   string    // version_info of xDS resources
 	base      time.Time // when the dump was taken
 	certs     *certSet
@@ -295,7 +296,7 @@ func newMesh(o Options) *mesh {
 		}
 		n := 1 + r.pick([]int{40, 25, 20, 8, 4, 3})
 		if s.name == "productpage" {
-			n = 1
+			n = max(1, o.Replicas)
 		}
 		for e := 0; e < n; e++ {
 			podSeq++
@@ -327,12 +328,28 @@ func newMesh(o Options) *mesh {
 		}
 	}
 	m.proxySvc = &m.services[0]
-	if len(m.proxySvc.endpoints) > 0 {
-		m.proxyIP = m.proxySvc.endpoints[0].ip
+	replica := min(max(o.Replica, 0), max(o.Replicas, 1)-1)
+	if len(m.proxySvc.endpoints) > replica {
+		m.proxyIP = m.proxySvc.endpoints[replica].ip
 	} else {
 		m.proxyIP = "10.244.0.11"
 	}
 	m.podName = "productpage-v1-" + podHash(o.Seed)
+	if replica > 0 {
+		m.podName = m.podName[:len(m.podName)-5] + podHash(o.Seed + uint64(replica)*7919)[11:]
+	}
+	m.podSeen = m.stamps[1]
+	if o.Later {
+		// Taken an hour later: other update times and versions, resources in another order.
+		rot := append(m.stamps[17:], m.stamps[:17]...)
+		m.stamps = make([]string, len(rot))
+		for i, st := range rot {
+			t, _ := time.Parse("2006-01-02T15:04:05.000Z", st)
+			m.stamps[i] = t.Add(time.Hour).Format("2006-01-02T15:04:05.000Z")
+		}
+		m.version = m.base.Add(time.Hour).Format("2006-01-02T15:04:05Z") + "/" + strconv.Itoa(100+int(o.Seed%50))
+		slices.Reverse(m.services[1:])
+	}
 
 	seen := map[int]bool{}
 	for _, s := range m.services {
@@ -363,6 +380,18 @@ func podHash(seed uint64) string {
 }
 
 func (m *mesh) stamp(i int) string { return m.stamps[i&63] }
+
+// changed reports whether the resource named name is one ChangePercent changes.
+func (m *mesh) changed(name string) bool {
+	if m.opts.ChangePercent <= 0 {
+		return false
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint32(name[i])) * 16777619
+	}
+	return float64(h%10000) < m.opts.ChangePercent*100
+}
 
 // clusterName is Istio's "direction|port|subset|host".
 func clusterName(dir string, port int, subset, host string) string {

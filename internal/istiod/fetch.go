@@ -7,12 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/proxyctl/proxyctl/internal/limits"
+	"github.com/proxyctl/proxyctl/internal/safetext"
+	"github.com/proxyctl/proxyctl/portforward"
 )
 
 // Debug API paths, served on istiod's HTTP debug port (15014).
@@ -21,8 +26,9 @@ const (
 	ConfigDumpPath = "/debug/config_dump"
 )
 
-// DefaultMaxBodyBytes bounds one answer when Fetcher.MaxBodyBytes is zero.
-const DefaultMaxBodyBytes int64 = 1 << 30
+// DefaultMaxBodyBytes bounds an xDS message when Fetcher.MaxBodyBytes is zero; HTTP answers
+// have the default limit of their kind (limits.Syncz, limits.ConfigDump).
+const DefaultMaxBodyBytes = limits.ConfigDump
 
 // Target is one istiod replica to ask, over HTTP (BaseURL) or xDS (XDSAddress).
 type Target struct {
@@ -32,7 +38,7 @@ type Target struct {
 	// Namespace, when set, is named in errors ("istiod X in istio-system").
 	Namespace string
 	// BaseURL is where its HTTP debug API answers, http://HOST:PORT (a path
-	// prefix is kept).
+	// prefix is kept; a password in it is sent, never printed).
 	BaseURL string
 	// XDSAddress, when set, is HOST:PORT of its xDS port: the replica is
 	// asked over xDS instead of HTTP.
@@ -75,10 +81,13 @@ func TargetFromURL(raw string) (Target, error) {
 		s = "http://" + s
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return Target{}, fmt.Errorf("invalid --istiod-url %q: want http://HOST:PORT, e.g. http://127.0.0.1:15014", raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		return Target{}, fmt.Errorf("invalid --istiod-url %q: want http://HOST:PORT, e.g. http://127.0.0.1:15014", safetext.URL(raw))
 	}
 	base := u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
+	if u.User != nil {
+		base = u.Scheme + "://" + u.User.String() + "@" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
+	}
 	if name == "" {
 		name = u.Host
 	}
@@ -126,16 +135,28 @@ func (e *TargetError) Unwrap() error { return e.Err }
 // The zero value is ready to use; the deadline comes from the caller's
 // context.
 type Fetcher struct {
-	// Client makes the HTTP requests; nil means a plain http.Client (no
-	// timeout of its own: bound the context).
+	// Client makes the HTTP requests; nil means portforward.NewHTTPClient()
+	// (no timeout of its own: bound the context; redirects to another host
+	// refused).
 	Client *http.Client
 	// MaxBodyBytes bounds one answer (an HTTP body, an xDS message); zero
-	// means DefaultMaxBodyBytes.
+	// gives each its default: limits.Syncz for /debug/syncz,
+	// DefaultMaxBodyBytes (limits.ConfigDump) for the others.
 	MaxBodyBytes int64
 	// ReadBody, when set, reads an HTTP answer's body (bounded by the caller)
 	// instead of io.ReadAll: a caller can keep a large config dump off the
 	// heap, in a temporary file it maps.
 	ReadBody func(io.Reader) ([]byte, error)
+}
+
+var defaultClient = portforward.NewHTTPClient()
+
+// limit is the size limit of an answer: MaxBodyBytes when set, else def.
+func (f *Fetcher) limit(def int64, what string) limits.Limit {
+	if f != nil && f.MaxBodyBytes > 0 {
+		return limits.Limit{Max: f.MaxBodyBytes, What: what}
+	}
+	return limits.Limit{Max: def, What: what}
 }
 
 // ask runs do on t and, when that fails over HTTP and t has a Fallback that
@@ -159,7 +180,7 @@ func (f *Fetcher) client() *http.Client {
 	if f != nil && f.Client != nil {
 		return f.Client
 	}
-	return &http.Client{}
+	return defaultClient
 }
 
 func (f *Fetcher) maxBody() int64 {
@@ -185,12 +206,14 @@ func (e *HTTPStatusError) Error() string {
 	return msg
 }
 
-// get fetches path?query from t and returns the body of a 2xx answer.
-func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Values) ([]byte, error) {
+// open requests path?query from t and returns the body of a 2xx answer, as
+// it arrives, bounded by limit: a read past it fails with limits.ErrTooLarge,
+// and a failed read is explained as a failed request is.
+func (f *Fetcher) open(ctx context.Context, t Target, path string, query url.Values, limit limits.Limit) (io.ReadCloser, error) {
 	reqName := requestName(path, query)
 	base, err := url.Parse(t.BaseURL)
 	if err != nil || base.Scheme == "" || base.Host == "" {
-		return nil, fmt.Errorf("%s: invalid base URL %q: want http://HOST:PORT", reqName, t.BaseURL)
+		return nil, fmt.Errorf("%s: invalid base URL %q: want http://HOST:PORT", reqName, safetext.URL(t.BaseURL))
 	}
 	u := *base
 	u.Path = strings.TrimRight(base.Path, "/") + path
@@ -203,42 +226,86 @@ func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Valu
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client().Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		if t.Explain != nil && ctx.Err() == nil {
-			if why := t.Explain(err); why != nil {
-				return nil, fmt.Errorf("%s: %w", reqName, why)
-			}
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%s: no answer in time (raise the timeout, or check the istiod pod): %w", reqName, err)
-		}
-		return nil, fmt.Errorf("%s: %w", reqName, err)
+		return nil, explain(ctx, t, reqName, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		head, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		defer resp.Body.Close()
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, limits.ErrorBody))
 		msg := snippet(head)
 		if msg == http.StatusText(resp.StatusCode) {
 			msg = ""
 		}
 		return nil, &HTTPStatusError{Request: reqName, Code: resp.StatusCode, Status: resp.Status, Body: msg}
 	}
-	limit := f.maxBody()
-	read := io.ReadAll
-	if f.ReadBody != nil {
-		read = f.ReadBody
+	if resp.ContentLength > limit.Max {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: the answer announces %w", reqName, limit.SizeError(resp.ContentLength))
 	}
-	body, err := read(io.LimitReader(resp.Body, limit+1))
+	return &answerBody{Reader: limits.Reader(resp.Body, limit), body: resp.Body, ctx: ctx, t: t, reqName: reqName}, nil
+}
+
+// answerBody is a bounded answer whose read errors name the request.
+type answerBody struct {
+	io.Reader
+	body    io.Closer
+	ctx     context.Context
+	t       Target
+	reqName string
+}
+
+func (b *answerBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, limits.ErrTooLarge):
+		err = fmt.Errorf("%s: %w", b.reqName, err)
+	default:
+		err = explain(b.ctx, b.t, b.reqName, fmt.Errorf("reading the answer: %w", err))
+	}
+	return n, err
+}
+
+func (b *answerBody) Close() error { return b.body.Close() }
+
+// explain names the cause of a failed request to t: a refused redirect, the deadline, or what
+// the way t is reached says (t.Explain: a port-forward's own error).
+func explain(ctx context.Context, t Target, reqName string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var re *portforward.RedirectError
+	switch {
+	case errors.As(err, &re):
+		return fmt.Errorf("%s: %w", reqName, re)
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%s: no answer in time (raise the timeout, or check the istiod pod): %w", reqName, ctx.Err())
+	case ctx.Err() != nil:
+		return fmt.Errorf("%s: %w", reqName, ctx.Err())
+	}
+	if t.Explain != nil {
+		if why := t.Explain(err); why != nil {
+			return fmt.Errorf("%s: %w", reqName, why)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: no answer in time (raise the timeout, or check the istiod pod): %w", reqName, err)
+	}
+	return fmt.Errorf("%s: %w", reqName, err)
+}
+
+// get fetches path?query from t and returns the body of a 2xx answer, whole, bounded by
+// MaxBodyBytes, else by the default limit of a config dump.
+func (f *Fetcher) get(ctx context.Context, t Target, path string, query url.Values) ([]byte, error) {
+	body, err := f.open(ctx, t, path, query, f.limit(DefaultMaxBodyBytes, "an answer of istiod's "+path))
 	if err != nil {
-		return nil, fmt.Errorf("%s: read answer: %w", reqName, err)
+		return nil, err
 	}
-	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("%s: answer larger than %d bytes", reqName, limit)
+	defer body.Close()
+	if f.ReadBody != nil {
+		return f.ReadBody(body)
 	}
-	return body, nil
+	return io.ReadAll(body)
 }
 
 // DebugAPIOff reports whether err is the 404 of an istiod whose HTTP debug API is off
@@ -366,15 +433,53 @@ func (f *Fetcher) syncz(ctx context.Context, t Target, query url.Values) ([]Prox
 		}
 		return rows, err
 	}
-	body, err := f.get(ctx, t, SynczPath, query)
+	limit := f.limit(limits.Syncz, "istiod's /debug/syncz answer")
+	body, err := f.open(ctx, t, SynczPath, query, limit)
 	if err != nil {
 		return nil, err
 	}
-	entries, err := DecodeSyncz(bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w (check that %s is istiod's debug port, 15014)", requestName(SynczPath, query), err, t.BaseURL)
+	defer body.Close()
+	// Decoded as it arrives, entry by entry, into rows: memory holds the rows only. An entry
+	// takes a few hundred bytes in a real answer, but its row about 150 whatever its size: a
+	// hostile answer of tiny entries is bounded by their number.
+	maxRows := int(min(limit.Max/minSynczEntry, math.MaxInt32))
+	var rows []ProxyStatus
+	rec := &readRecorder{r: body}
+	err = EachSynczEntry(rec, func(e SynczEntry) error {
+		if len(rows) >= maxRows {
+			return fmt.Errorf("%s: the answer lists more than %d proxies, one per %d bytes of the limit of %s: %w", requestName(SynczPath, query), maxRows, minSynczEntry, limits.Size(limit.Max), limit.Error())
+		}
+		rows = append(rows, e.Row(t.Name))
+		return nil
+	})
+	switch {
+	case err != nil && rec.err != nil:
+		return nil, rec.err // reading the answer failed (too large, cut, timed out): named already
+	case err != nil && errors.Is(err, limits.ErrTooLarge):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w (check that %s is istiod's debug port, 15014)", requestName(SynczPath, query), err, safetext.URL(t.BaseURL))
 	}
-	return Rows(t.Name, entries), nil
+	return rows, nil
+}
+
+// minSynczEntry is the fewest bytes an entry of a real syncz answer has (its proxy id, type,
+// cluster and versions take more): an answer may list one proxy per minSynczEntry bytes of its
+// size limit.
+const minSynczEntry = 128
+
+// readRecorder keeps the first error of a reader other than io.EOF.
+type readRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readRecorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // ConfigDumpResult is istiod's config dump for one proxy.
@@ -409,29 +514,44 @@ func (e *ConfigDumpError) Unwrap() []error {
 	return errs
 }
 
-// ConfigDump asks each target in turn for GET
-// /debug/config_dump?proxyID=<proxyID> (proxyID is <pod>.<namespace>) and
-// returns the first answer with content: a 2xx JSON object that is not empty.
-// A replica the proxy is not connected to answers with an error or nothing,
-// so it is skipped. When none has content, the error is a *ConfigDumpError
-// (wrapping ErrProxyNotConnected) naming each replica's answer.
+// ConfigDump asks every target at once for GET
+// /debug/config_dump?proxyID=<proxyID> (proxyID is <pod>.<namespace>), or
+// its xDS equivalent, and returns the first answer with content: a 2xx JSON
+// object that is not empty. A replica the proxy is not connected to answers
+// with an error or nothing, so it is skipped; one that hangs does not hold up
+// the others (it is cancelled once one answers). When none has content, the
+// error is a *ConfigDumpError (wrapping ErrProxyNotConnected) naming each
+// replica's answer, in target order.
 func (f *Fetcher) ConfigDump(ctx context.Context, targets []Target, proxyID string) (ConfigDumpResult, error) {
-	query := url.Values{"proxyID": {proxyID}}
-	cerr := &ConfigDumpError{ProxyID: proxyID}
-	for _, t := range targets {
-		if err := ctx.Err(); err != nil {
-			cerr.Errors = append(cerr.Errors, &TargetError{Target: t, Err: fmt.Errorf("not asked: %w", err)})
-			continue
-		}
-		body, err := ask(ctx, t, func(t Target) ([]byte, error) { return f.configDump(ctx, t, proxyID, query) })
-		if err != nil {
-			cerr.Errors = append(cerr.Errors, &TargetError{Target: t, Err: err})
-			continue
-		}
-		return ConfigDumpResult{Body: body, Istiod: t}, nil
-	}
 	if len(targets) == 0 {
 		return ConfigDumpResult{}, errors.New("no istiod to ask: check -i/--istio-namespace and -r/--revision, or give --istiod-url")
+	}
+	query := url.Values{"proxyID": {proxyID}}
+	type answer struct {
+		i    int
+		body []byte
+		err  error
+	}
+	answers := make(chan answer, len(targets))
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the others, once one has answered
+	for i, t := range targets {
+		go func() {
+			if err := ctx.Err(); err != nil {
+				answers <- answer{i, nil, fmt.Errorf("not asked: %w", err)}
+				return
+			}
+			body, err := ask(tctx, t, func(t Target) ([]byte, error) { return f.configDump(tctx, t, proxyID, query) })
+			answers <- answer{i, body, err}
+		}()
+	}
+	cerr := &ConfigDumpError{ProxyID: proxyID, Errors: make([]*TargetError, len(targets))}
+	for range len(targets) {
+		a := <-answers
+		if a.err == nil {
+			return ConfigDumpResult{Body: a.body, Istiod: targets[a.i]}, nil
+		}
+		cerr.Errors[a.i] = &TargetError{Target: targets[a.i], Err: a.err}
 	}
 	return ConfigDumpResult{}, cerr
 }

@@ -146,18 +146,68 @@ type SynczEntry struct {
 // list). Unknown fields are ignored; anything else that is not an array of
 // objects is an error.
 func DecodeSyncz(r io.Reader) ([]SynczEntry, error) {
-	dec := json.NewDecoder(r)
-	var entries []SynczEntry
-	if err := dec.Decode(&entries); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty answer, want a JSON array")
-		}
-		return nil, fmt.Errorf("not a syncz JSON array: %w", err)
+	entries := []SynczEntry{}
+	err := EachSynczEntry(r, func(e SynczEntry) error {
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("not a syncz JSON array: trailing data after the array")
+	if len(entries) == 0 {
+		return nil, nil
 	}
 	return entries, nil
+}
+
+// EachSynczEntry decodes a /debug/syncz answer as DecodeSyncz does, handing
+// each entry to fn as it is decoded, so that the answer is never held whole.
+func EachSynczEntry(r io.Reader, fn func(SynczEntry) error) error {
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	switch {
+	case errors.Is(err, io.EOF):
+		return errors.New("empty answer, want a JSON array")
+	case err != nil:
+		return fmt.Errorf("not a syncz JSON array: %w", err)
+	case tok == nil: // null: no proxy (a nil slice, as Go encodes it)
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return errors.New("not a syncz JSON array: trailing data after null")
+		}
+		return nil
+	case tok != json.Delim('['):
+		return fmt.Errorf("not a syncz JSON array: it starts with %v", describeToken(tok))
+	}
+	for n := 0; dec.More(); n++ {
+		var e SynczEntry
+		if err := dec.Decode(&e); err != nil {
+			return fmt.Errorf("not a syncz JSON array: entry %d: %w", n, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return fmt.Errorf("not a syncz JSON array: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("not a syncz JSON array: trailing data after the array")
+	}
+	return nil
+}
+
+// describeToken names a JSON token for an error message, briefly.
+func describeToken(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		return fmt.Sprintf("%q", string(v))
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	default:
+		return fmt.Sprintf("a %T", v)
+	}
 }
 
 // TypeStatus is the state of one xDS type a proxy watches.

@@ -58,6 +58,15 @@ type Server struct {
 	tokens     map[string]string // by namespace/serviceaccount
 	tokenReqs  []authenticationv1.TokenRequestSpec
 	configMaps map[string]map[string]string // by namespace/name
+	intercept  func(http.ResponseWriter, *http.Request) bool
+}
+
+// Intercept gives every request to h first: when h returns true it has answered (a failure the
+// test stages: a hang, a 403, a 401), else the API serves it as usual.
+func (s *Server) Intercept(h func(w http.ResponseWriter, r *http.Request) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.intercept = h
 }
 
 // AddServiceAccount makes the API serve service account sa in ns, whose TokenRequests are
@@ -102,10 +111,17 @@ func NewServer(t testing.TB, pods ...Pod) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests = append(s.requests, r.Method+" "+r.URL.Path)
+		intercept := s.intercept
 		s.mu.Unlock()
+		if intercept != nil && intercept(w, r) {
+			return
+		}
 		mux.ServeHTTP(w, r)
 	}))
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		s.CloseClientConnections() // ends what a test left hanging
+		s.Close()
+	})
 	s.Kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
 	config := fmt.Sprintf(`apiVersion: v1
 kind: Config

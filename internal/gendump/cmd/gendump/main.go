@@ -1,10 +1,12 @@
 // Command gendump writes a large, realistic Envoy config dump of an Istio
-// sidecar (or, with -clusters, the matching /clusters?format=json document).
-// The same flags always give the same bytes.
+// sidecar (or, with -clusters, the matching /clusters?format=json document;
+// with -doc, another admin document of the same proxy). The same flags always
+// give the same bytes.
 //
 //	go run ./internal/gendump/cmd/gendump -services 4000 -o big.json
 //	go run ./internal/gendump/cmd/gendump -size 200MB -o big.json
 //	go run ./internal/gendump/cmd/gendump -services 4000 -clusters -o clusters.json
+//	go run ./internal/gendump/cmd/gendump -services 4000 -doc stats -o stats.txt
 package main
 
 import (
@@ -31,10 +33,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "seed: picks names, ports, subsets and endpoints")
 	out := fs.String("o", "-", "output file (- for stdout)")
 	clusters := fs.Bool("clusters", false, "write the /clusters?format=json document instead of /config_dump")
+	doc := fs.String("doc", "config_dump", "the admin document to write: config_dump, clusters, server_info, certs, listeners, stats, runtime or memory")
 	size := fs.String("size", "", "pick -services for about this output size (e.g. 50MB, 200MB, 1GiB)")
 	verbose := fs.Bool("v", false, "print the service count, size and time on stderr")
+	later := fs.Bool("later", false, "the same proxy's dump taken later: other update times and versions, resources in another order")
+	replicas := fs.Int("replicas", 0, "pods of the proxy's workload (productpage-v1)")
+	replica := fs.Int("replica", 0, "which of the -replicas pods the dump is of (0 to replicas-1)")
+	change := fs.Float64("change", 0, "change about this percentage of the outbound clusters, TCP listeners and EDS assignments")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: gendump [-services N | -size SIZE] [-seed S] [-clusters] [-o FILE]")
+		fmt.Fprintln(stderr, "usage: gendump [-services N | -size SIZE] [-seed S] [-clusters | -doc NAME] [-later] [-replicas N -replica I] [-change PCT] [-o FILE]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -47,9 +54,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gendump: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	write := gendump.Write
 	if *clusters {
-		write = gendump.WriteClusters
+		*doc = "clusters"
+	}
+	write, ok := gendump.Writers[*doc]
+	if !ok {
+		fmt.Fprintf(stderr, "gendump: unknown -doc %q\n", *doc)
+		return 2
 	}
 	if *size != "" {
 		target, err := parseSize(*size)
@@ -81,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		w = f
 	}
 	cw := &countingWriter{w: w}
-	err := write(cw, gendump.Options{Services: *services, Seed: *seed})
+	err := write(cw, gendump.Options{Services: *services, Seed: *seed, Later: *later, Replicas: *replicas, Replica: *replica, ChangePercent: *change})
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr
