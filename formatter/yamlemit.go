@@ -394,7 +394,8 @@ const (
 
 // scalarText gives a scalar's text and the style yaml.v2's encoder asks for.
 func (w *yamlWriter) scalarText(n *yNode) (string, yStyle) {
-	raw := string(w.data[n.start:n.end])
+	// Shares the document's memory, as text does: a name may be megabytes long.
+	raw := unsafe.String(unsafe.SliceData(w.data[n.start:n.end]), n.end-n.start)
 	switch n.kind {
 	case yNull:
 		return "null", yPlain
@@ -833,7 +834,7 @@ func (w *yamlWriter) scalar(s string, style yStyle, root, simpleKey bool) error 
 		return errYAMLFallback // a document of one scalar: yaml.v2 ends it with "..."
 	}
 	w.increaseIndent(true, false)
-	v := []byte(s)
+	v := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
 	breaks := !simpleKey
 	switch style {
 	case yPlain:
