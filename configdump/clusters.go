@@ -68,7 +68,13 @@ func ParseSubsetKey(name string) SubsetKey {
 
 // ClusterOrder is the key istioctl orders clusters and endpoints by: hostname, subset, port,
 // direction; names not of Istio's form sort by the whole name. Compare keys with Less.
+//
+// The key has its own copy of the name: decoded strings share the document's memory, and a
+// view that sorts its resources after giving back their pages (see Dump.ReleaseWith) would
+// read every page holding a name back in to compare them (on a 50 MB dump, the whole clusters
+// section: 26 MB of peak RSS).
 func ClusterOrder(name string) SubsetKey {
+	name = strings.Clone(name)
 	if IsSubsetKey(name) {
 		return ParseSubsetKey(name)
 	}

@@ -216,9 +216,10 @@ type ListenerKey struct {
 	name     string
 }
 
-// ListenerOrder returns a listener's key.
+// ListenerOrder returns a listener's key. Its strings are copies, not the document's memory,
+// as ClusterOrder's are: sorting must not read back the pages of released resources.
 func ListenerOrder(l *listenerv3.Listener) ListenerKey {
-	return ListenerKey{ListenerPort(l), ListenerAddress(l), ListenerType(l), l.GetInternalListener() != nil, l.GetName()}
+	return ListenerKey{ListenerPort(l), strings.Clone(ListenerAddress(l)), strings.Clone(ListenerType(l)), l.GetInternalListener() != nil, strings.Clone(l.GetName())}
 }
 
 // Less orders listeners as istioctl's table does.

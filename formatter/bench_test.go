@@ -221,3 +221,28 @@ func BenchmarkProxyDiffSums(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRaw: pc all -o json's writing of the document as it is, redactions applied (the
+// characters a terminal acts on escaped), on the generated and the real-shaped dump.
+func BenchmarkRaw(b *testing.B) {
+	for _, in := range []struct {
+		name string
+		data func(testing.TB) []byte
+	}{
+		{"gen", func(tb testing.TB) []byte { return testutil.GeneratedDump(tb, benchServices) }},
+		{"real", func(tb testing.TB) []byte { return testutil.RealShapedDump(tb, 12) }},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			data := in.data(b)
+			d, err := configdump.Parse(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			redactions, err := d.Redactions()
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchWrite(b, func(w io.Writer) error { return Raw(w, data, redactions, JSON) })
+		})
+	}
+}
