@@ -65,6 +65,7 @@ type Dump struct {
 	decoded map[Section]proto.Message
 
 	dropUnknown bool // see DropUnknownFields
+	ascii       bool // see ASCII
 
 	// release drops bytes of the document from memory (see ReleaseWith); rel is the pass
 	// over the whole document in progress.
@@ -180,8 +181,13 @@ func (x *Indexer) Dump(data []byte) (*Dump, error) {
 	if err != nil {
 		return nil, Locate(err, data)
 	}
-	return &Dump{src: data, kind: kind, spans: spans, lists: x.ix.lists, elems: x.ix.elems, unknown: &typeSet{}, decoded: map[Section]proto.Message{}}, nil
+	return &Dump{src: data, kind: kind, spans: spans, lists: x.ix.lists, elems: x.ix.elems, unknown: &typeSet{}, decoded: map[Section]proto.Message{}, ascii: x.ix.high&0x80 == 0}, nil
 }
+
+// ASCII reports whether every byte of the document is below 0x80, as the indexer found in
+// passing: then it holds none of the characters a terminal acts on that printing it as it is
+// must escape (C1 controls, bidirectional overrides...), and a writer can skip looking.
+func (d *Dump) ASCII() bool { return d.ascii }
 
 // HasAdminSection reports whether the document has a config of a type of Envoy's admin API (a
 // section of a config dump, whether proxyctl shows it or not), or is a /clusters document:

@@ -45,6 +45,9 @@ type indexer struct {
 	lists   []listSpan
 	elems   []elemSpan
 	started bool // the document's first byte, '{', was seen
+	// high has its top bit set when a string may hold a byte of 0x80 or more (outside strings
+	// there can be none): a document without is ASCII.
+	high byte
 }
 
 // state is what the JSON grammar allows next.
@@ -291,6 +294,35 @@ func firstSpecial(b []byte) int {
 	return i
 }
 
+// firstSpecialHigh is firstSpecial that also returns the bytes it read ORed together (those
+// of b before the index, and maybe a few after it): when its top bit is clear, none of them is
+// 0x80 or more.
+func firstSpecialHigh(b []byte) (int, byte) {
+	var or uint64
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		or |= w
+		if m := specialInWord(w); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3, highOf(or)
+		}
+	}
+	var c byte
+	for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+		c |= b[i]
+		i++
+	}
+	return i, highOf(or) | c
+}
+
+// highOf is 0x80 when a byte of w has its top bit set, else 0.
+func highOf(w uint64) byte {
+	if w&msb != 0 {
+		return 0x80
+	}
+	return 0
+}
+
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
 func isHex(c byte) bool { return c-'0' < 10 || (c|0x20)-'a' < 6 }
@@ -326,7 +358,9 @@ func (ix *indexer) scanString(p []byte, at int64) (int, error) {
 			i++
 			continue
 		}
-		stop := i + firstSpecial(p[i:])
+		n, high := firstSpecialHigh(p[i:])
+		stop := i + n
+		ix.high |= high
 		if stop < len(p) && p[stop] < 0x20 {
 			return 0, ix.errorf(at+int64(stop), "control character U+%04X in a string; JSON escapes it", p[stop])
 		}

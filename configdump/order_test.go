@@ -53,3 +53,45 @@ func TestOrderKeysOwnTheirText(t *testing.T) {
 		}
 	}
 }
+
+// TestASCII: the indexer says a document is ASCII only when no byte of it is 0x80 or more,
+// wherever the byte is (a key, a short or long string, after an escape, across the pieces a
+// stream is fed in).
+func TestASCII(t *testing.T) {
+	wrap := func(s string) string {
+		return `{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump", "bootstrap": {"node": {"id": "` + s + `"}}}]}`
+	}
+	for _, tc := range []struct {
+		name, doc string
+		ascii     bool
+	}{
+		{"plain", wrap("sidecar~10.0.0.1~a.b~b.svc.cluster.local"), true},
+		{"escapes of non-ASCII", wrap(`caf\u00e9 \u202e \u0085`), true},
+		{"short string", wrap("é"), false},
+		{"long string, late", wrap("abcdefghijklmnopqrstuvwxyz0123456789\u202e"), false},
+		{"long string, early", wrap("\u0085abcdefghijklmnopqrstuvwxyz0123456789"), false},
+		{"after an escape", wrap(`\n` + "\u00a0x"), false},
+		{"in a key", `{"configs": [], "clé": 1}`, false},
+		{"last byte before the quote", wrap("abcdefg\u00e9"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Parse([]byte(tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.ASCII() != tc.ascii {
+				t.Errorf("ASCII() = %v, want %v", d.ASCII(), tc.ascii)
+			}
+			// Fed a byte at a time, as a slow pipe delivers it.
+			ix := NewIndexer()
+			for i := range len(tc.doc) {
+				if err := ix.Feed([]byte(tc.doc[i : i+1])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d, err = ix.Dump([]byte(tc.doc)); err != nil || d.ASCII() != tc.ascii {
+				t.Errorf("fed bytewise: ASCII() = %v (%v), want %v", d != nil && d.ASCII(), err, tc.ascii)
+			}
+		})
+	}
+}

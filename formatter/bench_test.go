@@ -242,7 +242,16 @@ func BenchmarkRaw(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			benchWrite(b, func(w io.Writer) error { return Raw(w, data, redactions, JSON) })
+			b.Run("checked", func(b *testing.B) {
+				benchWrite(b, func(w io.Writer) error { return Raw(w, data, redactions, JSON) })
+			})
+			// As pc all -o json writes a document the indexer found to be ASCII.
+			b.Run("ascii", func(b *testing.B) {
+				if !d.ASCII() {
+					b.Skip("the dump is not ASCII")
+				}
+				benchWrite(b, func(w io.Writer) error { return RawReleasing(w, data, true, redactions, JSON, nil) })
+			})
 		})
 	}
 }

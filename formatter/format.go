@@ -317,12 +317,14 @@ func Message(w io.Writer, d *configdump.Dump, m proto.Message, f Format) error {
 // Raw writes a JSON document as it is but for the replacements (see configdump.Redactions),
 // or converted to YAML.
 func Raw(w io.Writer, data []byte, replace []configdump.Replacement, f Format) error {
-	return RawReleasing(w, data, replace, f, nil)
+	return RawReleasing(w, data, false, replace, f, nil)
 }
 
 // RawReleasing is Raw that drops from memory, with release (when not nil), the bytes of data
-// it has written: a caller that mapped the document gives back its pages as it goes.
-func RawReleasing(w io.Writer, data []byte, replace []configdump.Replacement, f Format, release func([]byte)) error {
+// it has written: a caller that mapped the document gives back its pages as it goes. ascii
+// says data is all ASCII (configdump.Dump.ASCII): then it is written without looking for the
+// characters to escape, which only non-ASCII text can hold.
+func RawReleasing(w io.Writer, data []byte, ascii bool, replace []configdump.Replacement, f Format, release func([]byte)) error {
 	if f == YAML {
 		return writeYAML(w, data, replace, release)
 	}
@@ -342,7 +344,7 @@ func RawReleasing(w io.Writer, data []byte, replace []configdump.Replacement, f 
 		if j > i && replace[j-1].End > end {
 			end = replace[j-1].End
 		}
-		if err := writeReplaced(bw, data[:end], replace[i:j], at); err != nil {
+		if err := writeReplaced(bw, data[:end], ascii, replace[i:j], at); err != nil {
 			return err
 		}
 		if release != nil {
@@ -359,19 +361,24 @@ func RawReleasing(w io.Writer, data []byte, replace []configdump.Replacement, f 
 	return bw.Flush()
 }
 
-// writeReplaced writes data[at:] with the replacements (in order, inside it) applied.
-func writeReplaced(w io.Writer, data []byte, replace []configdump.Replacement, at int) error {
-	w = jsonSafeWriter{w}
+// writeReplaced writes data[at:] with the replacements (in order, inside it) applied, the
+// characters a terminal acts on escaped (but in data known to be ASCII, which has none).
+func writeReplaced(w io.Writer, data []byte, ascii bool, replace []configdump.Replacement, at int) error {
+	safe := io.Writer(jsonSafeWriter{w})
+	doc := safe
+	if ascii {
+		doc = w
+	}
 	for _, r := range replace {
-		if _, err := w.Write(data[at:r.Start]); err != nil {
+		if _, err := doc.Write(data[at:r.Start]); err != nil {
 			return err
 		}
-		if _, err := io.WriteString(w, r.Text); err != nil {
+		if _, err := io.WriteString(safe, r.Text); err != nil {
 			return err
 		}
 		at = r.End
 	}
-	_, err := w.Write(data[at:])
+	_, err := doc.Write(data[at:])
 	return err
 }
 

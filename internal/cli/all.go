@@ -86,7 +86,7 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		if err != nil {
 			return err
 		}
-		return formatter.RawReleasing(o.streams.Out, d.Source(), redactions, o.output.format, o.release)
+		return formatter.RawReleasing(o.streams.Out, d.Source(), d.ASCII(), redactions, o.output.format, o.release)
 	}
 	// The sections the table does not show are checked as -o json checks them.
 	if err := d.CheckOthers(configdump.BootstrapSection, configdump.ClustersSection, configdump.ListenersSection,
