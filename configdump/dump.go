@@ -92,6 +92,11 @@ type releaser struct {
 	release func([]byte)
 	src     []byte
 	from    int
+	// A pass in another order than the document's drops src[from:to] whole every
+	// releaseChunk bytes handled (see Resources.passReleaser).
+	scattered bool
+	to        int
+	handled   int
 }
 
 // releaseChunk is how much a releaser drops at a time.

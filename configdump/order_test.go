@@ -6,6 +6,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+
+	"github.com/proxyctl/proxyctl/internal/testutil"
 )
 
 // sharesMemory reports whether s's bytes lie inside buf.
@@ -93,5 +95,80 @@ func TestASCII(t *testing.T) {
 				t.Errorf("fed bytewise: ASCII() = %v (%v), want %v", d != nil && d.ASCII(), err, tc.ascii)
 			}
 		})
+	}
+}
+
+// TestSortedPassReleases: a pass over the resources in another order than the document's
+// gives back the pages of their whole span as it goes (every megabyte handled), and one in
+// the document's order what lies behind it; neither changes what is printed.
+func TestSortedPassReleases(t *testing.T) {
+	d, err := Parse(testutil.GeneratedDump(t, 300))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var released [][2]int
+	d.ReleaseWith(func(b []byte) {
+		at := offsetIn(d.src, b)
+		released = append(released, [2]int{at, at + len(b)})
+	})
+	res, err := d.ClusterResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := res.Len()
+	lo, hi := len(d.src), 0
+	total := 0
+	for i := range n {
+		lo, hi = min(lo, res.start(i)), max(hi, res.end(i))
+		total += res.end(i) - res.start(i)
+	}
+	if total < 3*releaseChunk {
+		t.Fatalf("the dump's clusters are %d bytes: too few for the test", total)
+	}
+	print := func(indexes []int) map[int]string {
+		out := map[int]string{}
+		k := 0
+		err := EachJSON(res, indexes, 0, true, func(json []byte) (string, error) { return string(json), nil }, func(s string) error {
+			i := k
+			if indexes != nil {
+				i = indexes[k]
+			}
+			out[i] = s
+			k++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	inOrder := print(nil)
+	for _, r := range released {
+		if r[0] < lo || r[1] > hi {
+			t.Errorf("in order: released %v, outside the resources' span [%d, %d)", r, lo, hi)
+		}
+	}
+	if len(released) == 0 {
+		t.Error("in order: nothing released")
+	}
+	released = nil
+	reversed := make([]int, n)
+	for k := range reversed {
+		reversed[k] = n - 1 - k
+	}
+	sorted := print(reversed)
+	whole := 0
+	for _, r := range released {
+		if r == [2]int{lo, hi} {
+			whole++
+		}
+	}
+	if want := total / releaseChunk; whole < want || whole != len(released) {
+		t.Errorf("reversed: released %d times the whole span [%d, %d) of %d releases (%v), want %d", whole, lo, hi, len(released), released[:min(3, len(released))], want)
+	}
+	for i, s := range inOrder {
+		if sorted[i] != s {
+			t.Fatalf("resource %d printed differently in another order", i)
+		}
 	}
 }
