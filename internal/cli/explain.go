@@ -73,7 +73,8 @@ Live, the command fetches config_dump?include_eds=true and /clusters?format=json
 			return o.explain(cmd)
 		},
 	}
-	o.addFlags(cmd)
+	o.addSourceFlags(cmd, "f")
+	o.output.addFlag(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&o.url, "url", "", "the request as a URL: http://HOST[:PORT]/PATH?QUERY, https://HOST[:PORT]/PATH (TLS, SNI HOST) or tcp://HOST:PORT")
 	fs.StringVar(&o.mode, "mode", "", "how the connection reaches Envoy: outbound, inbound or gateway (default: from the node id)")
