@@ -14,12 +14,20 @@ type BundlePair struct {
 	Diff  *diff.Result
 }
 
-// BundleComparison is pc diff BUNDLE1 BUNDLE2: the proxies both hold, paired by name, and
-// those only one holds.
+// BundleComparison is pc diff BUNDLE1 BUNDLE2: the proxies both hold, paired by name, those
+// only one holds, and those that could not be compared (a capture that failed, or that
+// cannot be read), with why.
 type BundleComparison struct {
 	From, To         string // the bundles
 	Pairs            []BundlePair
 	OnlyFrom, OnlyTo []string
+	Failed           []BundleFailure
+}
+
+// BundleFailure is a proxy of two bundles that could not be compared, and why.
+type BundleFailure struct {
+	Proxy string `json:"proxy"`
+	Error string `json:"error"`
 }
 
 // Same tells whether the bundles hold the same proxies, each configured the same.
@@ -29,7 +37,7 @@ func (c BundleComparison) Same() bool {
 			return false
 		}
 	}
-	return len(c.OnlyFrom) == 0 && len(c.OnlyTo) == 0
+	return len(c.OnlyFrom) == 0 && len(c.OnlyTo) == 0 && len(c.Failed) == 0
 }
 
 // Sides names the two captures of a proxy in headers and unified diffs.
@@ -57,6 +65,9 @@ func BundleTable(w io.Writer, c BundleComparison) error {
 	for _, p := range c.OnlyTo {
 		rows = append(rows, row{p, "only in " + c.To})
 	}
+	for _, f := range c.Failed {
+		rows = append(rows, row{f.Proxy, "not compared: " + f.Error})
+	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].proxy < rows[j].proxy })
 	lines := make([]string, len(rows))
 	for i, r := range rows {
@@ -79,6 +90,7 @@ type BundleDiffReport struct {
 	Proxies  []BundleProxyEntry `json:"proxies"`
 	OnlyFrom []string           `json:"onlyInFrom,omitempty"`
 	OnlyTo   []string           `json:"onlyInTo,omitempty"`
+	Failed   []BundleFailure    `json:"failed,omitempty"`
 }
 
 // BundleProxyEntry is one proxy both bundles hold, and the report of its comparison.
@@ -89,7 +101,7 @@ type BundleProxyEntry struct {
 
 // NewBundleDiffReport builds the structured report of a comparison of two bundles.
 func NewBundleDiffReport(c BundleComparison) BundleDiffReport {
-	rep := BundleDiffReport{From: c.From, To: c.To, Same: c.Same(), Proxies: []BundleProxyEntry{}, OnlyFrom: c.OnlyFrom, OnlyTo: c.OnlyTo}
+	rep := BundleDiffReport{From: c.From, To: c.To, Same: c.Same(), Proxies: []BundleProxyEntry{}, OnlyFrom: c.OnlyFrom, OnlyTo: c.OnlyTo, Failed: c.Failed}
 	for _, p := range c.Pairs {
 		rep.Proxies = append(rep.Proxies, BundleProxyEntry{Proxy: p.Proxy, Diff: NewDiffReport(p.Diff, c.Sides(p.Proxy))})
 	}

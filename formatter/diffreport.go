@@ -360,7 +360,8 @@ func NewReplicaReport(target string, groups []ReplicaGroup, failed []ReplicaFail
 	return rep
 }
 
-// WriteStructured writes a report (DiffReport or ReplicaReport) as indented JSON or YAML.
+// WriteStructured writes a report (DiffReport, ReplicaReport, an explanation) as indented JSON,
+// or YAML.
 func WriteStructured(w io.Writer, report any, f Format) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -369,9 +370,13 @@ func WriteStructured(w io.Writer, report any, f Format) error {
 	if err := enc.Encode(report); err != nil {
 		return err
 	}
-	out := buf.Bytes()
+	return writeJSONOrYAML(w, buf.Bytes(), f)
+}
+
+// writeJSONOrYAML writes a JSON document as it is, or converted to YAML.
+func writeJSONOrYAML(w io.Writer, out []byte, f Format) error {
 	if f == YAML {
-		y, err := jsonToYAML(out)
+		y, err := yamlConvert(out)
 		if err != nil {
 			return err
 		}

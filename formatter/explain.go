@@ -2,8 +2,6 @@ package formatter
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"github.com/proxyctl/proxyctl/internal/safetext"
 	"io"
@@ -22,23 +20,7 @@ const maxShortEndpoints = 3
 // lost, and the step's notes, when verbose), or the whole explanation as JSON or YAML.
 func Explain(w io.Writer, e *traffic.Explanation, f Format, verbose bool) error {
 	if f != Short {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(e); err != nil {
-			return err
-		}
-		out := buf.Bytes()
-		if f == YAML {
-			y, err := yamlConvert(out)
-			if err != nil {
-				return err
-			}
-			out = y
-		}
-		_, err := w.Write(out)
-		return err
+		return WriteStructured(w, e, f)
 	}
 	bw := bufio.NewWriter(w)
 	width := 0

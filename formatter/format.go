@@ -302,16 +302,7 @@ func Message(w io.Writer, d *configdump.Dump, m proto.Message, f Format) error {
 	if err := enc.Message(m); err != nil {
 		return err
 	}
-	out := append(enc.Bytes(), '\n')
-	if f == YAML {
-		y, err := yamlConvert(out)
-		if err != nil {
-			return err
-		}
-		out = y
-	}
-	_, err := w.Write(out)
-	return err
+	return writeJSONOrYAML(w, append(enc.Bytes(), '\n'), f)
 }
 
 // Raw writes a JSON document as it is but for the replacements (see configdump.Redactions),

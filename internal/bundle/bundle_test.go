@@ -268,6 +268,19 @@ func TestFind(t *testing.T) {
 			t.Errorf("Find(%q, %q) error %v; want %v %q", tc.name, tc.ns, err, tc.kind, tc.want)
 		}
 	}
+
+	// One proxy captured and one failed: no name picks the captured one.
+	m = &Manifest{Created: created, Proxies: []Proxy{
+		{Name: "web-1.shop", Dir: "shop/web-1", Pod: "web-1", Namespace: "shop", Status: ProxyFailed},
+		{Name: "web-2.shop", Dir: "shop/web-2", Pod: "web-2", Namespace: "shop", Status: ProxyPartial},
+	}}
+	out.Reset()
+	if err := NewWriter(&memSpool{}, created).Finish(&out, m); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := open(t, out.Bytes()).Find("", ""); err != nil || p.Name != "web-2.shop" {
+		t.Errorf("Find(\"\") with one proxy captured and one failed = %v, %v; want web-2.shop", p, err)
+	}
 }
 
 // TestTruncated cuts a bundle at many points: each gives a one-line truncated or corrupt error,

@@ -217,7 +217,8 @@ func clipErr(err error) string { return clip(strings.Join(strings.Fields(err.Err
 
 // Find returns the proxy a name picks: its name (POD.NAMESPACE, or HOST:PORT for an admin
 // URL), its folder, or POD alone when no other namespace has a pod of that name; namespace,
-// when set (-n), must be the proxy's. An empty name picks the only proxy of the bundle.
+// when set (-n), must be the proxy's. An empty name picks the only proxy of the bundle, or
+// the only one captured when the others failed (there is nothing to read of those).
 func (r *Reader) Find(name, namespace string) (*Proxy, error) {
 	ps := r.m.Proxies
 	name = strings.TrimPrefix(name, "pod/")
@@ -227,6 +228,15 @@ func (r *Reader) Find(name, namespace string) (*Proxy, error) {
 			return nil, r.errorf(ErrNoProxy, "holds no proxy")
 		case 1:
 			return &ps[0], nil
+		}
+		var captured []*Proxy
+		for i := range ps {
+			if ps[i].Status != ProxyFailed {
+				captured = append(captured, &ps[i])
+			}
+		}
+		if len(captured) == 1 {
+			return captured[0], nil
 		}
 		return nil, r.errorf(ErrAmbiguous, "holds %d proxies: name one (POD[.NAMESPACE] or HOST:PORT): %s", len(ps), r.names(ps))
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -13,68 +12,104 @@ import (
 	"github.com/proxyctl/proxyctl/internal/diff"
 )
 
-// capturedProxies are the names of the proxies a bundle captured (its failed ones left out).
-func capturedProxies(path string) ([]string, error) {
+// bundleProxies are the proxies of a bundle: the names of those it captured, and why each
+// of the others failed.
+type bundleProxies struct {
+	captured []string
+	failed   map[string]string
+}
+
+// capturedProxies reads a bundle's manifest.
+func capturedProxies(path string) (bundleProxies, error) {
 	r, f, err := openBundle(path)
 	if err != nil {
-		return nil, err
+		return bundleProxies{}, err
 	}
 	defer f.Close()
-	var names []string
+	b := bundleProxies{failed: map[string]string{}}
 	for _, p := range r.Manifest().Proxies {
-		if p.Status != bundle.ProxyFailed {
-			names = append(names, p.Name)
+		if p.Status == bundle.ProxyFailed {
+			b.failed[p.Name] = p.Error
+		} else {
+			b.captured = append(b.captured, p.Name)
 		}
 	}
-	return names, nil
+	return b, nil
 }
 
 // bundlePair tells whether pc diff A B compares two capture bundles proxy by proxy: both are
 // bundles and one holds more than one proxy (two of one proxy each compare as two proxies,
 // whatever their names). It returns the bundles' proxies.
-func bundlePair(a, b string) (from, to []string, ok bool, err error) {
+func bundlePair(a, b string) (from, to bundleProxies, ok bool, err error) {
 	if !isBundleFile(a) || !isBundleFile(b) {
 		for _, p := range []string{a, b} {
 			if isBundleFile(p) {
-				if names, err := capturedProxies(p); err == nil && len(names) > 1 {
-					return nil, nil, false, usageErrorf("bundle %s holds %d proxies: pc diff compares it with another bundle, proxy by proxy, or compares a bundle of one proxy with any proxy", p, len(names))
+				if ps, err := capturedProxies(p); err == nil && len(ps.captured) > 1 {
+					return from, to, false, usageErrorf("bundle %s holds %d proxies: pc diff compares it with another bundle, proxy by proxy, or compares a bundle of one proxy with any proxy", p, len(ps.captured))
 				}
 			}
 		}
-		return nil, nil, false, nil
+		return from, to, false, nil
 	}
 	if from, err = capturedProxies(a); err != nil {
-		return nil, nil, false, err
+		return from, to, false, err
 	}
 	if to, err = capturedProxies(b); err != nil {
-		return nil, nil, false, err
+		return from, to, false, err
 	}
-	return from, to, len(from) > 1 || len(to) > 1, nil
+	many := func(b bundleProxies) bool { return len(b.captured)+len(b.failed) > 1 }
+	return from, to, many(from) || many(to), nil
 }
 
 // runBundles compares the same-named proxies of two bundles: the captures of a mesh before
-// and after a change, say. Proxies only one bundle holds make the bundles differ.
-func (o *diffOptions) runBundles(ctx context.Context, from, to []string) error {
+// and after a change, say. Proxies only one bundle holds make the bundles differ; a proxy
+// that either capture failed to read, or whose captures cannot be read, is listed as not
+// compared, and makes the exit status 3.
+func (o *diffOptions) runBundles(ctx context.Context, from, to bundleProxies) error {
 	c := formatter.BundleComparison{From: o.args[0], To: o.args[1]}
-	inTo := map[string]bool{}
-	for _, n := range to {
-		inTo[n] = true
+	inFrom, inTo := map[string]bool{}, map[string]bool{}
+	names := map[string]bool{}
+	for _, n := range from.captured {
+		inFrom[n], names[n] = true, true
+	}
+	for _, n := range to.captured {
+		inTo[n], names[n] = true, true
+	}
+	for n := range from.failed {
+		names[n] = true
+	}
+	for n := range to.failed {
+		names[n] = true
 	}
 	var both []string
-	for _, n := range from {
-		if inTo[n] {
+	for n := range names {
+		eFrom, failedFrom := from.failed[n]
+		eTo, failedTo := to.failed[n]
+		why := ""
+		switch {
+		case failedFrom && failedTo:
+			why = withCause("not captured in either bundle", eFrom)
+		case failedFrom:
+			why = withCause("not captured in "+c.From, eFrom)
+		case failedTo:
+			why = withCause("not captured in "+c.To, eTo)
+		case inFrom[n] && inTo[n]:
 			both = append(both, n)
-			delete(inTo, n)
-		} else {
+		case inFrom[n]:
 			c.OnlyFrom = append(c.OnlyFrom, n)
+		default:
+			c.OnlyTo = append(c.OnlyTo, n)
+		}
+		if why != "" {
+			c.Failed = append(c.Failed, formatter.BundleFailure{Proxy: n, Error: oneLine(why)})
 		}
 	}
-	for n := range inTo {
-		c.OnlyTo = append(c.OnlyTo, n)
-	}
+	sort.Strings(both)
+	sort.Strings(c.OnlyFrom)
 	sort.Strings(c.OnlyTo)
 	if len(both) == 0 {
-		return fmt.Errorf("bundles %s and %s hold no proxy of the same name (%d and %d proxies): nothing to compare", c.From, c.To, len(from), len(to))
+		return fmt.Errorf("bundles %s and %s hold no proxy of the same name that both captured (%d and %d proxies): nothing to compare",
+			c.From, c.To, len(from.captured)+len(from.failed), len(to.captured)+len(to.failed))
 	}
 	// Reading a bundle's proxy is local work: a few at a time, on all cores.
 	results := make([]*diff.Result, len(both))
@@ -91,12 +126,18 @@ func (o *diffOptions) runBundles(ctx context.Context, from, to []string) error {
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	for i, name := range both {
+		if errs[i] != nil {
+			fmt.Fprintf(o.streams.ErrOut, "warning: %s\n", oneLine(errs[i].Error()))
+			c.Failed = append(c.Failed, formatter.BundleFailure{Proxy: name, Error: oneLine(errs[i].Error())})
+			continue
+		}
 		c.Pairs = append(c.Pairs, formatter.BundlePair{Proxy: name, Diff: results[i]})
 	}
+	sort.Slice(c.Failed, func(i, j int) bool { return c.Failed[i].Proxy < c.Failed[j].Proxy })
 	w := o.streams.Out
 	if err := o.output.render(&w, func() error { return o.printBundles(w, c) }); err != nil {
 		return err
@@ -107,10 +148,21 @@ func (o *diffOptions) runBundles(ctx context.Context, from, to []string) error {
 			break
 		}
 	}
-	if !c.Same() {
+	switch {
+	case len(c.Failed) > 0:
+		return exitError{code: ExitDiffTrouble, err: fmt.Errorf("%d of the proxies of bundles %s and %s could not be compared (%s first)", len(c.Failed), c.From, c.To, c.Failed[0].Proxy)}
+	case !c.Same():
 		return exitError{code: ExitDifferent}
 	}
 	return nil
+}
+
+// withCause is what, followed by the cause when the manifest recorded one.
+func withCause(what, cause string) string {
+	if cause == "" {
+		return what
+	}
+	return what + ": " + cause
 }
 
 // compareBundleProxy compares the captures of one proxy in the two bundles.

@@ -122,3 +122,49 @@ func mustAdmin(t *testing.T, dump []byte) *envoytest.Admin {
 	}
 	return a
 }
+
+// TestDiffBundlesWithFailedProxies: a proxy a capture failed to read is never compared as
+// the same: pc diff lists it as not compared, with why, and exits 3; a bundle whose other
+// proxies failed is its one captured proxy, against any proxy.
+func TestDiffBundlesWithFailedProxies(t *testing.T) {
+	_, okURL := fullAdmin(t, sampleDump)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	withFailed, code, _, errOut := capture(t, "--admin-url", okURL, "--admin-url", deadURL)
+	if code != ExitRuntime {
+		t.Fatalf("capture with a dead proxy: exit %d: %s", code, errOut)
+	}
+	onlyOK, code, _, errOut := capture(t, "--admin-url", okURL)
+	if code != 0 {
+		t.Fatalf("capture: exit %d: %s", code, errOut)
+	}
+	o, d := hostOf(t, okURL), hostOf(t, deadURL)
+
+	if code, out, errOut := run(t, "", "pc", "diff", withFailed, sampleDump); code != 0 || !strings.HasPrefix(out, "No differences") {
+		t.Errorf("a bundle of one captured and one failed proxy against a dump: exit %d %s\n%s", code, errOut, out)
+	}
+	for _, tc := range []struct {
+		a, b, why string
+	}{
+		{withFailed, withFailed, "not compared: not captured in either bundle: "},
+		{withFailed, onlyOK, "not compared: not captured in " + withFailed + ": "},
+		{onlyOK, withFailed, "not compared: not captured in " + withFailed + ": "},
+	} {
+		code, out, errOut := run(t, "", "pc", "diff", tc.a, tc.b)
+		if code != ExitDiffTrouble || !strings.Contains(out, o+" ") || !strings.Contains(out, "same\n") ||
+			!strings.Contains(out, d+" ") || !strings.Contains(out, tc.why) ||
+			!strings.Contains(errOut, "error: 1 of the proxies of bundles "+tc.a+" and "+tc.b+" could not be compared ("+d+" first)") {
+			t.Errorf("%s against %s: exit %d, stderr %q\n%s", tc.a, tc.b, code, errOut, out)
+		}
+	}
+	code, out, _ := run(t, "", "pc", "diff", withFailed, onlyOK, "-o", "json")
+	var rep struct {
+		Same   bool
+		Failed []struct{ Proxy, Error string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != ExitDiffTrouble || rep.Same ||
+		len(rep.Failed) != 1 || rep.Failed[0].Proxy != d || !strings.HasPrefix(rep.Failed[0].Error, "not captured in "+withFailed+": ") {
+		t.Errorf("-o json: exit %d, %v, %+v\n%s", code, err, rep, out)
+	}
+}

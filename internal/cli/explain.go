@@ -73,7 +73,8 @@ Live, the command fetches config_dump?include_eds=true and /clusters?format=json
 			return o.explain(cmd)
 		},
 	}
-	o.addFlags(cmd)
+	o.addSourceFlags(cmd, "f")
+	o.output.addFlag(cmd)
 	fs := cmd.Flags()
 	fs.StringVar(&o.url, "url", "", "the request as a URL: http://HOST[:PORT]/PATH?QUERY, https://HOST[:PORT]/PATH (TLS, SNI HOST) or tcp://HOST:PORT")
 	fs.StringVar(&o.mode, "mode", "", "how the connection reaches Envoy: outbound, inbound or gateway (default: from the node id)")
@@ -88,7 +89,7 @@ Live, the command fetches config_dump?include_eds=true and /clusters?format=json
 	fs.StringVar(&o.host, "host", "", "the request's :authority (Host) (default: the --url's, else the address)")
 	fs.StringVar(&o.path, "path", "", "the request's path, with its query string (default: /, or the --url's)")
 	fs.StringVar(&o.method, "method", "GET", "the request's method")
-	fs.StringArrayVarP(&o.headers, "header", "H", nil, "a request header, 'Name: value' (repeatable)")
+	fs.StringArrayVarP(&o.headers, "header", "H", nil, "a request header, 'Name: value' (repeatable); Host or :authority sets the host, over --url's")
 	fs.Uint64Var(&o.random, "random-value", 0, "random value that picks among weighted clusters, as Envoy's (value % total weight; default 0)")
 	fs.StringVar(&o.listener, "listener", "", "start at the listener of this name (e.g. an internal listener, which no address reaches)")
 	fs.BoolVar(&o.verbose, "verbose", false, "show every candidate each step considered and why it lost")
@@ -194,14 +195,23 @@ func (o *explainOptions) completeRequest(cmd *cobra.Command) error {
 		r.Source = a
 	}
 	for _, h := range o.headers {
-		name, value, ok := strings.Cut(h, ":")
+		// A pseudo-header (":authority: x") starts with the colon that would cut it.
+		pseudo := strings.HasPrefix(h, ":")
+		name, value, ok := strings.Cut(strings.TrimPrefix(h, ":"), ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
 			return usageErrorf("-H %q: a header is 'Name: value'", h)
 		}
+		if pseudo {
+			if name != "authority" {
+				return usageErrorf("-H %q: of the pseudo-headers only :authority is a header here; use --method, --path or --url for the others", h)
+			}
+			name = ":authority"
+		}
 		value = strings.TrimSpace(value)
 		if strings.EqualFold(name, "host") || name == ":authority" {
-			if host == "" {
+			// As curl sends it: the header over the URL's host; --host over both.
+			if !changed("host") {
 				host = value
 			}
 			continue

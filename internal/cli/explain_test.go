@@ -317,3 +317,29 @@ func splitWords(s string) []string {
 	}
 	return out
 }
+
+// TestExplainHostPrecedence: the request's host is the URL's, unless a Host (or :authority)
+// header says otherwise, as curl sends it; --host wins over both.
+func TestExplainHostPrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // the virtual host, "" for none
+	}{
+		{[]string{"--url", "http://10.8.0.5:8080/productpage"}, ""},
+		{[]string{"--url", "http://10.8.0.5:8080/productpage", "-H", "Host: bookinfo.example.com"}, "bookinfo.example.com:80"},
+		{[]string{"--url", "http://10.8.0.5:8080/productpage", "-H", ":authority: bookinfo.example.com"}, "bookinfo.example.com:80"},
+		{[]string{"--url", "http://bookinfo.example.com:8080/productpage", "-H", "Host: nope.example.com"}, ""},
+		{[]string{"--url", "http://10.8.0.5:8080/productpage", "-H", "Host: nope.example.com", "--host", "bookinfo.example.com"}, "bookinfo.example.com:80"},
+	} {
+		_, out, errOut := run(t, "", append([]string{"pc", "x", "-f", gatewayDump, "-o", "json"}, tc.args...)...)
+		var e struct {
+			VirtualHost string `json:"virtual_host"`
+		}
+		if err := json.Unmarshal([]byte(out), &e); err != nil {
+			t.Fatalf("%v: not JSON (%v): %s", tc.args, err, errOut)
+		}
+		if e.VirtualHost != tc.want {
+			t.Errorf("%v: virtual host %q, want %q", tc.args, e.VirtualHost, tc.want)
+		}
+	}
+}

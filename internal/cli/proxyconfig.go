@@ -128,9 +128,13 @@ func newCommonOptions(streams Streams, root *rootOptions, defaultOutput formatte
 	}
 }
 
+// addFlags adds the flags of a view: its source, -o, and --keep-unknown-fields (the views
+// print resources; explain and version, which print their own objects, call
+// addSourceFlags and the output flag alone).
 func (o *commonOptions) addFlags(cmd *cobra.Command) {
 	o.addSourceFlags(cmd, "f")
 	o.output.addFlag(cmd)
+	cmd.Flags().BoolVar(&o.keepUnknown, "keep-unknown-fields", false, "with -o json|yaml, print the fields and enum values this proxyctl does not know where they were (by default they are left out, as istioctl does)")
 }
 
 // addSourceFlags adds the flags that say where the dump comes from and how it is read;
@@ -142,7 +146,6 @@ func (o *commonOptions) addSourceFlags(cmd *cobra.Command, fileShorthand string)
 	fs.StringVar(&o.adminURL, "admin-url", "", "read from an Envoy admin API at this URL ([http://]HOST:PORT), no Kubernetes needed")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "time limit for reaching the proxy and fetching its configuration")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not list the unknown type URLs met on stderr")
-	fs.BoolVar(&o.keepUnknown, "keep-unknown-fields", false, "with -o json|yaml, print the fields and enum values this proxyctl does not know where they were (by default they are left out, as istioctl does)")
 	addMaxInputFlag(cmd, &o.maxInput)
 	o.live.addFlags(cmd)
 }

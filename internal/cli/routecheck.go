@@ -59,7 +59,10 @@ malformed route configuration or tests file.`,
 			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
-			return o.run(cmd.Context())
+			// --timeout bounds the whole run: a proxy, and a -c or -t "-" that sends nothing.
+			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+			defer cancel()
+			return o.run(ctx)
 		},
 	}
 	fs := cmd.Flags()
@@ -103,6 +106,8 @@ func (o *routeCheckOptions) complete(cmd *cobra.Command, args []string) error {
 		return usageErrorf("--route picks a route configuration out of a proxy's configuration; with -c the file is the route configuration")
 	case o.configPath == "" && o.route == "":
 		return usageErrorf("name the route configuration to test with --route NAME (proxyctl pc route lists them)")
+	case o.configPath == "-" && o.testPath == "-":
+		return usageErrorf("-c and -t cannot both read stdin: give one of them as a file")
 	case o.timeout <= 0:
 		return usageErrorf("--timeout must be positive, got %s", o.timeout)
 	}
@@ -152,7 +157,11 @@ func (o *routeCheckOptions) run(ctx context.Context) error {
 		}
 	}
 	if failed > 0 {
-		return exitError{code: ExitRuntime, err: fmt.Errorf("%d of %d tests failed", failed, len(results))}
+		how := " (--details or --only-show-failures lists them)"
+		if o.details || o.onlyShowFailures {
+			how = ""
+		}
+		return exitError{code: ExitRuntime, err: fmt.Errorf("%d of %d tests failed%s", failed, len(results), how)}
 	}
 	rep := checker.Coverage(o.covall, o.detailedCoverage)
 	if err := formatter.RouteCheckCoverage(o.streams.Out, rep); err != nil {
@@ -179,7 +188,14 @@ func (o *routeCheckOptions) readFile(ctx context.Context, path string) ([]byte, 
 	defer r.Close()
 	data, err := limits.ReadAll(r, o.readOptions().limit(limits.YAMLDump, "a route-check file"))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		name := path
+		if path == "-" {
+			name = "stdin"
+		}
+		if ctx.Err() != nil {
+			return nil, o.live.root.deadline(ctx, err, "reading "+name, o.timeout)
+		}
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	return data, nil
 }

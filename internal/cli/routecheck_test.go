@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proxyctl/proxyctl/internal/routecheck"
 	"github.com/proxyctl/proxyctl/internal/testutil"
@@ -129,5 +130,38 @@ func TestRouteCheckAdminURL(t *testing.T) {
 	}
 	if got := strings.Join(admin.Requests(), " "); got != "GET /"+pathRoutes {
 		t.Errorf("requests %s", got)
+	}
+}
+
+// TestRouteCheckStdin: -c or -t given as "-" read stdin, bounded by --timeout like every
+// other reader (an idle pipe ends with the limit named), and not both at once.
+func TestRouteCheckStdin(t *testing.T) {
+	tests, err := os.ReadFile(shopTests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, string(tests), "route-check", "-c", shopConfig, "-t", "-")
+	if code != 0 || !strings.Contains(out, "Current route coverage") {
+		t.Errorf("-t -: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = run(t, "", "route-check", "-c", "-", "-t", "-")
+	if code != ExitUsage || !strings.Contains(errOut, "cannot both read stdin") {
+		t.Errorf("-c - -t -: exit %d, stderr %q", code, errOut)
+	}
+	for _, args := range [][]string{{"-c", shopConfig, "-t", "-"}, {"-c", "-", "-t", shopTests}} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		code, _, errOut := runWithStdin(t, pr, append([]string{"route-check", "--timeout", "300ms"}, args...)...)
+		pw.Close()
+		pr.Close()
+		if code != ExitRuntime || errOut != "error: reading stdin took longer than --timeout 300ms: context deadline exceeded\n" {
+			t.Errorf("%v on an idle pipe: exit %d, stderr %q", args, code, errOut)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%v on an idle pipe took %s", args, d)
+		}
 	}
 }

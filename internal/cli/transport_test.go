@@ -186,7 +186,10 @@ func TestDeadIstiodPort(t *testing.T) {
 	api := kubetest.NewServer(t, kubetest.Pod{Name: "istiod-1", Namespace: "istio-system", Labels: map[string]string{"app": "istiod"}})
 	for _, args := range [][]string{{"ps"}, {"ps", "web-1.shop", "--file", sampleDump}} {
 		code, _, errOut := run(t, "", append(args, "--kubeconfig", api.Kubeconfig, "--timeout", "5s")...)
-		want := "istiod istiod-1 in istio-system: the HTTP debug port 15014 is closed (nothing is listening there)"
+		// Why it is closed: "nothing is listening there" when the forward reports the refused
+		// connection in time, "the connection closed before any answer" when, on a loaded
+		// machine, the stream closes first. Both name the port, never a bare EOF.
+		want := "istiod istiod-1 in istio-system: the HTTP debug port 15014 is closed ("
 		if code != ExitRuntime || !strings.Contains(errOut, want) || strings.Contains(errOut, ": EOF") {
 			t.Errorf("%v: exit %d, stderr %q; want %q", args, code, errOut, want)
 		}

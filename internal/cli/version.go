@@ -48,7 +48,8 @@ each istiod replica (its /version, on the debug port).`,
 			return o.run(cmd.Context())
 		},
 	}
-	o.addFlags(cmd)
+	o.addSourceFlags(cmd, "f")
+	o.output.addFlag(cmd)
 	fs := cmd.Flags()
 	fs.BoolVar(&o.short, "short", false, "print the version numbers only")
 	fs.BoolVar(&o.remote, "remote", false, "also print the version of istiod's replicas")

@@ -169,48 +169,33 @@ func quick[T proto.Message](c *DumpConfig, q configdump.QuickLookup, name string
 }
 
 func (c *DumpConfig) RouteConfig(name string) (*routev3.RouteConfiguration, error) {
-	if rc, ok, err := quick(c, routeLookup, name, &routev3.RouteConfiguration{}); ok || err != nil {
-		return rc, err
-	}
-	res, err := c.Dump.RouteConfigResources()
-	if err != nil {
-		if errors.Is(err, configdump.ErrMissingSection) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	defer c.done(configdump.RoutesSection)
-	return byName(res, "name", name, (*routev3.RouteConfiguration).GetName)
+	return find(c, routeLookup, name, &routev3.RouteConfiguration{}, c.Dump.RouteConfigResources, (*routev3.RouteConfiguration).GetName, nil)
 }
 
 func (c *DumpConfig) Cluster(name string) (*clusterv3.Cluster, error) {
-	if cl, ok, err := quick(c, clusterLookup, name, &clusterv3.Cluster{}); ok || err != nil {
-		return cl, err
-	}
-	res, err := c.Dump.ClusterResources()
-	if err != nil {
-		if errors.Is(err, configdump.ErrMissingSection) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	defer c.done(configdump.ClustersSection)
-	return byName(res, "name", name, (*clusterv3.Cluster).GetName)
+	return find(c, clusterLookup, name, &clusterv3.Cluster{}, c.Dump.ClusterResources, (*clusterv3.Cluster).GetName, nil)
 }
 
 func (c *DumpConfig) LoadAssignment(name string) (*endpointv3.ClusterLoadAssignment, error) {
-	if cla, ok, err := quick(c, edsLookup, name, &endpointv3.ClusterLoadAssignment{}); ok || err != nil {
-		return cla, err
+	return find(c, edsLookup, name, &endpointv3.ClusterLoadAssignment{}, c.Dump.LoadAssignmentResources, (*endpointv3.ClusterLoadAssignment).GetClusterName, ErrNoEDS)
+}
+
+// find is the resource of q's section named name: by the quick lookup when it is sure, else
+// from the section's decoded list. A dump without the section gives (nil, missing).
+func find[T proto.Message](c *DumpConfig, q configdump.QuickLookup, name string, m T, list func() (configdump.Resources[T], error), key func(T) string, missing error) (T, error) {
+	if r, ok, err := quick(c, q, name, m); ok || err != nil {
+		return r, err
 	}
-	res, err := c.Dump.LoadAssignmentResources()
+	var zero T
+	res, err := list()
 	if err != nil {
 		if errors.Is(err, configdump.ErrMissingSection) {
-			return nil, ErrNoEDS
+			return zero, missing
 		}
-		return nil, err
+		return zero, err
 	}
-	defer c.done(configdump.EndpointsSection)
-	return byName(res, "cluster_name", name, (*endpointv3.ClusterLoadAssignment).GetClusterName)
+	defer c.done(q.Section)
+	return byName(res, q.Key, name, key)
 }
 
 func (c *DumpConfig) ClusterStatus(name string) (*adminv3.ClusterStatus, error) {
