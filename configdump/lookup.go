@@ -26,7 +26,9 @@ type QuickLookup struct {
 // byte search cannot tell for certain (no resource laid out as Envoy lays them out holds the
 // value, several do, the value also appears under that key elsewhere, or an excluded list is
 // present): the caller then decodes the section as usual. found is false when sure and
-// nothing matched (never, so far: a missing name is left to the section's decoding).
+// nothing matched: when the value's JSON string appears nowhere in the section, and neither
+// it nor the section holds a backslash (no escape could write the same string otherwise), no
+// resource of any layout or key spelling has that value.
 func (d *Dump) Lookup(q QuickLookup, value string, m proto.Message) (found, sure bool, err error) {
 	values := d.sectionValues(q.Section)
 	if d.kind != KindConfigDump || len(values) == 0 {
@@ -43,6 +45,9 @@ func (d *Dump) Lookup(q QuickLookup, value string, m proto.Message) (found, sure
 	start, keyed := -1, 0
 	for off := 0; ; {
 		i := bytes.Index(data[off:], needle)
+		if i < 0 && off == 0 && bytes.IndexByte(needle, '\\') < 0 && bytes.IndexByte(data, '\\') < 0 {
+			return false, true, nil
+		}
 		if i < 0 {
 			break
 		}
