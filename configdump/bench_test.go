@@ -3,6 +3,7 @@ package configdump
 import (
 	"testing"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/proxyctl/proxyctl/internal/testutil"
@@ -228,6 +229,34 @@ func BenchmarkChainTarget(b *testing.B) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// BenchmarkLookup finds one cluster by name on the section's bytes, as pc explain does: one
+// the dump has (decoded), and one it lacks (sure from the byte search alone).
+func BenchmarkLookup(b *testing.B) {
+	q := QuickLookup{Section: ClustersSection, Key: "name", Exclude: []string{"dynamic_warming_clusters"},
+		TypeURLs: []string{"type.googleapis.com/envoy.config.cluster.v3.Cluster", "type.googleapis.com/envoy.api.v2.Cluster"}}
+	benchInputs(b, func(b *testing.B, _ []byte, d *Dump) {
+		r, err := d.ClusterResources()
+		if err != nil {
+			b.Fatal(err)
+		}
+		names, err := r.Select(Fields("name")).Decode()
+		if err != nil || len(names) == 0 {
+			b.Fatal(err)
+		}
+		present := names[len(names)/2].GetName()
+		for _, tc := range []struct{ name, value string }{{"present", present}, {"absent", present + "-absent"}} {
+			b.Run(tc.name, func(b *testing.B) {
+				b.SetBytes(int64(len(d.sectionValues(ClustersSection)[0])))
+				for b.Loop() {
+					if _, sure, err := d.Lookup(q, tc.value, &clusterv3.Cluster{}); err != nil || !sure {
+						b.Fatalf("sure %v, %v", sure, err)
+					}
+				}
+			})
 		}
 	})
 }
