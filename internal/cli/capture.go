@@ -22,6 +22,7 @@ import (
 	"github.com/proxyctl/proxyctl/formatter"
 	"github.com/proxyctl/proxyctl/internal/buildinfo"
 	"github.com/proxyctl/proxyctl/internal/bundle"
+	"github.com/proxyctl/proxyctl/internal/limits"
 	"github.com/proxyctl/proxyctl/portforward"
 )
 
@@ -449,6 +450,10 @@ func (o *captureOptions) fetch(ctx context.Context, admin adminAPI, proxy string
 			f.Status, f.Error = bundle.FileNotFound, ""
 		}
 		return f, nil, false
+	case errors.Is(err, limits.ErrTooLarge):
+		// Too large for --max-input: this document only; the proxy still answers.
+		f.Error = oneLine(err.Error())
+		return f, nil, false
 	case err != nil:
 		f.Error = oneLine(o.live.root.deadline(ctx, err, "fetching /"+doc.AdminPath+" from "+proxy, o.timeout).Error())
 		return f, nil, true
@@ -472,7 +477,7 @@ func (o *captureOptions) fetch(ctx context.Context, admin adminAPI, proxy string
 		if err != nil {
 			sp.close()
 			f.Error = oneLine(o.live.root.deadline(ctx, err, "fetching /"+doc.AdminPath+" from "+proxy, o.timeout).Error())
-			return f, nil, true
+			return f, nil, !errors.Is(err, limits.ErrTooLarge)
 		}
 	}
 }
