@@ -236,3 +236,15 @@ current-context: c
 		t.Errorf("without a kubeconfig: %q", got)
 	}
 }
+
+// TestCompletionUnknownShell: a shell completion does not know is a usage error naming it,
+// never a help text on stdout that a `source <(proxyctl completion SHELL)` would run.
+func TestCompletionUnknownShell(t *testing.T) {
+	code, out, errOut := run(t, "", "completion", "bsh")
+	if code != ExitUsage || out != "" || !strings.HasPrefix(errOut, `error: unknown command "bsh" for "proxyctl completion"`) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, out, _ := run(t, "", "completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: exit %d, %.80q", code, out)
+	}
+}
