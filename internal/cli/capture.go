@@ -176,6 +176,16 @@ func (o *captureOptions) resolve(ctx context.Context) ([]captureTarget, error) {
 				t.Namespace = ns
 			}
 			found, _, err := kube.Pods(ctx, t)
+			if t.Kind == "pod" && errors.Is(err, portforward.ErrNotFound) {
+				// A pod named that does not exist is recorded as failed, as one that cannot
+				// be reached; the others are still captured.
+				key := t.Namespace + "/" + t.Name
+				if !seen[key] {
+					seen[key] = true
+					out = append(out, captureTarget{proxy: bundle.Proxy{Name: t.Name + "." + t.Namespace, Dir: key, Namespace: t.Namespace, Pod: t.Name}, skip: err})
+				}
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -605,6 +605,8 @@ func TestCapturePods(t *testing.T) {
 		{[]string{"web-3.prod", "web-1", "-n", "shop"}, usageErrorCode, nil}, // web-3.prod names another namespace than -n
 		{[]string{"web-1.shop", "web-3.prod"}, 0, []string{"web-1.shop shop/web-1 ok", "web-3.prod prod/web-3 ok"}},
 		{[]string{"web-1.shop", "db-0.shop"}, ExitRuntime, []string{"db-0.shop shop/db-0 failed", "web-1.shop shop/web-1 ok"}},
+		// A pod named that does not exist is recorded as failed; the others are captured.
+		{[]string{"web-1.shop", "web-9.shop"}, ExitRuntime, []string{"web-1.shop shop/web-1 ok", "web-9.shop shop/web-9 failed"}},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
