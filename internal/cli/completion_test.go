@@ -153,6 +153,7 @@ func TestCompleteFlagValues(t *testing.T) {
 		{[]string{"version", "-o", ""}, []string{"short", "json", "yaml", "jsonpath="}, false},
 		{[]string{"pc", "listener", "--type", ""}, []string{"HTTP", "TCP", "HTTP+TCP", "UNKNOWN"}, false},
 		{[]string{"pc", "all", "--type", "h"}, []string{"HTTP", "HTTP+TCP"}, false},
+		{[]string{"pc", "diff", "a.json", "b.json", "--type", ""}, []string{"bootstrap", "cluster", "listener", "route", "secret", "endpoint"}, false},
 		{[]string{"pc", "cluster", "--direction", ""}, []string{"inbound", "outbound"}, false},
 		{[]string{"pc", "endpoint", "--status", "un"}, []string{"unhealthy", "unknown"}, false},
 		{[]string{"pc", "eds", "--status", "h"}, []string{"healthy"}, false},

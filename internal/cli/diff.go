@@ -126,6 +126,7 @@ Exit status, as diff(1) and kubectl diff: 0 the same, 1 different, 2 a usage err
 	o.output.addTableFlags(cmd)
 	fs := cmd.Flags()
 	fs.StringSliceVar(&o.types, "type", nil, "compare only these resource types: bootstrap, cluster, listener, route, secret, endpoint (comma-separated or repeated)")
+	_ = cmd.RegisterFlagCompletionFunc("type", fixedValues("bootstrap", "cluster", "listener", "route", "secret", "endpoint"))
 	fs.StringVar(&o.name, "name", "", "compare only the resources whose name matches this regular expression")
 	fs.BoolVar(&o.keepIdentity, "keep-identity", false, "compare each proxy's own pod name, IPs and node id as they are")
 	fs.BoolVar(&o.verbose, "verbose", false, "with the table, each changed field's old and new value and a unified diff of each resource")
