@@ -62,14 +62,18 @@ func WriteVersion(w io.Writer, v VersionInfo, f Format, short bool) error {
 	}
 	sb.WriteString("\n")
 	if p := v.Proxy; p != nil {
+		envoy, build := p.Envoy, p.EnvoyBuild
+		if envoy == "" {
+			envoy, build = "unknown", "unknown (the proxy does not say)"
+		}
 		if short {
-			fmt.Fprintf(&sb, "envoy version: %s\n", p.Envoy)
+			fmt.Fprintf(&sb, "envoy version: %s\n", envoy)
 			if p.Istio != "" {
 				fmt.Fprintf(&sb, "istio version: %s\n", p.Istio)
 			}
 		} else {
 			fmt.Fprintf(&sb, "proxy: %s\n", p.Source)
-			fmt.Fprintf(&sb, "  envoy version: %s%s\n", p.EnvoyBuild, details(labelled("commit", p.EnvoyCommit)))
+			fmt.Fprintf(&sb, "  envoy version: %s%s\n", build, details(labelled("commit", p.EnvoyCommit)))
 			if p.Istio != "" {
 				fmt.Fprintf(&sb, "  istio version: %s%s\n", p.Istio, details(labelled("proxy commit", p.IstioProxyCommit)))
 			}

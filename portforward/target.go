@@ -235,8 +235,6 @@ func (k *Kube) apiError(err error, what, resource string) error {
 	switch {
 	case err == nil:
 		return nil
-	case err == nil:
-		return nil
 	case apierrors.IsNotFound(err):
 		return errorf(ErrNotFound, "%s not found; check the name and the namespace (NAME.NAMESPACE or -n)", what)
 	case apierrors.IsForbidden(err):

@@ -22,6 +22,7 @@ import (
 	"github.com/proxyctl/proxyctl/formatter"
 	"github.com/proxyctl/proxyctl/internal/buildinfo"
 	"github.com/proxyctl/proxyctl/internal/bundle"
+	"github.com/proxyctl/proxyctl/internal/limits"
 	"github.com/proxyctl/proxyctl/portforward"
 )
 
@@ -175,6 +176,16 @@ func (o *captureOptions) resolve(ctx context.Context) ([]captureTarget, error) {
 				t.Namespace = ns
 			}
 			found, _, err := kube.Pods(ctx, t)
+			if t.Kind == "pod" && errors.Is(err, portforward.ErrNotFound) {
+				// A pod named that does not exist is recorded as failed, as one that cannot
+				// be reached; the others are still captured.
+				key := t.Namespace + "/" + t.Name
+				if !seen[key] {
+					seen[key] = true
+					out = append(out, captureTarget{proxy: bundle.Proxy{Name: t.Name + "." + t.Namespace, Dir: key, Namespace: t.Namespace, Pod: t.Name}, skip: err})
+				}
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -449,6 +460,10 @@ func (o *captureOptions) fetch(ctx context.Context, admin adminAPI, proxy string
 			f.Status, f.Error = bundle.FileNotFound, ""
 		}
 		return f, nil, false
+	case errors.Is(err, limits.ErrTooLarge):
+		// Too large for --max-input: this document only; the proxy still answers.
+		f.Error = oneLine(err.Error())
+		return f, nil, false
 	case err != nil:
 		f.Error = oneLine(o.live.root.deadline(ctx, err, "fetching /"+doc.AdminPath+" from "+proxy, o.timeout).Error())
 		return f, nil, true
@@ -472,7 +487,7 @@ func (o *captureOptions) fetch(ctx context.Context, admin adminAPI, proxy string
 		if err != nil {
 			sp.close()
 			f.Error = oneLine(o.live.root.deadline(ctx, err, "fetching /"+doc.AdminPath+" from "+proxy, o.timeout).Error())
-			return f, nil, true
+			return f, nil, !errors.Is(err, limits.ErrTooLarge)
 		}
 	}
 }

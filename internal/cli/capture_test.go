@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -604,6 +605,8 @@ func TestCapturePods(t *testing.T) {
 		{[]string{"web-3.prod", "web-1", "-n", "shop"}, usageErrorCode, nil}, // web-3.prod names another namespace than -n
 		{[]string{"web-1.shop", "web-3.prod"}, 0, []string{"web-1.shop shop/web-1 ok", "web-3.prod prod/web-3 ok"}},
 		{[]string{"web-1.shop", "db-0.shop"}, ExitRuntime, []string{"db-0.shop shop/db-0 failed", "web-1.shop shop/web-1 ok"}},
+		// A pod named that does not exist is recorded as failed; the others are captured.
+		{[]string{"web-1.shop", "web-9.shop"}, ExitRuntime, []string{"web-1.shop shop/web-1 ok", "web-9.shop shop/web-9 failed"}},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -809,5 +812,55 @@ func TestCaptureInterrupt(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("still running 10s after Ctrl-C")
+	}
+}
+
+// TestCaptureDocumentTooLarge: a document over --max-input fails alone; the proxy still
+// answers, so the documents after it are fetched and recorded.
+func TestCaptureDocumentTooLarge(t *testing.T) {
+	// Each way a document is too large: /certs announces it (Content-Length), /clusters is
+	// found to be as it is read.
+	admin, _ := fullAdmin(t, sampleDump)
+	big := []byte(`{"cluster_statuses": []}` + strings.Repeat(" ", 300<<10))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/certs":
+			w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+			w.Write(big)
+		case "/clusters":
+			w.(http.Flusher).Flush() // chunked: no length announced
+			w.Write(big)
+		default:
+			admin.ServeHTTP(w, r)
+		}
+	}))
+	defer srv.Close()
+	path, code, _, errOut := capture(t, "--admin-url", srv.URL, "--max-input", "250Ki")
+	if code != ExitRuntime {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	m := readManifest(t, path)
+	if len(m.Proxies) != 1 {
+		t.Fatalf("proxies: %+v", m.Proxies)
+	}
+	p := m.Proxies[0]
+	status := map[string]string{}
+	for _, f := range p.Files {
+		status[f.Name] = f.Status
+		if f.Status == bundle.FileError && !strings.Contains(f.Error, "raise --max-input") {
+			t.Errorf("%s: error %q does not say it is too large", f.Name, f.Error)
+		}
+	}
+	want := map[string]string{
+		"server_info.json": bundle.FileOK, "config_dump.json": bundle.FileOK, "clusters.json": bundle.FileError,
+		"listeners.json": bundle.FileOK, "certs.json": bundle.FileError, "runtime.json": bundle.FileOK, "memory.json": bundle.FileOK, "stats.txt": bundle.FileOK,
+	}
+	for name, s := range want {
+		if status[name] != s {
+			t.Errorf("%s: status %q, want %q (files %+v)", name, status[name], s, p.Files)
+		}
+	}
+	if p.Status != bundle.ProxyPartial || !strings.Contains(p.Error, "raise --max-input") {
+		t.Errorf("proxy status %q, error %q", p.Status, p.Error)
 	}
 }

@@ -153,6 +153,7 @@ func TestCompleteFlagValues(t *testing.T) {
 		{[]string{"version", "-o", ""}, []string{"short", "json", "yaml", "jsonpath="}, false},
 		{[]string{"pc", "listener", "--type", ""}, []string{"HTTP", "TCP", "HTTP+TCP", "UNKNOWN"}, false},
 		{[]string{"pc", "all", "--type", "h"}, []string{"HTTP", "HTTP+TCP"}, false},
+		{[]string{"pc", "diff", "a.json", "b.json", "--type", ""}, []string{"bootstrap", "cluster", "listener", "route", "secret", "endpoint"}, false},
 		{[]string{"pc", "cluster", "--direction", ""}, []string{"inbound", "outbound"}, false},
 		{[]string{"pc", "endpoint", "--status", "un"}, []string{"unhealthy", "unknown"}, false},
 		{[]string{"pc", "eds", "--status", "h"}, []string{"healthy"}, false},
@@ -234,5 +235,17 @@ current-context: c
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "missing"))
 	if got, _, _ := complete(t, "pc", "cluster", ""); len(got) != 0 {
 		t.Errorf("without a kubeconfig: %q", got)
+	}
+}
+
+// TestCompletionUnknownShell: a shell completion does not know is a usage error naming it,
+// never a help text on stdout that a `source <(proxyctl completion SHELL)` would run.
+func TestCompletionUnknownShell(t *testing.T) {
+	code, out, errOut := run(t, "", "completion", "bsh")
+	if code != ExitUsage || out != "" || !strings.HasPrefix(errOut, `error: unknown command "bsh" for "proxyctl completion"`) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, out, _ := run(t, "", "completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: exit %d, %.80q", code, out)
 	}
 }

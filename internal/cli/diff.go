@@ -126,6 +126,7 @@ Exit status, as diff(1) and kubectl diff: 0 the same, 1 different, 2 a usage err
 	o.output.addTableFlags(cmd)
 	fs := cmd.Flags()
 	fs.StringSliceVar(&o.types, "type", nil, "compare only these resource types: bootstrap, cluster, listener, route, secret, endpoint (comma-separated or repeated)")
+	_ = cmd.RegisterFlagCompletionFunc("type", fixedValues("bootstrap", "cluster", "listener", "route", "secret", "endpoint"))
 	fs.StringVar(&o.name, "name", "", "compare only the resources whose name matches this regular expression")
 	fs.BoolVar(&o.keepIdentity, "keep-identity", false, "compare each proxy's own pod name, IPs and node id as they are")
 	fs.BoolVar(&o.verbose, "verbose", false, "with the table, each changed field's old and new value and a unified diff of each resource")
@@ -255,7 +256,7 @@ func (o *diffOptions) runPair(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := nothingCompared(res); err != nil {
+	if err := o.nothingCompared(res); err != nil {
 		return err
 	}
 	names := formatter.DiffSides{From: sides[0].name, To: sides[1].name}
@@ -269,17 +270,36 @@ func (o *diffOptions) runPair(ctx context.Context) error {
 	return nil
 }
 
-// nothingCompared is the error of a comparison that could look at nothing (a side that is
-// Envoy's /clusters document, two dumps masked to different sections): it is not "the same".
-func nothingCompared(res *diff.Result) error {
-	if len(res.Compared) > 0 {
+// nothingCompared is the error of a comparison that could look at nothing: a side that is
+// not a config dump, or --name and --type that select no resource of either side (a typo
+// in a CI gate must not pass as "no differences").
+func (o *diffOptions) nothingCompared(res *diff.Result) error {
+	if len(res.Compared) == 0 {
+		why := "the two documents have no section in common to compare"
+		if len(res.Notes) > 0 {
+			why += " (" + res.Notes[0].Text + ")"
+		}
+		return fmt.Errorf("%s: compare two config dumps (/config_dump?include_eds)", why)
+	}
+	total := 0
+	for _, n := range res.Compared {
+		total += n
+	}
+	if total > 0 || (o.name == "" && len(o.types) == 0) {
 		return nil
 	}
-	why := "the two documents have no section in common to compare"
-	if len(res.Notes) > 0 {
-		why += " (" + res.Notes[0].Text + ")"
+	var filters []string
+	if o.name != "" {
+		filters = append(filters, fmt.Sprintf("--name %q", o.name))
 	}
-	return fmt.Errorf("%s: compare two config dumps (/config_dump?include_eds)", why)
+	if len(o.types) > 0 {
+		filters = append(filters, "--type "+strings.Join(o.types, ","))
+	}
+	verb := "selects"
+	if len(filters) > 1 {
+		verb = "select"
+	}
+	return fmt.Errorf("%s %s no resource of either side: nothing was compared (pc cluster, pc listener... list the names)", strings.Join(filters, " and "), verb)
 }
 
 // print writes one comparison in the chosen format.

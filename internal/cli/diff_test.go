@@ -411,3 +411,22 @@ func clipped(s string) string {
 	}
 	return s
 }
+
+// TestDiffFilterSelectsNothing: --name and --type that select no resource are an error (exit
+// 3), not "No differences"; a filter that selects some compares those.
+func TestDiffFilterSelectsNothing(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--name", "zzz"}, ExitDiffTrouble, `error: --name "zzz" selects no resource of either side`},
+		{[]string{"--name", "zzz", "--type", "cluster"}, ExitDiffTrouble, `error: --name "zzz" and --type cluster select no resource of either side`},
+		{[]string{"--name", "9080"}, 0, ""},
+	} {
+		code, out, errOut := run(t, "", append([]string{"pc", "diff", sampleDump, sampleDump}, tc.args...)...)
+		if code != tc.code || !strings.HasPrefix(errOut, tc.want) || (tc.code == 0 && !strings.HasPrefix(out, "No differences (2 clusters")) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", tc.args, code, out, errOut)
+		}
+	}
+}

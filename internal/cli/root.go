@@ -83,6 +83,14 @@ from a capture bundle (proxyctl capture) that every view reads.`,
 	root.PersistentFlags().StringVarP(&o.istioNamespace, "istio-namespace", "i", "istio-system", "namespace of Istio's control plane (istiod)")
 	root.AddCommand(newProxyConfigCommand(streams, o), newProxyStatusCommand(streams, o), newRouteCheckCommand(streams, o),
 		newVersionCommand(streams, o), newCaptureCommand(streams, o))
+	// cobra's completion command, added now rather than when the root runs, so that it is a
+	// group like the others: "completion bsh" is an unknown command (exit 2), not its help.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			makeGroup(c, false)
+		}
+	}
 	finishTree(root, o)
 	return root
 }
@@ -109,6 +117,9 @@ func finishTree(root *cobra.Command, o *rootOptions) {
 // Envoy's router_check_tool has it): -c is a flag of each command, not a persistent flag of the
 // root, so that a command's own -c never collides with it.
 func addKubeconfigShorthands(cmd *cobra.Command, kube *portforward.KubeFlags) {
+	if cmd.Name() == "completion" && cmd.Parent() != nil && !cmd.Parent().HasParent() {
+		return // writing a completion script asks nothing of Kubernetes
+	}
 	if cmd.Runnable() && !shorthandTaken(cmd, "c") && cmd.Flags().Lookup("kubeconfig") == nil {
 		kube.AddKubeconfigShorthand(cmd.Flags())
 	}

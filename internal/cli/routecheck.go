@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"github.com/proxyctl/proxyctl/internal/limits"
 	"os"
@@ -130,7 +131,11 @@ func (o *routeCheckOptions) run(ctx context.Context) error {
 	if err != nil {
 		return malformed(err)
 	}
-	checker, err := routecheck.NewChecker(rc, routecheck.Options{Engine: engine, UUID: o.uuid})
+	uuid := o.uuid
+	if uuid == nil {
+		uuid = randomUUID
+	}
+	checker, err := routecheck.NewChecker(rc, routecheck.Options{Engine: engine, UUID: uuid})
 	if err != nil {
 		if o.configPath != "" {
 			return malformed(fmt.Errorf("%s: %w", o.configPath, err))
@@ -292,4 +297,13 @@ func listNames(names []string) string {
 		s += fmt.Sprintf("%d unnamed (inline in listeners)", unnamed)
 	}
 	return s
+}
+
+// randomUUID is a version 4 UUID, as router_check_tool suffixes route names with.
+func randomUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -133,7 +133,11 @@ func (o *versionOptions) proxyVersion(ctx context.Context) (*formatter.ProxyVers
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	return formatter.NewProxyVersion(src.String(), configdump.BootstrapVersions(b)), nil
+	v := configdump.BootstrapVersions(b)
+	if b.GetBootstrap().GetNode().GetUserAgentBuildVersion() == nil {
+		v.Envoy = "" // not "0.0.0", as istioctl's bootstrap summary has it: unknown
+	}
+	return formatter.NewProxyVersion(src.String(), v), nil
 }
 
 // serverInfoVersions reads Envoy's /server_info; ok is false when it cannot be had.

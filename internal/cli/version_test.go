@@ -54,6 +54,8 @@ func TestVersion(t *testing.T) {
 			"  envoy version: " + sampleEnvoyBuild + " (commit " + sampleEnvoyCommit + ")",
 			"  istio version: " + sampleIstio + " (proxy commit " + sampleEnvoyCommit + ")"}},
 		{"file short", []string{"-f", sampleDump, "--short"}, []string{clientLine, "envoy version: " + sampleEnvoy, "istio version: " + sampleIstio}},
+		// A bootstrap that names no build version (a waypoint's): unknown, not 0.0.0.
+		{"no build version", []string{"-f", testutil.Path("testdata", "explain", "waypoint.json"), "--short"}, []string{clientLine, "envoy version: unknown"}},
 		{"server_info", []string{"--admin-url", adminURL, "--short"}, []string{clientLine, "envoy version: " + sampleEnvoy, "istio version: " + sampleIstio}},
 		{"bootstrap when server_info fails", []string{"--admin-url", noServerInfo.URL, "--short"}, []string{clientLine, "envoy version: " + sampleEnvoy, "istio version: " + sampleIstio}},
 		{"remote, one version", []string{"--remote", "--istiod-url", "istiod-a=" + istiodA.URL, "--short"}, []string{clientLine, "control plane version: 1.24.2"}},
