@@ -118,9 +118,11 @@ func TestHarness(t *testing.T) {
 		}
 	}
 	lines := strings.Split(out.String(), "\n")
+	// Each line ran and was judged: PASS, or a miss of its time or memory target (a loaded
+	// machine can make the fake views slower than the fake floor), never a failed run.
 	for _, name := range []string{"pc cluster", "pc listener -o json", "pc endpoint (/clusters)", "pc all -o json", "pc diff (1% changed)"} {
-		if !hasRow(lines, name, "PASS") {
-			t.Errorf("no PASS row for %q in\n%s", name, out.String())
+		if !hasRow(lines, name, "PASS") && !hasJudgedMiss(lines, name) {
+			t.Errorf("no judged row for %q in\n%s", name, out.String())
 		}
 	}
 	// The capture line ran against the 50 stand-ins, and says what it measured against.
@@ -169,6 +171,17 @@ func TestHarness(t *testing.T) {
 		strings.Count(string(data), mdStart) != 1 || strings.Contains(string(data), "| gen 1MB | pc route | ") {
 		t.Errorf("the report was not replaced in place:\n%s", data)
 	}
+}
+
+// hasJudgedMiss tells whether command's row missed a time or memory target, having run.
+func hasJudgedMiss(lines []string, command string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, "gen 1MB ") && strings.Contains(l, "  "+command+"  ") {
+			_, result, ok := strings.Cut(l, "FAIL: ")
+			return ok && (strings.HasPrefix(result, "wall") || strings.HasPrefix(result, "rss") || strings.HasPrefix(result, "cpu"))
+		}
+	}
+	return false
 }
 
 func hasRow(lines []string, command, result string) bool {
