@@ -33,6 +33,14 @@ func TestRedactionsOf(t *testing.T) {
 		{"not an object", `["x"]`, "envoy.admin.v3.Memory", "not a JSON object", true},
 		{"broken", `{"allocated": `, "envoy.admin.v3.Memory", "", true},
 		{"unknown type", `{}`, "example.v1.Nothing", "unknown message type", true},
+		// Not JSON where no type describes the value: refused, never walked by brackets alone
+		// (which would pass a secret by: docs/redaction.md, W13).
+		{"missing colon in an unknown object", `{"zzz": {"q" "private_key": "SECRET2"}}`, "envoy.admin.v3.ServerInfo", "invalid JSON", true},
+		{"missing colon in an unknown list", `{"zzz": [{"private_key" "SECRET3"}]}`, "envoy.admin.v3.ServerInfo", "invalid JSON", true},
+		{"misnested", `{"zzz": {"a" "b" : ]}`, "envoy.admin.v3.ServerInfo", "invalid JSON", true},
+		// Cut after a backslash: an error, not an index out of range.
+		{"cut after a backslash in a key", `{"\`, "envoy.admin.v3.ServerInfo", "", true},
+		{"cut after a backslash in a value", `{"zzz":"\`, "envoy.admin.v3.ServerInfo", "", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	adminv3 "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/proxyctl/proxyctl/internal/testutil"
@@ -162,6 +163,43 @@ func FuzzDocumentFromConfigs(f *testing.F) {
 		}
 		if _, err := Parse(doc); err != nil {
 			t.Fatalf("the document does not parse: %v\n%.3000s", err, doc)
+		}
+	})
+}
+
+// FuzzRedactionsOf feeds arbitrary admin documents (as a proxy's server could answer them) to
+// RedactionsOf, which capture runs on every document before archiving it. Beyond not
+// panicking: a document it accepts is valid JSON, the replacements are in order inside it,
+// and the redacted document is valid JSON too.
+func FuzzRedactionsOf(f *testing.F) {
+	for _, seed := range []string{
+		`{"version": "x", "node": {"id": "a"}}`,
+		`{"certificates": [{"ca_cert": [{"path": "/etc/x"}]}], "future": {"private_key": "x"}}`,
+		`{"zzz": {"q" "private_key": "SECRET"}}`,
+		`{"\`, `{"zzz":"\`, `{"a": "\u00e9\ud800"}`,
+	} {
+		f.Add([]byte(seed), uint8(0))
+		f.Add([]byte(seed), uint8(1))
+	}
+	types := []protoreflect.FullName{"envoy.admin.v3.ServerInfo", "envoy.admin.v3.Certificates", "envoy.admin.v3.Clusters", "envoy.admin.v3.Listeners", "envoy.admin.v3.Memory"}
+	f.Fuzz(func(t *testing.T, doc []byte, which uint8) {
+		repl, err := RedactionsOf(doc, types[int(which)%len(types)])
+		if err != nil {
+			return
+		}
+		if !json.Valid(doc) {
+			t.Fatalf("accepted a document that is not JSON: %q", doc)
+		}
+		at := 0
+		for _, r := range repl {
+			if r.Start < at || r.End < r.Start || r.End > len(doc) {
+				t.Fatalf("replacement %+v out of order or outside the document (%d bytes)", r, len(doc))
+			}
+			at = r.End
+		}
+		var out bytes.Buffer
+		if _, err := out.ReadFrom(NewRedactedReader(doc, repl)); err != nil || !json.Valid(out.Bytes()) {
+			t.Fatalf("redacted %q into %q (%v), not JSON", doc, out.Bytes(), err)
 		}
 	})
 }

@@ -177,18 +177,20 @@ func (s *scanner) readRawString() ([]byte, bool, error) {
 			return raw, escaped, nil
 		case c == '\\':
 			escaped = true
-			if i+1 < len(data) {
-				switch data[i+1] {
-				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				case 'u':
-					if _, ok := hex4(data[i+2:]); !ok {
-						s.pos = i
-						return nil, false, s.errorf("invalid \\u escape in a string")
-					}
-				default:
+			if i+1 >= len(data) {
+				s.pos = len(data)
+				return nil, false, s.errorf("unterminated string")
+			}
+			switch data[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if _, ok := hex4(data[i+2:]); !ok {
 					s.pos = i
-					return nil, false, s.errorf("invalid escape %s in a string", describeEscape(data[i+1]))
+					return nil, false, s.errorf("invalid \\u escape in a string")
 				}
+			default:
+				s.pos = i
+				return nil, false, s.errorf("invalid escape %s in a string", describeEscape(data[i+1]))
 			}
 			i += 2
 		case c < 0x20:
@@ -536,6 +538,9 @@ func stringEnd(data []byte, i int) int {
 			return i + 1
 		}
 		i += 2 // a backslash and the byte it escapes
+		if i >= len(data) {
+			return len(data) // a document cut after the backslash
+		}
 	}
 }
 

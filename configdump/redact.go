@@ -94,6 +94,19 @@ func RedactionsOf(doc []byte, name protoreflect.FullName) ([]Replacement, error)
 	if mt == nil {
 		return nil, fmt.Errorf("configdump: unknown message type %s", name)
 	}
+	// The decoder takes doc for a document the indexer accepted, whose values it skips by
+	// their brackets alone: this one comes straight from a server, so it is checked first
+	// (a value that is not JSON could hide a secret from the walk).
+	check := scanner{data: doc, doc: doc}
+	if check.skipWS() != '{' {
+		return nil, check.errorf("the document is not a JSON object")
+	}
+	if err := check.skipValue(); err != nil {
+		return nil, err
+	}
+	if check.skipWS(); check.pos != len(doc) {
+		return nil, check.errorf("unexpected data after the document")
+	}
 	var out []Replacement
 	dec := newDecoder(doc, 0, doc, &typeSet{})
 	dec.secrets = &out
