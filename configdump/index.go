@@ -40,11 +40,14 @@ type indexer struct {
 	spans      []sectionSpan
 	// The lists of objects that are members of config entries (dynamic_active_clusters...),
 	// and their elements: their resources can be decoded on all cores (see decoder.listField).
-	inList  bool
-	list    listSpan
-	lists   []listSpan
-	elems   []elemSpan
-	started bool // the document's first byte, '{', was seen
+	inList bool
+	list   listSpan
+	lists  []listSpan
+	elems  []elemSpan
+	// elemsFull is set once the elements outnumber what real resources could fill (see
+	// maxElems): the lists after are decoded one element after the other.
+	elemsFull bool
+	started   bool // the document's first byte, '{', was seen
 	// high has its top bit set when a string may hold a byte of 0x80 or more (outside strings
 	// there can be none): a document without is ASCII.
 	high byte
@@ -417,6 +420,11 @@ func (ix *indexer) endString() {
 	}
 }
 
+// maxElems bounds the element spans recorded by offset at of the document: a resource of a
+// config dump takes well over 64 bytes (its "@type" alone some 50), so real dumps never reach
+// it, and the spans (16 bytes each) stay under a quarter of what was read.
+func maxElems(at int64) int { return int(at/64) + 4096 }
+
 // afterValue moves past a complete value.
 func (ix *indexer) afterValue() {
 	if len(ix.stack) == 0 {
@@ -463,9 +471,16 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 			ix.configKey = ""
 		}
 		switch {
-		case depth == 3 && c == '[' && ix.inConfigs && ix.kind == KindConfigDump:
+		case depth == 3 && c == '[' && ix.inConfigs && ix.kind == KindConfigDump && !ix.elemsFull:
 			ix.inList, ix.list = true, listSpan{start: at, first: int32(len(ix.elems))}
 		case depth == 4 && c == '{' && ix.inList:
+			if len(ix.elems) >= maxElems(at) {
+				// A hostile list of tiny objects ({},{},...): the spans would cost several
+				// times the document. This list and those after it are not split.
+				ix.elems = ix.elems[:ix.list.first]
+				ix.inList, ix.elemsFull = false, true
+				break
+			}
 			ix.elems = append(ix.elems, elemSpan{start: at})
 			ix.list.objects++
 		}

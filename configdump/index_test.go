@@ -3,6 +3,7 @@ package configdump
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 )
 
@@ -82,6 +83,27 @@ func TestResourcesContaining(t *testing.T) {
 	for needle, want := range map[string]string{`"a|80"`: "[0]", `"b|80"`: "[1]", `a|80`: "[0 2]", `"c"`: "[]"} {
 		if got := fmt.Sprint(res.Containing([]byte(needle))); got != want {
 			t.Errorf("Containing(%s) = %s, want %s", needle, got, want)
+		}
+	}
+}
+
+// TestElementSpansBounded: a section holding a list of many tiny objects (a hostile dump:
+// {},{},...) does not make the indexer record a span per object beyond what real resources
+// could fill; the list is then decoded one element after the other, with the same result.
+func TestElementSpansBounded(t *testing.T) {
+	const n = 300000
+	elems := strings.Repeat("{},", n-1) + "{}"
+	for _, field := range []string{"zzz_unknown", "dynamic_active_clusters"} {
+		doc := []byte(`{"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", "` + field + `": [` + elems + `]}]}`)
+		d, err := Parse(doc)
+		if err != nil {
+			t.Fatalf("%s: %v", field, err)
+		}
+		if len(d.elems) > maxElems(int64(len(doc))) {
+			t.Errorf("%s: %d element spans for a %d-byte document (at most %d)", field, len(d.elems), len(doc), maxElems(int64(len(doc))))
+		}
+		if _, err := d.ClusterResources(); err != nil && field == "zzz_unknown" {
+			t.Errorf("%s: %v", field, err)
 		}
 	}
 }

@@ -41,9 +41,11 @@ type secretWalker struct {
 	found []Replacement
 }
 
-// sub returns a secretWalker of the value obj, found at offset at of w's input.
-func (w *secretWalker) sub(obj []byte, at int) *secretWalker {
-	return &secretWalker{decoder: *newDecoder(obj, w.base+at, w.doc, nil)}
+// sub returns a secretWalker of the value obj, found at offset at of w's input: a value, kept
+// on the caller's stack (one per nested object: a list of many small objects must not cost
+// an allocation each).
+func (w *secretWalker) sub(obj []byte, at int) secretWalker {
+	return secretWalker{decoder: *newDecoder(obj, w.base+at, w.doc, nil)}
 }
 
 func (w *secretWalker) message(md protoreflect.MessageDescriptor, redact bool, depth int) error {
@@ -194,7 +196,8 @@ func (w *secretWalker) any(redact bool, depth int, expected protoreflect.Message
 	if err != nil || len(obj) == 0 || obj[0] != '{' {
 		return err
 	}
-	urls, err := w.sub(obj, start).typeURLs()
+	probe := w.sub(obj, start)
+	urls, err := probe.typeURLs()
 	if err != nil {
 		return err
 	}
