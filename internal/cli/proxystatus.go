@@ -584,6 +584,10 @@ func (o *proxyStatusOptions) diff(ctx context.Context, arg string) error {
 	if err != nil {
 		return fmt.Errorf("parsing the config dump %s gave for %s: %w", fromIstiod.Istiod, proxyID, err)
 	}
+	if !sameBytes(istiodDump.Source(), fromIstiod.Body) {
+		// Converted (YAML) onto the heap: its pages are not the mapping's to give back.
+		istiodRelease = func([]byte) {}
+	}
 	envoyDump, envoyRelease, err := o.envoyDump(ctx, t)
 	if err != nil {
 		return err
