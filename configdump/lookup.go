@@ -31,7 +31,8 @@ type QuickLookup struct {
 // resource of any layout or key spelling has that value.
 func (d *Dump) Lookup(q QuickLookup, value string, m proto.Message) (found, sure bool, err error) {
 	values := d.sectionValues(q.Section)
-	if d.kind != KindConfigDump || len(values) == 0 {
+	if d.kind != KindConfigDump || len(values) == 0 || value == "" {
+		// "": a resource without the key has that value too, and its bytes hold no needle.
 		return false, false, nil
 	}
 	data := values[len(values)-1]

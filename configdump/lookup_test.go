@@ -34,6 +34,7 @@ func TestLookup(t *testing.T) {
 		{"not there, a value its JSON escapes", dump(cl("a", "")), "b\u2028", false, false, ""},
 		{"the value elsewhere only", dump(cl("a", `,"alt_stat_name":"b"`)), "b", false, false, ""},
 		{"no section", `{"configs":[]}`, "a", false, false, ""},
+		{"the empty name: an unnamed cluster has it", dump(`{"cluster":{"@type":"type.googleapis.com/envoy.config.cluster.v3.Cluster","type":"EDS"}}`), "", false, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
