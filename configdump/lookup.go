@@ -37,12 +37,12 @@ func (d *Dump) Lookup(q QuickLookup, value string, m proto.Message) (found, sure
 	}
 	data := values[len(values)-1]
 	for _, k := range q.Exclude {
-		if bytes.Contains(data, quoted(k)) {
+		if bytes.Contains(data, JSONString(k)) {
 			return false, false, nil
 		}
 	}
-	needle := quoted(value)
-	key := quoted(q.Key)
+	needle := JSONString(value)
+	key := JSONString(q.Key)
 	start, keyed := -1, 0
 	for off := 0; ; {
 		i := bytes.Index(data[off:], needle)
@@ -75,7 +75,9 @@ func (d *Dump) Lookup(q QuickLookup, value string, m proto.Message) (found, sure
 	return true, true, nil
 }
 
-func quoted(s string) []byte {
+// JSONString is s as a JSON string, quotes included, written as Envoy writes it (no HTML
+// escaping): what to look for in a section's bytes (Lookup, Resources.Containing).
+func JSONString(s string) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -107,7 +109,7 @@ func resourceStart(data []byte, k int, urls []string) (int, bool) {
 	q = skipSpaceBack(data, q-1)
 	matched := false
 	for _, u := range urls {
-		qu := quoted(u)
+		qu := JSONString(u)
 		if q >= len(qu) && bytes.Equal(data[q-len(qu):q], qu) {
 			q -= len(qu)
 			matched = true

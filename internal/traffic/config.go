@@ -1,8 +1,6 @@
 package traffic
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -102,7 +100,7 @@ func (c *DumpConfig) Listener(i int) (*listenerv3.Listener, error) {
 // hide it), then the one found whole.
 func byName[T proto.Message](res configdump.Resources[T], field, name string, key func(T) string) (T, error) {
 	var zero T
-	found, err := firstNamed(res, res.Containing(jsonString(name)), field, name, key)
+	found, err := firstNamed(res, res.Containing(configdump.JSONString(name)), field, name, key)
 	if err == nil && found < 0 {
 		found, err = firstNamed(res, nil, field, name, key)
 	}
@@ -133,15 +131,6 @@ func firstNamed[T proto.Message](res configdump.Resources[T], indexes []int, fie
 			return nil
 		})
 	return found, err
-}
-
-// jsonString is name as a JSON string, quotes included, written as Envoy writes it.
-func jsonString(name string) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.Encode(name)
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // Quick look-ups of one resource by name, on the section's bytes (see configdump.Lookup).
