@@ -9,17 +9,20 @@ import (
 	"strings"
 
 	"k8s.io/client-go/util/jsonpath"
+
+	"github.com/proxyctl/proxyctl/internal/safetext"
 )
 
 // ResourceName is a resource as -o name lists it, KIND/NAME, as `pc all` names them in its NAME
 // column too.
 func ResourceName(kind, name string) string { return kind + "/" + name }
 
-// WriteNames writes -o name's lines: one KIND/NAME per line, as kubectl -o name prints them.
+// WriteNames writes -o name's lines: one KIND/NAME per line, as kubectl -o name prints them,
+// with the characters a terminal acts on escaped as in tables (a name comes from the proxy).
 func WriteNames(w io.Writer, names []string) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	for _, n := range names {
-		bw.WriteString(n)
+		bw.WriteString(safetext.Escape(n))
 		bw.WriteByte('\n')
 	}
 	return bw.Flush()
