@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/proxyctl/proxyctl/configdump"
+	"github.com/proxyctl/proxyctl/internal/safetext"
 )
 
 // Format is how a file is written, chosen by its extension as Envoy's
@@ -98,7 +99,8 @@ func load(name string, data []byte, m proto.Message) error {
 			if m := textPosition.FindStringSubmatch(msg); m != nil {
 				msg = "line " + m[1] + ", column " + m[2] + ": " + msg[len(m[0]):]
 			}
-			return &LoadError{File: name, Err: errors.New(msg)}
+			// prototext quotes the input where it stopped, line breaks and all: one line.
+			return &LoadError{File: name, Err: errors.New(safetext.Escape(msg))}
 		}
 		return nil
 	}
