@@ -348,7 +348,15 @@ func (s *scanner) readNumber() ([]byte, error) {
 		}
 		return n
 	}
-	if digits() == 0 {
+	switch {
+	case i < len(s.data) && s.data[i] == '0':
+		// JSON has no leading zeros: 0, 0.5 and 0e1, never 00 or 01.
+		i++
+		if i < len(s.data) && s.data[i] >= '0' && s.data[i] <= '9' {
+			s.pos = i
+			return nil, s.errorf("invalid number (a leading zero)")
+		}
+	case digits() == 0:
 		return nil, s.errorf("invalid number")
 	}
 	if i < len(s.data) && s.data[i] == '.' {
