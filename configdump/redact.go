@@ -184,18 +184,25 @@ func (d *decoder) secretString(isBytes bool) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(raw) == 0, string(raw) == Redacted:
-		return nil
-	case isBytes:
-		if !escaped && string(raw) == redactedBase64 {
-			return nil
-		}
-		d.note(start, `"`+redactedBase64+`"`)
-	default:
-		d.note(start, `"`+Redacted+`"`)
+	if text, ok := secretReplacement(raw, escaped, isBytes); ok {
+		d.note(start, text)
 	}
 	return nil
+}
+
+// secretReplacement is what replaces a sensitive string value (its raw JSON content): none
+// when it is empty or redacted already.
+func secretReplacement(raw []byte, escaped, isBytes bool) (string, bool) {
+	switch {
+	case len(raw) == 0, string(raw) == Redacted:
+		return "", false
+	case isBytes:
+		if !escaped && string(raw) == redactedBase64 {
+			return "", false
+		}
+		return `"` + redactedBase64 + `"`, true
+	}
+	return `"` + Redacted + `"`, true
 }
 
 func (d *decoder) note(start int, text string) {

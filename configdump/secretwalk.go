@@ -165,16 +165,8 @@ func (w *secretWalker) secretString(isBytes bool) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(raw) == 0, string(raw) == Redacted:
-		return nil
-	case isBytes:
-		if !escaped && string(raw) == redactedBase64 {
-			return nil
-		}
-		w.note(start, `"`+redactedBase64+`"`)
-	default:
-		w.note(start, `"`+Redacted+`"`)
+	if text, ok := secretReplacement(raw, escaped, isBytes); ok {
+		w.note(start, text)
 	}
 	return nil
 }
