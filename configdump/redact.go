@@ -218,12 +218,26 @@ func (d *decoder) rawSecrets(depth int) error {
 	if d.secrets == nil {
 		return d.skipValue()
 	}
+	return d.stringsBut(depth, "", d.note)
+}
+
+// stringsBut passes to note every string of a value, keys and "@type" apart, but those under
+// a key named keep (none when ""), with what replaces it (see secretReplacement).
+func (d *decoder) stringsBut(depth int, keep string, note func(start int, text string)) error {
 	if depth > maxDepth {
 		return d.errorf("nesting deeper than %d levels", maxDepth)
 	}
 	switch d.skipWS() {
 	case '"':
-		return d.secretString(false)
+		start := d.pos
+		raw, escaped, err := d.readRawString()
+		if err != nil {
+			return err
+		}
+		if text, ok := secretReplacement(raw, escaped, false); ok {
+			note(start, text)
+		}
+		return nil
 	case '[':
 		d.pos++
 		for first := true; ; first = false {
@@ -231,7 +245,7 @@ func (d *decoder) rawSecrets(depth int) error {
 			if err != nil || !more {
 				return err
 			}
-			if err := d.rawSecrets(depth + 1); err != nil {
+			if err := d.stringsBut(depth+1, keep, note); err != nil {
 				return err
 			}
 		}
@@ -246,13 +260,13 @@ func (d *decoder) rawSecrets(depth int) error {
 			if err != nil {
 				return err
 			}
-			if key == "@type" {
+			if key == "@type" || key == keep && keep != "" {
 				if err := d.skipValue(); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := d.rawSecrets(depth + 1); err != nil {
+			if err := d.stringsBut(depth+1, keep, note); err != nil {
 				return err
 			}
 		}

@@ -446,46 +446,7 @@ func (w *secretWalker) rawSecrets(depth int) error { return w.secretsBut(depth, 
 // a key named keep: the walk of what no type describes keeps a DataSource's file name, a path
 // and not the secret (a typed walk redacts it, as Envoy does).
 func (w *secretWalker) secretsBut(depth int, keep string) error {
-	if depth > maxDepth {
-		return w.errorf("nesting deeper than %d levels", maxDepth)
-	}
-	switch w.skipWS() {
-	case '"':
-		return w.secretString(false)
-	case '[':
-		w.pos++
-		for first := true; ; first = false {
-			more, err := w.more(']', first)
-			if err != nil || !more {
-				return err
-			}
-			if err := w.secretsBut(depth+1, keep); err != nil {
-				return err
-			}
-		}
-	case '{':
-		w.pos++
-		for first := true; ; first = false {
-			more, err := w.more('}', first)
-			if err != nil || !more {
-				return err
-			}
-			key, err := w.readKey()
-			if err != nil {
-				return err
-			}
-			if key == "@type" || key == keep && keep != "" {
-				if err := w.skipValue(); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := w.secretsBut(depth+1, keep); err != nil {
-				return err
-			}
-		}
-	}
-	return w.skipValue()
+	return w.stringsBut(depth, keep, w.note)
 }
 
 // lenientWalk runs walk over raw, found at offset at of doc, and returns the secrets it finds;
