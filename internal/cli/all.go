@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/proxyctl/proxyctl/configdump"
 	"github.com/proxyctl/proxyctl/formatter"
+	"github.com/proxyctl/proxyctl/internal/parallel"
 )
 
 type allOptions struct {
@@ -67,6 +71,11 @@ listeners, routes, secrets and endpoints (from the config dump's EDS section).
 	return cmd
 }
 
+// allAtOnce is how many sections `all` reads at once: each already spreads its resources over
+// the cores, so a second is enough to fill the first's serial parts; more would only hold more
+// in memory.
+const allAtOnce = 2
+
 // errNoSection is the error for a document with none of the sections `all` shows, or, in -o
 // json|yaml, that is no admin document at all.
 var errNoSection = errors.New("the document has none of the sections `all` shows")
@@ -93,7 +102,6 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		configdump.RoutesSection, configdump.SecretsSection, configdump.EndpointsSection); err != nil {
 		return err
 	}
-	// One view at a time; once printed, its section's bytes are dropped from memory.
 	missingEDS := false
 	sections := []struct {
 		header  string
@@ -160,27 +168,55 @@ func (o *allOptions) view(d *configdump.Dump) error {
 			return writeList(w, d, res, f, endpointList(o.endpoints, true))
 		}},
 	}
+	// The sections are read at once and printed in order: each is spread over the cores
+	// inside, but its serial parts (sorting, the table) would leave a core idle one after the
+	// other. The next to print writes to the output; the others into a buffer until their turn
+	// (see sectionOut). Once read, a section's bytes are dropped from memory.
 	printed := 0
 	var missing []string
-	for _, s := range sections {
-		var err error
+	opts := formatter.TableOptionsOf(o.streams.Out)
+	outs := make([]*sectionOut, len(sections))
+	for i := range outs {
+		outs[i] = &sectionOut{}
+	}
+	// next makes section i the one writing to the output (through its banner).
+	next := func(i int) error {
+		if i == len(sections) {
+			return nil
+		}
 		if f == formatter.Name {
 			// One list of KIND/NAME lines, without banners or blank lines.
-			err = s.write(o.streams.Out)
-		} else {
-			err = formatter.AllSection(o.streams.Out, s.header, o.withHeaders, printed > 0, s.write)
+			return outs[i].print(o.streams.Out)
 		}
+		return formatter.AllSection(o.streams.Out, sections[i].header, o.withHeaders, printed > 0, outs[i].print)
+	}
+	if err := next(0); err != nil {
+		return err
+	}
+	type read struct {
+		index int
+		err   error
+	}
+	err := parallel.Concurrent(len(sections), min(runtime.GOMAXPROCS(0), allAtOnce), func(i int) (read, error) {
+		s := sections[i]
+		err := s.write(formatter.WithTableOptions(outs[i], opts))
 		for _, b := range d.SectionData(s.section) {
 			o.release(b)
 		}
+		return read{i, err}, nil
+	}, func(r read) error {
 		switch {
-		case errors.Is(err, configdump.ErrMissingSection):
-			missing = append(missing, s.header)
-		case err != nil:
-			return err
+		case errors.Is(r.err, configdump.ErrMissingSection):
+			missing = append(missing, sections[r.index].header)
+		case r.err != nil:
+			return r.err
 		default:
 			printed++
 		}
+		return next(r.index + 1)
+	})
+	if err != nil {
+		return err
 	}
 	if missingEDS {
 		missing = append(missing, "ENDPOINTS INFO")
@@ -193,4 +229,36 @@ func (o *allOptions) view(d *configdump.Dump) error {
 		fmt.Fprintf(o.streams.ErrOut, "note: the config dump has nothing for %s\n", strings.ToLower(strings.Join(missing, ", ")))
 	}
 	return nil
+}
+
+// sectionOut is where a section of `all` is written: a buffer until the section is the next to
+// print, then the output itself (the buffer written first). A table is written whole at its end
+// (its column widths are known only then), so at most one section's text is held at a time
+// besides the one being printed.
+type sectionOut struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	direct io.Writer
+}
+
+func (s *sectionOut) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.direct != nil {
+		return s.direct.Write(p)
+	}
+	return s.buf.Write(p)
+}
+
+// print makes w the section's output, writing to it what was buffered.
+func (s *sectionOut) print(w io.Writer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.direct = w
+	var err error
+	if s.buf.Len() > 0 {
+		_, err = w.Write(s.buf.Bytes())
+	}
+	s.buf = bytes.Buffer{}
+	return err
 }
