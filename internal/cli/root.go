@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -299,6 +300,9 @@ func Run(args []string, streams Streams) int {
 	// Whatever writes to stderr, what reaches the terminal has its control characters escaped
 	// (messages go through printLine, which also keeps each on one line).
 	streams.ErrOut = safetext.NewWriter(streams.ErrOut)
+	if f, ok := streams.Out.(*os.File); ok {
+		growPipe(f)
+	}
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
