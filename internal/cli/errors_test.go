@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/proxyctl/proxyctl/portforward"
 )
 
 // TestErrors runs bad invocations and bad input: each must give one clear line on stderr,
@@ -63,6 +69,46 @@ func TestErrors(t *testing.T) {
 			}
 			if n := strings.Count(errOut, "\n"); n != 1 || !strings.HasPrefix(errOut, "error: ") {
 				t.Errorf("want one line starting with \"error: \", got %q", errOut)
+			}
+		})
+	}
+}
+
+// TestDeadlineWords: a timeout is blamed on --timeout when proxyctl's own deadline fired, or
+// when another one fired just before it (a gRPC server timing the call out from the
+// grpc-timeout header it was sent), and not when an inner, shorter deadline fired.
+func TestDeadlineWords(t *testing.T) {
+	timedOut := fmt.Errorf("xDS x: no answer in time: %w", context.DeadlineExceeded)
+	for _, tc := range []struct {
+		name    string
+		in      time.Duration // the context's deadline from now (0: none)
+		err     error
+		blamed  bool
+		expired bool // wait for the context to expire first
+	}{
+		{"own deadline fired", 10 * time.Millisecond, timedOut, true, true},
+		{"a server's, just before ours", 20 * time.Millisecond, timedOut, true, false},
+		{"an inner one, long before ours", time.Hour, timedOut, false, false},
+		{"no deadline at all", 0, timedOut, false, false},
+		{"another error at the deadline", 20 * time.Millisecond, errors.New("refused"), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tc.in > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.in)
+				defer cancel()
+			}
+			if tc.expired {
+				<-ctx.Done()
+			}
+			r := &rootOptions{kube: portforward.NewKubeFlags()}
+			got := r.deadline(ctx, tc.err, "asking istiod", tc.in).Error()
+			if blamed := strings.Contains(got, "took longer than --timeout"); blamed != tc.blamed {
+				t.Errorf("%q: blames --timeout %v, want %v", got, blamed, tc.blamed)
+			}
+			if !strings.Contains(got, tc.err.Error()) {
+				t.Errorf("%q lost the error %q", got, tc.err)
 			}
 		})
 	}

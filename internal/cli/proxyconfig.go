@@ -243,6 +243,17 @@ func (o *commonOptions) loadFrom(ctx context.Context, src Source, path string) (
 	return d, release, nil
 }
 
+// deadlineSlack is how early a deadline derived from --timeout may fire elsewhere: a gRPC
+// server that times the call out from the grpc-timeout header it was sent answers
+// DeadlineExceeded a little before proxyctl's own context expires.
+const deadlineSlack = 100 * time.Millisecond
+
+// atDeadline says whether ctx's deadline is (all but) reached.
+func atDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < deadlineSlack
+}
+
 // deadline explains an error caused by a time limit running out: --timeout, when ctx (bounded
 // by it) is past its deadline; kubectl's --request-timeout, which bounds each Kubernetes API
 // request, when a request timed out while ctx had time left.
@@ -250,7 +261,7 @@ func (r *rootOptions) deadline(ctx context.Context, err error, doing string, tim
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) && atDeadline(ctx):
 		return fmt.Errorf("%s took longer than --timeout %s: %w", doing, timeout, err)
 	case portforward.IsTimeout(err):
 		if rt := r.kube.RequestTimeout(); rt > 0 {
