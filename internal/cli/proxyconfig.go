@@ -334,6 +334,9 @@ func (o *commonOptions) run(cmd *cobra.Command, path string, view func(d *config
 	if !o.keepUnknown {
 		d.DropUnknownFields()
 	}
+	if o.output.format != formatter.JSONPath {
+		defer limitHeap(len(d.Source()))()
+	}
 	if err := o.output.render(&o.streams.Out, func() error { return view(d) }); err != nil {
 		return err
 	}
