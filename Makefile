@@ -48,7 +48,7 @@ bench: build
 	$(GO) build -o bin/bench-floor ./hack/bench/floor
 	$(GO) build -o bin/bench-run ./hack/bench/run
 	$(GO) run ./hack/bench -bin ./$(BIN) -floor bin/bench-floor -runner bin/bench-run -shared $(SHARED) -runs 5 -md docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/ ./internal/traffic/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./configdump/ ./formatter/ ./internal/traffic/ ./internal/cli/
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:
