@@ -9,26 +9,11 @@ import (
 	"github.com/proxyctl/proxyctl/internal/testutil"
 )
 
-// The benchmarks run on two dumps of about 12 MB, big enough for per-byte costs to dominate:
-// one from the project's generator ("gen") and one from the real-shaped generator beside the
-// checkout ("real": real Istio listeners with many filter chains, route tables, EDS; skipped
-// without Python 3 or ../shared).
-const (
-	benchServices = 1000 // gendump's services for about 12 MB
-	benchRealMB   = 12
-)
-
-// benchInputs runs bench on each input.
+// benchInputs runs bench on each of testutil.BenchInputs, parsed.
 func benchInputs(b *testing.B, bench func(b *testing.B, data []byte, d *Dump)) {
-	for _, in := range []struct {
-		name string
-		data func(testing.TB) []byte
-	}{
-		{"gen", func(tb testing.TB) []byte { return testutil.GeneratedDump(tb, benchServices) }},
-		{"real", func(tb testing.TB) []byte { return testutil.RealShapedDump(tb, benchRealMB) }},
-	} {
-		b.Run(in.name, func(b *testing.B) {
-			data := in.data(b)
+	for _, in := range testutil.BenchInputs() {
+		b.Run(in.Name, func(b *testing.B) {
+			data := in.Data(b)
 			d, err := Parse(data)
 			if err != nil {
 				b.Fatal(err)

@@ -141,15 +141,9 @@ func BenchmarkProxyDiff(b *testing.B) {
 
 // benchDocs runs bench on a generated dump and a real-shaped one (see configdump's benchmarks).
 func benchDocs(b *testing.B, bench func(b *testing.B, d *configdump.Dump)) {
-	for _, in := range []struct {
-		name string
-		data func(testing.TB) []byte
-	}{
-		{"gen", func(tb testing.TB) []byte { return testutil.GeneratedDump(tb, benchServices) }},
-		{"real", func(tb testing.TB) []byte { return testutil.RealShapedDump(tb, 12) }},
-	} {
-		b.Run(in.name, func(b *testing.B) {
-			d, err := configdump.Parse(in.data(b))
+	for _, in := range testutil.BenchInputs() {
+		b.Run(in.Name, func(b *testing.B) {
+			d, err := configdump.Parse(in.Data(b))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -225,15 +219,9 @@ func BenchmarkProxyDiffSums(b *testing.B) {
 // BenchmarkRaw: pc all -o json's writing of the document as it is, redactions applied (the
 // characters a terminal acts on escaped), on the generated and the real-shaped dump.
 func BenchmarkRaw(b *testing.B) {
-	for _, in := range []struct {
-		name string
-		data func(testing.TB) []byte
-	}{
-		{"gen", func(tb testing.TB) []byte { return testutil.GeneratedDump(tb, benchServices) }},
-		{"real", func(tb testing.TB) []byte { return testutil.RealShapedDump(tb, 12) }},
-	} {
-		b.Run(in.name, func(b *testing.B) {
-			data := in.data(b)
+	for _, in := range testutil.BenchInputs() {
+		b.Run(in.Name, func(b *testing.B) {
+			data := in.Data(b)
 			d, err := configdump.Parse(data)
 			if err != nil {
 				b.Fatal(err)

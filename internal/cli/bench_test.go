@@ -15,15 +15,9 @@ import (
 // sections are read two at a time (run with -cpu 1,2 to see what that buys), -o name, and
 // -o json, the document itself.
 func BenchmarkAll(b *testing.B) {
-	for _, in := range []struct {
-		name string
-		data func(testing.TB) []byte
-	}{
-		{"gen", func(tb testing.TB) []byte { return testutil.GeneratedDump(tb, 1000) }},
-		{"real", func(tb testing.TB) []byte { return testutil.RealShapedDump(tb, 12) }},
-	} {
-		b.Run(in.name, func(b *testing.B) {
-			data := in.data(b)
+	for _, in := range testutil.BenchInputs() {
+		b.Run(in.Name, func(b *testing.B) {
+			data := in.Data(b)
 			path := filepath.Join(b.TempDir(), "config_dump.json")
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				b.Fatal(err)
