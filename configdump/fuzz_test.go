@@ -177,6 +177,7 @@ func FuzzRedactionsOf(f *testing.F) {
 		`{"certificates": [{"ca_cert": [{"path": "/etc/x"}]}], "future": {"private_key": "x"}}`,
 		`{"zzz": {"q" "private_key": "SECRET"}}`,
 		`{"\`, `{"zzz":"\`, `{"a": "\u00e9\ud800"}`,
+		`{"\ud800": 1}`, `{"x\udbff": {"\ud800\u": 1}}`,
 	} {
 		f.Add([]byte(seed), uint8(0))
 		f.Add([]byte(seed), uint8(1))

@@ -284,8 +284,10 @@ func unescape(raw []byte) ([]byte, error) {
 			}
 			i += 6
 			if utf16.IsSurrogate(r) {
-				if r2, ok := hex4(raw[i+2:]); ok && i+1 < len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+				// A lone surrogate may end the string: look for its pair only if six bytes remain.
+				if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
+					r2, ok := hex4(raw[i+2:])
+					if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
 						out = utf8.AppendRune(out, dec)
 						i += 6
 						continue
