@@ -122,8 +122,10 @@ var ErrMissingSection = errors.New("missing section")
 // ParseOptions tune Parse for large documents.
 type ParseOptions struct {
 	// ChunkDone, when set, is called with each chunk of the document Parse has finished
-	// indexing, in order; a caller that mapped the document can drop those pages from memory
-	// (they are read again only for the sections a view decodes).
+	// indexing; a caller that mapped the document can drop those pages from memory (they are
+	// read again only for the sections a view decodes). A large document is indexed on all
+	// cores: ChunkDone may then be called from several goroutines at once, not in order, and
+	// a chunk may be read again after its call.
 	ChunkDone func(chunk []byte)
 }
 
@@ -153,17 +155,11 @@ func parseWith(data []byte, o ParseOptions) (*Dump, error) {
 		}
 		data, o.ChunkDone = converted, nil
 	}
-	ix := NewIndexer()
-	for i := 0; i < len(data); i += indexChunk {
-		chunk := data[i:min(i+indexChunk, len(data))]
-		if err := ix.Feed(chunk); err != nil {
-			return nil, Locate(err, data)
-		}
-		if o.ChunkDone != nil {
-			o.ChunkDone(chunk)
-		}
+	ix, err := indexDocument(data, o.ChunkDone)
+	if err != nil {
+		return nil, Locate(err, data)
 	}
-	return ix.Dump(data)
+	return (&Indexer{ix: *ix}).Dump(data)
 }
 
 // Indexer indexes a document fed in pieces as it arrives (from a pipe or a network), so that

@@ -51,6 +51,17 @@ type indexer struct {
 	// high has its top bit set when a string may hold a byte of 0x80 or more (outside strings
 	// there can be none): a document without is ASCII.
 	high byte
+
+	// Which of the last top-level and config-entry keys this indexer read itself (see join).
+	topKeySet, configKeySet bool
+	// An indexer resumed inside a list of a config entry (see resumeInList) keeps what it read
+	// of that list and of that entry apart, to be joined to what the part before it read.
+	resumed       bool
+	headList      listSpan // the list it started in, once closed: its own elements only
+	headListDone  bool
+	headEntry     sectionSpan // the entry it started in, once closed
+	headEntryDone bool
+	headTypeSet   bool // that entry's "@type" came in this part
 }
 
 // state is what the JSON grammar allows next.
@@ -411,12 +422,13 @@ func (ix *indexer) endString() {
 	depth := len(ix.stack)
 	switch {
 	case wasKey && depth == 1:
-		ix.topKey = s
+		ix.topKey, ix.topKeySet = s, true
 		ix.sawConfigs = ix.sawConfigs || s == "configs"
 	case wasKey && depth == 3 && ix.inConfigs:
-		ix.configKey = s
+		ix.configKey, ix.configKeySet = s, true
 	case !wasKey && depth == 3 && ix.inConfigs && ix.configKey == "@type":
 		ix.cur.typeURL = s
+		ix.headTypeSet = ix.headTypeSet || ix.resumed && !ix.headEntryDone
 	}
 }
 
@@ -507,12 +519,19 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 			ix.elems[len(ix.elems)-1].end = at + 1
 		case depth == 4 && c == ']' && ix.inList:
 			ix.list.end = at + 1
-			if ix.list.objects > 0 && ix.list.commas == ix.list.objects-1 {
+			switch {
+			case ix.resumed && !ix.headListDone:
+				ix.headList, ix.headListDone = ix.list, true // counted with the part before (join)
+			case ix.list.objects > 0 && ix.list.commas == ix.list.objects-1:
 				ix.lists = append(ix.lists, ix.list) // a list of objects only
 			}
 			ix.inList = false
 		case depth == 3 && ix.inConfigs:
 			ix.cur.end = at + 1
+			if ix.resumed && !ix.headEntryDone {
+				ix.headEntry, ix.headEntryDone = ix.cur, true
+				break
+			}
 			ix.spans = append(ix.spans, ix.cur)
 		case depth == 2 && ix.inConfigs:
 			ix.inConfigs = false
