@@ -363,6 +363,10 @@ func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescript
 	mp := m.Mutable(fd).Map()
 	kd, vd := fd.MapKey(), fd.MapValue()
 	lossy := false // a value the map cannot hold
+	// A projection of a map (or of a Struct) names its keys; the others are checked or
+	// skipped, as fields a projection leaves out are.
+	proj := d.proj
+	defer func() { d.proj = proj }()
 	for first := true; ; first = false {
 		more, err := d.more('}', first)
 		if err != nil {
@@ -380,6 +384,16 @@ func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescript
 		if err != nil {
 			d.pos = keyPos
 			return d.errorf("map key %q: %v", key, err)
+		}
+		if proj != nil && f != nil {
+			child, selected := proj[key]
+			if !selected {
+				if err := d.skipMapValue(f, vd, key, depth); err != nil {
+					return err
+				}
+				continue
+			}
+			d.proj = child
 		}
 		if vd.Message() != nil {
 			if d.skipWS() == 'n' && !isValueMessage(vd) {
@@ -412,6 +426,22 @@ func (d *decoder) mapField(m protoreflect.Message, fd protoreflect.FieldDescript
 	}
 	if lossy && m.Descriptor().FullName() != "google.protobuf.Struct" {
 		keepOverride(m, fd, d.base+start, d.data[start:d.pos])
+	}
+	return nil
+}
+
+// skipMapValue moves past the value of a map's key that a projection leaves out, checking it
+// as checkMap does when the decoder checks.
+func (d *decoder) skipMapValue(f *fieldInfo, vd protoreflect.FieldDescriptor, key string, depth int) error {
+	if !d.check {
+		return d.skipValue()
+	}
+	if vd.Message() != nil && !isValueMessage(vd) && d.skipWS() == 'n' {
+		_, err := d.readLiteral()
+		return err
+	}
+	if err := d.checkSingle(f, vd, false, depth); err != nil {
+		return atPath(err, "["+strconv.Quote(key)+"]")
 	}
 	return nil
 }

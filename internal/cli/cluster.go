@@ -79,7 +79,7 @@ func clusterList(f configdump.ClusterFilter, withName bool) listView[*clusterv3.
 		table:      func(w io.Writer, rows []string) error { return formatter.ClusterTable(w, rows, withName) },
 		names:      func(c *clusterv3.Cluster) []string { return []string{formatter.ResourceName("cluster", c.GetName())} },
 		keyFields:  configdump.Fields("name"),
-		rowFields:  configdump.Fields("name", "type", "metadata"),
+		rowFields:  configdump.Fields("name", "type", "metadata.filter_metadata.istio.config"), // the columns (see formatter.ClusterRow)
 		nameFields: configdump.Fields("name"),
 	}
 }
