@@ -2,9 +2,11 @@ package configdump
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +53,9 @@ type decoder struct {
 	// lists, when set, is the dump whose section this decoder reads: the lists of objects at
 	// the section's root that its index found are decoded on all cores.
 	lists *Dump
+	// anys are where the typed configs of that section's resources end, as its index found
+	// them (see anySpan): the decoder skips to there rather than look for the end.
+	anys []anySpan
 }
 
 // minParallelList is the shortest list decoded on all cores.
@@ -77,7 +82,7 @@ func (d *decoder) parallelList(list protoreflect.List, ls listSpan, depth int) e
 	err := parallel.Ordered(len(elems), func(k int) (released[protoreflect.Value], error) {
 		e := elems[k]
 		sub := newDecoder(dump.src[e.start:e.end], int(e.start), dump.src, d.unknown)
-		sub.proj = d.proj
+		sub.proj, sub.anys = d.proj, d.anys
 		elem := list.NewElement()
 		if err := sub.messageValue(elem.Message(), depth+1); err != nil {
 			return released[protoreflect.Value]{}, err
@@ -719,6 +724,7 @@ func (d *decoder) leadingAnyURL() (url string, ok bool) {
 	if d.skipWS() != '{' {
 		return "", false
 	}
+	objEnd, indexed := d.indexedAnyEnd(int64(d.base + d.pos))
 	d.pos++
 	if d.skipWS() != '"' {
 		return "", false
@@ -730,12 +736,27 @@ func (d *decoder) leadingAnyURL() (url string, ok bool) {
 	if url, err = d.readString(); err != nil {
 		return "", false
 	}
+	if indexed {
+		d.pos = int(objEnd) - d.base
+		return url, true
+	}
 	end, again := objectRest(d.data, d.pos)
 	if again {
 		return "", false
 	}
 	d.pos = end
 	return url, true
+}
+
+// indexedAnyEnd returns where the object at offset start of the document ends, if the index
+// found it a typed config whose only "@type" is its first member (see anySpan), within what
+// this decoder reads.
+func (d *decoder) indexedAnyEnd(start int64) (int64, bool) {
+	i, ok := slices.BinarySearchFunc(d.anys, start, func(a anySpan, at int64) int { return cmp.Compare(a.start, at) })
+	if !ok || d.anys[i].end > int64(d.base+len(d.data)) {
+		return 0, false
+	}
+	return d.anys[i].end, true
 }
 
 // objectRest finds the end of an object of a valid document from a position between two of

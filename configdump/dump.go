@@ -9,8 +9,10 @@
 package configdump
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -59,6 +61,7 @@ type Dump struct {
 	// cores (see sectionLists).
 	lists   []listSpan
 	elems   []elemSpan
+	anys    []anySpan // the typed configs in their elements, by start (see anySpan)
 	unknown *typeSet
 
 	mu      sync.Mutex
@@ -182,7 +185,10 @@ func (x *Indexer) Dump(data []byte) (*Dump, error) {
 	if err != nil {
 		return nil, Locate(err, data)
 	}
-	return &Dump{src: data, kind: kind, spans: spans, lists: x.ix.lists, elems: x.ix.elems, unknown: &typeSet{}, decoded: map[Section]proto.Message{}, ascii: x.ix.high&0x80 == 0}, nil
+	anys := x.ix.anys
+	// Recorded as they close: a typed config inside another closes first.
+	slices.SortFunc(anys, func(a, b anySpan) int { return cmp.Compare(a.start, b.start) })
+	return &Dump{src: data, kind: kind, spans: spans, lists: x.ix.lists, elems: x.ix.elems, anys: anys, unknown: &typeSet{}, decoded: map[Section]proto.Message{}, ascii: x.ix.high&0x80 == 0}, nil
 }
 
 // ASCII reports whether every byte of the document is below 0x80, as the indexer found in
@@ -266,7 +272,7 @@ func (d *Dump) decodeSection(value []byte, m proto.Message) error {
 		return unmarshalAnyValue(value, m, d.src, nil, nil)
 	}
 	dec := newDecoder(value, offsetIn(d.src, value), d.src, nil)
-	dec.lists = d
+	dec.lists, dec.anys = d, d.anys
 	return dec.messageValue(m.ProtoReflect(), 0)
 }
 

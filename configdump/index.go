@@ -52,6 +52,13 @@ type indexer struct {
 	// there can be none): a document without is ASCII.
 	high byte
 
+	// The typed configs of the elements (see anySpan), and those being watched: cand[k] is
+	// the object open k+5 levels deep, the elements' members and theirs.
+	anys     []anySpan
+	anysFull bool
+	cand     [2]anyCand
+	candKey  int // 1+k while the key being read belongs to cand[k] (captured)
+
 	// Which of the last top-level and config-entry keys this indexer read itself (see join).
 	topKeySet, configKeySet bool
 	// An indexer resumed inside a list of a config entry (see resumeInList) keeps what it read
@@ -115,6 +122,24 @@ type listSpan struct {
 
 // elemSpan is an element of a listSpan.
 type elemSpan struct{ start, end int64 }
+
+// anySpan is an object of an element of a listSpan, one or two levels in (a resource's typed
+// config: the "cluster" of dynamic_active_clusters[i], the "listener" of its "active_state"),
+// whose first member is "@type" and no other member's key starts with '@' or has an escape:
+// the decoder, which needs the "@type" and where the object ends, then reads no further.
+type anySpan struct{ start, end int64 }
+
+// anyCand is an object the indexer watches to record it as an anySpan.
+type anyCand struct {
+	start int64
+	state uint8
+}
+
+const (
+	candNone  uint8 = iota
+	candFirst       // opened: its first key decides
+	candOpen        // its first key was "@type"
+)
 
 // sectionSpan is one entry of "configs".
 type sectionSpan struct {
@@ -388,6 +413,7 @@ func (ix *indexer) scanString(p []byte, at int64) (int, error) {
 			if ix.capturing {
 				ix.str = append(ix.str, '\\')
 			}
+
 			ix.escape = true
 			i = stop + 1
 			continue
@@ -412,6 +438,11 @@ func (ix *indexer) endString() {
 		return
 	}
 	ix.capturing = false
+	if ix.candKey != 0 {
+		ix.candKeyRead(ix.str)
+		ix.candKey, ix.str = 0, ix.str[:0]
+		return
+	}
 	s := string(ix.str)
 	ix.str = ix.str[:0]
 	if strings.Contains(s, `\`) {
@@ -430,6 +461,31 @@ func (ix *indexer) endString() {
 		ix.cur.typeURL = s
 		ix.headTypeSet = ix.headTypeSet || ix.resumed && !ix.headEntryDone
 	}
+}
+
+// candKeyRead decides on a key of a watched object, raw as the document spells it: its
+// first must be "@type", and no other may start with '@' or have an escape.
+func (ix *indexer) candKeyRead(raw []byte) {
+	c := &ix.cand[ix.candKey-1]
+	switch {
+	case c.state == candFirst && string(raw) == "@type":
+		c.state = candOpen
+	case c.state == candFirst, len(raw) > 0 && raw[0] == '@', bytes.IndexByte(raw, '\\') >= 0:
+		c.state = candNone
+	}
+}
+
+// closeCand records the watched object k that ends at at, if it is a typed config.
+func (ix *indexer) closeCand(k int, at int64) {
+	c := &ix.cand[k]
+	if c.state == candOpen && !ix.anysFull {
+		if len(ix.anys) >= maxElems(at) {
+			ix.anysFull = true // as for elements: never more spans than a quarter of the bytes
+		} else {
+			ix.anys = append(ix.anys, anySpan{start: c.start, end: at + 1})
+		}
+	}
+	c.state = candNone
 }
 
 // maxElems bounds the element spans recorded by offset at of the document: a resource of a
@@ -465,6 +521,9 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 		ix.inString = true
 		ix.capturing = (ix.isKey && (depth == 1 || depth == 3 && ix.inConfigs)) ||
 			(!ix.isKey && depth == 3 && ix.inConfigs && ix.configKey == "@type")
+		if ix.isKey && (depth == 6 || depth == 7) && ix.cand[depth-6].state != candNone {
+			ix.candKey, ix.capturing = depth-5, true
+		}
 	case '{', '[':
 		if ix.state != stValue && ix.state != stValueOrClose {
 			return unexpected()
@@ -495,6 +554,8 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 			}
 			ix.elems = append(ix.elems, elemSpan{start: at})
 			ix.list.objects++
+		case (depth == 5 || depth == 6) && c == '{' && ix.inList && !ix.anysFull:
+			ix.cand[depth-5] = anyCand{start: at, state: candFirst}
 		}
 		ix.stack = append(ix.stack, c)
 		ix.state = stKeyOrClose
@@ -514,6 +575,9 @@ func (ix *indexer) structuralByte(c byte, at int64) error {
 		}
 		ix.stack = ix.stack[:depth-1]
 		ix.afterValue()
+		if (depth == 6 || depth == 7) && c == '}' {
+			ix.closeCand(depth-6, at)
+		}
 		switch {
 		case depth == 5 && c == '}' && ix.inList:
 			ix.elems[len(ix.elems)-1].end = at + 1

@@ -100,7 +100,8 @@ func resumeInList(off int64) *indexer {
 // decides what an indexer does next.
 func (ix *indexer) atListElement() bool {
 	return ix.started && string(ix.stack) == "{[{[" && ix.state == stValue && !ix.inString && !ix.inWord &&
-		ix.kindSet && ix.kind == KindConfigDump && ix.inConfigs && ix.inList && !ix.elemsFull
+		ix.kindSet && ix.kind == KindConfigDump && ix.inConfigs && ix.inList && !ix.elemsFull &&
+		!ix.anysFull && ix.cand[0].state == candNone && ix.cand[1].state == candNone
 }
 
 // join appends to ix, which has read the document up to b's start, what b read from there on,
@@ -108,13 +109,18 @@ func (ix *indexer) atListElement() bool {
 // assumption does not hold (ix is not in the state b started in), or when one indexer would
 // have stopped recording elements where b did not.
 func (ix *indexer) join(b *indexer) bool {
-	if !b.resumed || !ix.atListElement() || b.elemsFull {
+	if !b.resumed || !ix.atListElement() || b.elemsFull || b.anysFull {
 		return false
 	}
 	base := len(ix.elems)
 	for j, e := range b.elems {
 		// The bound one indexer checks as it opens each element (see maxElems).
 		if base+j >= maxElems(e.start) {
+			return false
+		}
+	}
+	for j, a := range b.anys {
+		if len(ix.anys)+j >= maxElems(a.end-1) { // as it closes each typed config
 			return false
 		}
 	}
@@ -169,6 +175,7 @@ func (ix *indexer) join(b *indexer) bool {
 	joined.high = ix.high | b.high
 	joined.kind, joined.kindSet = ix.kind, ix.kindSet
 	joined.elems = append(ix.elems, b.elems...)
+	joined.anys = append(ix.anys, b.anys...)
 	joined.lists = lists
 	joined.list = list
 	joined.spans = spans

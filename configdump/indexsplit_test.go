@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ type indexResult struct {
 	Spans []sectionSpan
 	Lists []listSpan
 	Elems []elemSpan
+	Anys  []anySpan
 	ASCII bool
 	Err   string
 }
@@ -29,7 +31,7 @@ func resultOf(ix *indexer, err error) indexResult {
 		var spans []sectionSpan
 		kind, spans, err = ix.finish()
 		if err == nil {
-			return indexResult{Kind: kind, Spans: spans, Lists: ix.lists, Elems: ix.elems, ASCII: ix.high&0x80 == 0}
+			return indexResult{Kind: kind, Spans: spans, Lists: ix.lists, Elems: ix.elems, Anys: ix.anys, ASCII: ix.high&0x80 == 0}
 		}
 	}
 	return indexResult{Err: err.Error()}
@@ -410,4 +412,66 @@ func FuzzIndexParts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAnySpans: the index records the objects one and two levels into a list element whose
+// first member is "@type" and no other key starts with '@' or has an escape, and where they
+// end; the decoder then reads a section's resources as it does without them.
+func TestAnySpans(t *testing.T) {
+	doc := `{
+ "configs": [
+  {
+   "@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+   "dynamic_active_clusters": [
+    {"version_info": "1", "cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "first", "metadata": {"@type": "x", "y": {"@type": "too deep"}}}, "last_updated": "2024-01-01T00:00:00Z"},
+    {"cluster": {"name": "not first", "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster"}},
+    {"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "twice", "@type": "type.googleapis.com/envoy.config.listener.v3.Listener"}},
+    {"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "n\u0061me": "escaped"}},
+    {"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "@other": 1}},
+    {"cluster": {"\u0040type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "escaped type"}},
+    {"cluster": {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "last"}}
+   ],
+   "zzz": {"x": {"@type": "not in a list"}}
+  }
+ ]
+}`
+	d, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range d.anys {
+		got = append(got, doc[a.start:a.end])
+	}
+	want := []string{
+		`{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "first", "metadata": {"@type": "x", "y": {"@type": "too deep"}}}`,
+		`{"@type": "x", "y": {"@type": "too deep"}}`,
+		`{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "last"}`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("typed configs recorded:\n got %q\nwant %q", got, want)
+	}
+	// The same section read without the index's typed configs.
+	plain, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.anys = nil
+	for _, dd := range []*Dump{d, plain} {
+		res, err := dd.ClusterResources()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = got[:0]
+		for i := 0; i < res.Len(); i++ {
+			got = append(got, res.list[i].any.GetTypeUrl()+" "+string(res.Raw(i)))
+		}
+		if dd == d {
+			want = slices.Clone(got)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("with the index's typed configs:\n%s\nwithout:\n%s", strings.Join(want, "\n"), strings.Join(got, "\n"))
+		}
+	}
 }

@@ -72,6 +72,6 @@ func routeList(f configdump.RouteFilter, verbose, withName bool) listView[*route
 		keyFields:  configdump.Fields("name"),
 		nameFields: configdump.Fields("name"),
 		rowFields: configdump.Fields("name", "virtual_hosts.name", "virtual_hosts.domains", "virtual_hosts.routes.match",
-			"virtual_hosts.routes.route.cluster", "virtual_hosts.routes.metadata"),
+			"virtual_hosts.routes.route.cluster", "virtual_hosts.routes.metadata.filter_metadata.istio.config"),
 	}
 }
