@@ -413,7 +413,6 @@ func (ix *indexer) scanString(p []byte, at int64) (int, error) {
 			if ix.capturing {
 				ix.str = append(ix.str, '\\')
 			}
-
 			ix.escape = true
 			i = stop + 1
 			continue
