@@ -2,7 +2,7 @@ package configdump
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -106,7 +106,15 @@ func SortByKey[T, K any](items []T, key func(T) K, less func(a, b K) bool) {
 	for i, it := range items {
 		ks[i] = keyed{key(it), it}
 	}
-	sort.Slice(ks, func(i, j int) bool { return less(ks[i].k, ks[j].k) })
+	// slices.SortFunc runs the same pattern-defeating quicksort as sort.Slice, and only asks
+	// whether a comes before b: the order, of equal keys too, is sort.Slice's; without its
+	// reflective swaps.
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if less(a.k, b.k) {
+			return -1
+		}
+		return 0
+	})
 	for i := range ks {
 		items[i] = ks[i].item
 	}

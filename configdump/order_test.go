@@ -1,6 +1,9 @@
 package configdump
 
 import (
+	"math/rand"
+	"slices"
+	"sort"
 	"testing"
 	"unsafe"
 
@@ -169,6 +172,31 @@ func TestSortedPassReleases(t *testing.T) {
 	for i, s := range inOrder {
 		if sorted[i] != s {
 			t.Fatalf("resource %d printed differently in another order", i)
+		}
+	}
+}
+
+// TestSortByKeyAsSortSlice: SortByKey orders items, equal keys included, exactly as
+// sort.Slice with the same less does (the order istioctl's views print).
+func TestSortByKeyAsSortSlice(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	type item struct{ key, id int }
+	for _, n := range []int{0, 1, 2, 5, 12, 13, 50, 100, 1000, 5000} {
+		for _, keys := range []int{1, 3, n/2 + 1, 4*n + 1} {
+			items := make([]item, n)
+			for i := range items {
+				items[i] = item{rng.Intn(keys), i}
+			}
+			if n > 50 && keys > n {
+				slices.SortFunc(items[:n/2], func(a, b item) int { return a.key - b.key }) // a sorted run
+			}
+			want := slices.Clone(items)
+			sort.Slice(want, func(i, j int) bool { return want[i].key < want[j].key })
+			got := slices.Clone(items)
+			SortByKey(got, func(it item) int { return it.key }, func(a, b int) bool { return a < b })
+			if !slices.Equal(got, want) {
+				t.Fatalf("%d items, %d keys: order differs from sort.Slice", n, keys)
+			}
 		}
 	}
 }
