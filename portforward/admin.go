@@ -34,6 +34,9 @@ type AdminClient struct {
 	describe string
 	// onFailure, when set, may explain a failed request (the port-forward's own error).
 	onFailure func(err error) error
+	// unsent, when set, says a failed request never reached the admin API, and may be sent
+	// once more (Forwarder.Unsent).
+	unsent func(err error) bool
 }
 
 // NewAdminClient returns a client of the admin API at base: http://HOST:PORT, https://..., or
@@ -173,6 +176,9 @@ func (c *AdminClient) open(ctx context.Context, method, path string, limit limit
 	}
 	req.Header.Set("User-Agent", "proxyctl")
 	resp, err := c.http.Do(req)
+	if err != nil && ctx.Err() == nil && c.unsent != nil && c.unsent(err) {
+		resp, err = c.http.Do(req.Clone(ctx))
+	}
 	if err != nil {
 		return nil, c.explain(ctx, method, path, err)
 	}

@@ -161,7 +161,9 @@ type failureLog struct {
 	byPort map[uint16]string
 }
 
-var forwardingRE = regexp.MustCompile(`forwarding (\d+) -> \d+`)
+// forwardingRE finds the local port in client-go's messages: "an error occurred forwarding
+// 41357 -> 15000: ..." and "error creating forwarding stream for port 41357 -> 15000: ...".
+var forwardingRE = regexp.MustCompile(`(?:forwarding|for port) (\d+) -> \d+`)
 
 func (l *failureLog) record(_ context.Context, err error, msg string, _ ...any) {
 	if err != nil {
@@ -185,6 +187,35 @@ func (l *failureLog) last(port uint16) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.byPort[port]
+}
+
+// takeIf removes and reports the last failure of port when it satisfies match.
+func (l *failureLog) takeIf(port uint16, match func(string) bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if msg, ok := l.byPort[port]; ok && match(msg) {
+		delete(l.byPort, port)
+		return true
+	}
+	return false
+}
+
+// streamNotCreated reports a failure of client-go to open a connection's streams: the kubelet
+// reset them before they were set up, so nothing of the request reached the pod. This happens
+// when the kubelet's dial into the pod fails at once (nothing listening) and it closes the
+// request's streams before answering the second: client-go then logs the reset and drops the
+// connection, without the kubelet's reason, which the next connection usually gets.
+func streamNotCreated(msg string) bool {
+	return strings.HasPrefix(msg, "error creating forwarding stream") || strings.HasPrefix(msg, "error creating error stream")
+}
+
+// Unsent reports whether a request through the forward that failed with err never reached the
+// pod because the kubelet reset its connection's streams before they were set up
+// (streamNotCreated): the request may be sent once more, on a new connection, whose failure
+// then carries the kubelet's reason. It takes that failure from the forward's log.
+func (f *Forwarder) Unsent(err error) bool {
+	// client-go reports the failure before it closes the local connection: no wait is needed.
+	return err != nil && failures.takeIf(f.local, streamNotCreated)
 }
 
 // Explain returns what turns a failed connection through the forward into the forward's own
@@ -214,6 +245,9 @@ func (f *Forwarder) explain(what string, port int, notListening, closed string) 
 		switch {
 		case strings.Contains(msg, "connection refused") || strings.Contains(msg, "failed to connect"):
 			return errorf(ErrNotListening, "nothing is listening on port %d in %s; %s", port, what, notListening)
+		case streamNotCreated(msg):
+			return &causedError{kindError: kindError{kind: ErrNoAnswer,
+				msg: fmt.Sprintf("the kubelet reset the port-forward's connection to port %d of %s before it was set up (%s), without saying why; %s", port, what, msg, notListening)}, cause: reqErr}
 		case msg != "":
 			return fmt.Errorf("port-forward to %s: %s", what, msg)
 		case reqErr == nil:

@@ -71,6 +71,7 @@ func (k *Kube) OpenPod(ctx context.Context, t Target, o PodOptions) (*PodAdmin, 
 	}
 	client.describe = "Envoy admin API of " + what
 	client.onFailure = fwd.explainFailure(what, o.AdminPort)
+	client.unsent = fwd.Unsent
 	var ips []string
 	for _, ip := range pod.Status.PodIPs {
 		ips = append(ips, ip.IP)

@@ -31,7 +31,10 @@ func reachIstiods(ctx context.Context, root *rootOptions, revision string, port 
 		if err != nil {
 			return istiod.Target{}, nil, err
 		}
-		return istiod.Target{Name: pod, Namespace: ns, BaseURL: fwd.URL}, func() { fwd.Close() }, nil
+		what := fmt.Sprintf("pod %s in namespace %s", pod, ns)
+		t := istiod.Target{Name: pod, Namespace: ns, BaseURL: fwd.URL, Unsent: fwd.Unsent,
+			Explain: fwd.Explain(what, port, "is that istiod's HTTP debug port? (--istiod-port)")}
+		return t, func() { fwd.Close() }, nil
 	})
 }
 

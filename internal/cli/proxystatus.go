@@ -306,6 +306,7 @@ func (o *proxyStatusOptions) forwardTo(ctx context.Context, kube *portforward.Ku
 	}
 	t.BaseURL = fwd.URL
 	t.Explain = fwd.Explain(what, port, "is that istiod's HTTP debug port? (--istiod-port)")
+	t.Unsent = fwd.Unsent
 	return t, nil
 }
 

@@ -53,6 +53,9 @@ type Target struct {
 	// Explain, when set, may explain a failed connection: a port-forward's
 	// own error (see portforward.Forwarder.Explain).
 	Explain func(error) error
+	// Unsent, when set, says a failed HTTP request never reached the
+	// replica, and may be sent once more (see portforward.Forwarder.Unsent).
+	Unsent func(error) bool
 	// Fallback, when set, is called when asking the replica over HTTP
 	// failed with err: when ok, the replica is asked again as alt (over
 	// xDS, where its HTTP debug port is closed), or the failure is ferr.
@@ -225,6 +228,9 @@ func (f *Fetcher) open(ctx context.Context, t Target, path string, query url.Val
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client().Do(req)
+	if err != nil && ctx.Err() == nil && t.Unsent != nil && t.Unsent(err) {
+		resp, err = f.client().Do(req.Clone(ctx))
+	}
 	if err != nil {
 		return nil, explain(ctx, t, reqName, err)
 	}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -363,5 +365,44 @@ func TestSynczBounds(t *testing.T) {
 				t.Errorf("err %v, %d rows; want %q", err, len(res.Rows), tc.want)
 			}
 		})
+	}
+}
+
+// TestFetchSendsUnsentAgain: a request the target's Unsent says never reached istiod (the
+// kubelet reset a port-forward's streams) is sent once more; any other failure is not.
+func TestFetchSendsUnsentAgain(t *testing.T) {
+	dump := fixture(t, "configdump/reviews-v1.json")
+	const proxy = "reviews-v1-7f99cc4496-k2lpz.default"
+	good := istiodtest.NewServer(t, istiodtest.Options{ConfigDumps: map[string][]byte{proxy: dump}})
+	for _, unsent := range []bool{true, false} {
+		var conns atomic.Int32
+		// The first connection is closed before any answer; the next are answered by good.
+		drop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if conns.Add(1) == 1 {
+				c, _, _ := w.(http.Hijacker).Hijack()
+				c.Close()
+				return
+			}
+			resp, err := http.Get(good.URL + r.URL.RequestURI())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			w.WriteHeader(resp.StatusCode)
+			_, _ = io.Copy(w, resp.Body)
+		}))
+		asked := 0
+		target := Target{Name: "istiod-0", BaseURL: drop.URL, Unsent: func(error) bool { asked++; return unsent }}
+		res, err := (&Fetcher{}).ConfigDump(context.Background(), []Target{target}, proxy)
+		switch {
+		case asked != 1:
+			t.Errorf("unsent %v: asked %d times, want once", unsent, asked)
+		case unsent && (err != nil || !bytes.Equal(res.Body, dump)):
+			t.Errorf("unsent: %d bytes, %v; want the dump from the second request", len(res.Body), err)
+		case !unsent && (err == nil || conns.Load() != 1):
+			t.Errorf("sent: err %v after %d requests, want the first one's failure", err, conns.Load())
+		}
+		drop.Close()
 	}
 }
