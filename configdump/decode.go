@@ -172,7 +172,7 @@ func (d *decoder) messageValueInfo(m protoreflect.Message, info *msgInfo, depth 
 	case wktValue:
 		return d.valueValue(m, info, depth)
 	case wktListValue:
-		return d.listField(m, info.fields[0].fd, &info.fields[0], depth)
+		return d.listField(m, nil, info.fields[0].fd, &info.fields[0], depth)
 	case wktFieldMask:
 		return d.fieldMaskValue(m)
 	case wktWrapper:
@@ -211,6 +211,7 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 	}
 	proj := d.proj
 	defer func() { d.proj = proj }()
+	base := info.fastBase(m)
 	prev := -1
 	for first := true; ; first = false {
 		more, err := d.more('}', first)
@@ -274,9 +275,15 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 		case shapeMap:
 			err = d.mapField(m, fd, f, depth)
 		case shapeList:
-			err = d.listField(m, fd, f, depth)
+			err = d.listField(m, base, fd, f, depth)
 		case shapeMessage:
-			err = d.messageValueInfo(m.Mutable(fd).Message(), f.message(), depth+1)
+			var sub protoreflect.Message
+			if base != nil && f.fast == fastMessage {
+				sub = f.mutable(base)
+			} else {
+				sub = m.Mutable(fd).Message()
+			}
+			err = d.messageValueInfo(sub, f.message(), depth+1)
 		default:
 			valueAt := d.pos
 			var v protoreflect.Value
@@ -284,6 +291,8 @@ func (d *decoder) object(m protoreflect.Message, info *msgInfo, depth int) error
 			v, ok, err = d.scalar(fd)
 			switch {
 			case err != nil:
+			case ok && base != nil && f.isScalarStore():
+				f.store(base, v)
 			case ok:
 				m.Set(fd, v)
 			default:
@@ -301,18 +310,26 @@ func isValueMessage(fd protoreflect.FieldDescriptor) bool {
 }
 
 // listField decodes a list field; f, when not nil, is its fieldInfo.
-func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescriptor, f *fieldInfo, depth int) error {
+// base, when not nil, is the address of m's Go struct (see msgInfo.fastBase).
+func (d *decoder) listField(m protoreflect.Message, base unsafe.Pointer, fd protoreflect.FieldDescriptor, f *fieldInfo, depth int) error {
 	d.skipWS()
 	start := d.pos
 	if err := d.expect('['); err != nil {
 		return err
 	}
-	list := m.Mutable(fd).List()
 	isMsg := fd.Message() != nil
 	if isMsg && depth == 0 && d.lists != nil && !d.check && d.secrets == nil {
 		if ls, ok := d.lists.listSpan(int64(d.base + start)); ok && ls.objects >= minParallelList {
-			return d.parallelList(list, ls, depth)
+			return d.parallelList(m.Mutable(fd).List(), ls, depth)
 		}
+	}
+	// The list is appended to in place (see fastset.go), else through protoreflect.
+	if base == nil || f == nil || (f.fast != fastStringList && f.fast != fastMessageList) {
+		base = nil
+	}
+	var list protoreflect.List
+	if base == nil {
+		list = m.Mutable(fd).List()
 	}
 	var sub *msgInfo
 	if isMsg && f != nil {
@@ -334,6 +351,14 @@ func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescrip
 			lossy = true
 			continue
 		}
+		if isMsg && base != nil {
+			elem, at := f.newElement()
+			if err := d.messageValueInfo(elem, sub, depth+1); err != nil {
+				return err
+			}
+			f.appendElement(base, at)
+			continue
+		}
 		if isMsg {
 			elem := list.NewElement()
 			if err := d.messageValueInfo(elem.Message(), sub, depth+1); err != nil {
@@ -343,12 +368,14 @@ func (d *decoder) listField(m protoreflect.Message, fd protoreflect.FieldDescrip
 			continue
 		}
 		v, ok, err := d.scalar(fd)
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
-		}
-		if ok {
+		case ok && base != nil:
+			f.store(base, v)
+		case ok:
 			list.Append(v)
-		} else {
+		default:
 			lossy = true
 		}
 	}

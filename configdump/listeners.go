@@ -89,7 +89,7 @@ func (d *Dump) ListenerResources() (Resources[*listenerv3.Listener], error) {
 		var v2 adminv3.ListenersConfigDump
 		fd := v2.ProtoReflect().Descriptor().Fields().ByName("static_listeners")
 		dec := newDecoder(raw, offsetIn(d.src, raw), d.src, nil)
-		if err := dec.listField(v2.ProtoReflect(), fd, nil, 0); err == nil {
+		if err := dec.listField(v2.ProtoReflect(), nil, fd, nil, 0); err == nil {
 			for i, l := range v2.StaticListeners {
 				if l.Listener != nil {
 					res = append(res, resource{l.Listener, "dynamic_active_listeners", i, "listener"})

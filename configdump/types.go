@@ -1,6 +1,7 @@
 package configdump
 
 import (
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -68,6 +69,11 @@ type fieldInfo struct {
 	// same fields in the same order in every object, so that the next key is found with a
 	// comparison instead of a map look-up (see msgInfo.lookup).
 	next atomic.Int32
+	// fast says how the field is stored straight into a generated struct, at offset off (see
+	// fastset.go); elem is the Go type of a list's message elements.
+	fast fastKind
+	off  uintptr
+	elem reflect.Type
 }
 
 // fieldShape is the JSON shape of a field's values.
@@ -90,6 +96,8 @@ type msgInfo struct {
 	fields []fieldInfo
 	// first is 1 + the index of the field whose key came first the last time (see next).
 	first atomic.Int32
+	// fast: some fields of the message's linked Go type are stored directly (see fastBase).
+	fast bool
 }
 
 var msgInfos sync.Map // protoreflect.MessageDescriptor -> *msgInfo
@@ -121,6 +129,7 @@ func infoFor(md protoreflect.MessageDescriptor) *msgInfo {
 			f.shape = shapeMessage
 		}
 	}
+	info.setFastLayout()
 	v, _ := msgInfos.LoadOrStore(md, info)
 	return v.(*msgInfo)
 }
