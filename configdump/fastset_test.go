@@ -28,8 +28,8 @@ func TestFastKinds(t *testing.T) {
 		{&clusterv3.Cluster{}, "connect_timeout", fastMessage},
 		{&clusterv3.Cluster{}, "per_connection_buffer_limit_bytes", fastMessage}, // a wrapper
 		{&clusterv3.Cluster{}, "transport_socket_matches", fastMessageList},
-		{&clusterv3.Cluster{}, "type", fastNone},                              // in a oneof
-		{&clusterv3.Cluster{}, "eds_cluster_config", fastMessage},             // not in one
+		{&clusterv3.Cluster{}, "type", fastNone},                             // in a oneof
+		{&clusterv3.Cluster{}, "eds_cluster_config", fastMessage},            // not in one
 		{&clusterv3.Cluster{}, "typed_extension_protocol_options", fastNone}, // a map
 		{&routev3.RouteConfiguration{}, "response_headers_to_remove", fastStringList},
 		{&routev3.RouteConfiguration{}, "virtual_hosts", fastMessageList},
