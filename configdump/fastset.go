@@ -59,7 +59,7 @@ func (info *msgInfo) fastBase(m protoreflect.Message) unsafe.Pointer {
 		return nil
 	}
 	w := ifaceWords(m)
-	if w[0] != msgStateItab || m.Descriptor() != info.md {
+	if w[0] != msgStateItab || m.Type() != info.mt {
 		return nil
 	}
 	return w[1]
@@ -84,10 +84,20 @@ func (info *msgInfo) setFastLayout() {
 		return // not the layout protoc-gen-go's open struct API generates
 	}
 	st := rt.Elem()
+	if st.NumField() > 0 && strings.HasPrefix(st.Field(0).Tag.Get("protogen"), "opaque.") {
+		return // the opaque API, as protobuf-go recognises it: presence bits, lazy fields
+	}
+	type fast struct {
+		f    *fieldInfo
+		kind fastKind
+		off  uintptr
+		elem reflect.Type
+	}
+	var found []fast
 	for i := 0; i < st.NumField(); i++ {
 		sf := st.Field(i)
 		if strings.HasPrefix(sf.Name, "XXX_") || strings.HasPrefix(sf.Name, "xxx_hidden_") {
-			return // the opaque API's presence bits or hidden fields: leave it to protoreflect
+			return // presence bits, weak or hidden fields: leave the type to protoreflect
 		}
 		tag := sf.Tag.Get("protobuf")
 		if tag == "" {
@@ -105,12 +115,25 @@ func (info *msgInfo) setFastLayout() {
 		if fd == nil {
 			continue
 		}
-		f := &info.fields[fd.Index()]
 		if k, elem := fastKindOf(fd, sf.Type); k != fastNone {
-			f.fast, f.off, f.elem = k, sf.Offset, elem
-			info.fast = true
+			found = append(found, fast{&info.fields[fd.Index()], k, sf.Offset, elem})
 		}
 	}
+	// Only a layout read to its end is used.
+	for _, x := range found {
+		x.f.fast, x.f.off, x.f.elem = x.kind, x.off, x.elem
+	}
+	info.fast, info.mt = len(found) > 0, mt
+}
+
+var protoMessageType = reflect.TypeOf((*protoreflect.ProtoMessage)(nil)).Elem()
+
+// isMessageOf says t, a pointer to a struct, is a generated message of md's type.
+func isMessageOf(t reflect.Type, md protoreflect.MessageDescriptor) bool {
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct || !t.Implements(protoMessageType) {
+		return false
+	}
+	return reflect.Zero(t).Interface().(protoreflect.ProtoMessage).ProtoReflect().Descriptor() == md
 }
 
 var (
@@ -129,14 +152,13 @@ func fastKindOf(fd protoreflect.FieldDescriptor, t reflect.Type) (fastKind, refl
 		switch {
 		case fd.Kind() == protoreflect.StringKind && t == stringsType:
 			return fastStringList, nil
-		case fd.Message() != nil && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Pointer &&
-			t.Elem().Elem().Kind() == reflect.Struct:
+		case fd.Message() != nil && t.Kind() == reflect.Slice && isMessageOf(t.Elem(), fd.Message()):
 			return fastMessageList, t.Elem()
 		}
 		return fastNone, nil
 	}
 	if fd.Message() != nil {
-		if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+		if isMessageOf(t, fd.Message()) {
 			return fastMessage, t
 		}
 		return fastNone, nil
@@ -186,7 +208,12 @@ func (f *fieldInfo) store(base unsafe.Pointer, v protoreflect.Value) {
 	case fastString:
 		*(*string)(p) = v.String()
 	case fastBytes:
-		*(*[]byte)(p) = v.Bytes()
+		// As protoreflect's Set: an empty value is stored as nil.
+		if b := v.Bytes(); len(b) > 0 {
+			*(*[]byte)(p) = b
+		} else {
+			*(*[]byte)(p) = nil
+		}
 	case fastBool:
 		*(*bool)(p) = v.Bool()
 	case fastInt32:

@@ -9,6 +9,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -128,4 +129,112 @@ func TestFastStoresAgree(t *testing.T) {
 		t.Fatalf("compared only %d sections", compared)
 	}
 	t.Logf("compared %d sections", compared)
+}
+
+// TestFastStoresEveryField stores a value into every field of every linked type that is
+// stored directly, and the same value through protoreflect into another message: the two
+// must be equal, marshal alike, and have no other field set. Unlike the dumps, this reaches
+// fields no test dump holds.
+func TestFastStoresEveryField(t *testing.T) {
+	types, fields := 0, map[fastKind]int{}
+	protoregistry.GlobalTypes.RangeMessages(func(mt protoreflect.MessageType) bool {
+		info := infoFor(mt.Descriptor())
+		if !info.fast {
+			return true
+		}
+		types++
+		for i := range info.fields {
+			f := &info.fields[i]
+			if f.fast == fastNone {
+				continue
+			}
+			fields[f.fast]++
+			fd := f.fd
+			m := mt.New()
+			base := info.fastBase(m)
+			if base == nil {
+				t.Fatalf("%s: no base", fd.FullName())
+			}
+			want := mt.New()
+			switch f.fast {
+			case fastMessage:
+				sub := f.mutable(base)
+				if sub.Descriptor() != fd.Message() {
+					t.Errorf("%s: sub desc", fd.FullName())
+				}
+				if !m.Has(fd) || m.Get(fd).Message().Interface() != sub.Interface() {
+					t.Errorf("%s: message not where protoreflect sees it", fd.FullName())
+				}
+				want.Mutable(fd)
+			case fastMessageList:
+				e, at := f.newElement()
+				if e.Descriptor() != fd.Message() {
+					t.Errorf("%s: elem desc", fd.FullName())
+				}
+				f.appendElement(base, at)
+				f.appendElement(base, at)
+				l := m.Get(fd).List()
+				if l.Len() != 2 || l.Get(1).Message().Interface() != e.Interface() {
+					t.Errorf("%s: list not where protoreflect sees it", fd.FullName())
+				}
+				want.Mutable(fd).List().Append(protoreflect.ValueOfMessage(e))
+				want.Mutable(fd).List().Append(protoreflect.ValueOfMessage(e))
+			default:
+				var v protoreflect.Value
+				switch fd.Kind() {
+				case protoreflect.StringKind:
+					v = protoreflect.ValueOfString("xyz")
+				case protoreflect.BytesKind:
+					v = protoreflect.ValueOfBytes([]byte{1, 2})
+				case protoreflect.BoolKind:
+					v = protoreflect.ValueOfBool(true)
+				case protoreflect.EnumKind:
+					v = protoreflect.ValueOfEnum(-3)
+				case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+					v = protoreflect.ValueOfInt32(-123456)
+				case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+					v = protoreflect.ValueOfInt64(-1234567890123)
+				case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+					v = protoreflect.ValueOfUint32(4000000000)
+				case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+					v = protoreflect.ValueOfUint64(1 << 60)
+				case protoreflect.FloatKind:
+					v = protoreflect.ValueOfFloat32(1.5)
+				case protoreflect.DoubleKind:
+					v = protoreflect.ValueOfFloat64(-2.25)
+				default:
+					t.Fatalf("%s: kind %v", fd.FullName(), fd.Kind())
+				}
+				f.store(base, v)
+				if f.fast == fastStringList {
+					f.store(base, v)
+					want.Mutable(fd).List().Append(v)
+					want.Mutable(fd).List().Append(v)
+				} else {
+					want.Set(fd, v)
+				}
+			}
+			if !proto.Equal(m.Interface(), want.Interface()) {
+				t.Errorf("%s (%v): direct store differs from protoreflect", fd.FullName(), f.fast)
+			}
+			// Every other field stays unset.
+			m.Range(func(o protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+				if o != fd {
+					t.Errorf("%s: store set %s too", fd.FullName(), o.FullName())
+				}
+				return true
+			})
+			opts := proto.MarshalOptions{AllowPartial: true, Deterministic: true} // proto2 required fields
+			b1, err1 := opts.Marshal(m.Interface())
+			b2, err2 := opts.Marshal(want.Interface())
+			if err1 != nil || err2 != nil || string(b1) != string(b2) {
+				t.Errorf("%s: marshal differs %v %v", fd.FullName(), err1, err2)
+			}
+		}
+		return true
+	})
+	if types < 500 || fields[fastString] == 0 || fields[fastMessageList] == 0 || fields[fastMessage] == 0 {
+		t.Fatalf("only %d types stored directly (fields by kind %v)", types, fields)
+	}
+	t.Logf("%d types, fields by kind %v", types, fields)
 }

@@ -96,8 +96,10 @@ type msgInfo struct {
 	fields []fieldInfo
 	// first is 1 + the index of the field whose key came first the last time (see next).
 	first atomic.Int32
-	// fast: some fields of the message's linked Go type are stored directly (see fastBase).
+	// fast: some fields of the message's linked Go type, mt, are stored directly (see
+	// fastBase).
 	fast bool
+	mt   protoreflect.MessageType
 }
 
 var msgInfos sync.Map // protoreflect.MessageDescriptor -> *msgInfo
