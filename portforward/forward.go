@@ -203,8 +203,9 @@ func (l *failureLog) takeIf(port uint16, match func(string) bool) bool {
 // streamNotCreated reports a failure of client-go to open a connection's streams: the kubelet
 // reset them before they were set up, so nothing of the request reached the pod. This happens
 // when the kubelet's dial into the pod fails at once (nothing listening) and it closes the
-// request's streams before answering the second: client-go then logs the reset and drops the
-// connection, without the kubelet's reason, which the next connection usually gets.
+// request's streams before answering the second: client-go then logs the reset and closes the
+// local connection without reading the kubelet's reason, which the next connection usually
+// gets.
 func streamNotCreated(msg string) bool {
 	return strings.HasPrefix(msg, "error creating forwarding stream") || strings.HasPrefix(msg, "error creating error stream")
 }
