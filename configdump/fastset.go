@@ -17,13 +17,14 @@ import (
 // package reflect, and a list's Append allocates a slice header per element: on a large dump
 // that is a third of the decoder's allocations. For the message types linked into the binary,
 // whose Go structs protoc-gen-go generated, the decoder stores plain fields (scalars without
-// presence, outside oneofs; repeated strings; repeated messages) straight into the struct, at
-// the offsets the Go type gives for the field numbers in its protobuf struct tags. Everything
-// else (oneofs, fields with presence, maps, message fields, dynamic messages built from the
-// embedded descriptors) goes through protoreflect as before. A layout the checks below do not
+// presence, outside oneofs; repeated strings; repeated messages; message fields outside
+// oneofs) straight into the struct, at the offsets the Go type gives for the field numbers in
+// its protobuf struct tags. Everything else (oneofs, scalars with presence, maps, dynamic
+// messages built from the embedded descriptors) goes through protoreflect as before. A layout the checks below do not
 // recognise turns the fast path off for that type, never on.
 
-// fastKind says how a field is stored directly (fastNone: through protoreflect).
+// fastKind says how a field is stored directly (fastNone: through protoreflect). The scalars
+// stored by fieldInfo.store run from fastString to fastDouble (see isScalarStore).
 type fastKind uint8
 
 const (
@@ -31,7 +32,8 @@ const (
 	fastString
 	fastBytes
 	fastBool
-	fastInt32 // int32, sint32, sfixed32, and enums (a named int32)
+	fastInt32 // int32, sint32, sfixed32
+	fastEnum  // a named int32
 	fastUint32
 	fastInt64
 	fastUint64
@@ -47,9 +49,9 @@ const (
 // whose protoreflect.Message has another one is not stored into directly.
 var msgStateItab = ifaceWords((&anypb.Any{}).ProtoReflect())[0]
 
-// ifaceWords returns the two words of an interface value: its type (or itab) and its data.
-func ifaceWords(m protoreflect.Message) [2]unsafe.Pointer {
-	return *(*[2]unsafe.Pointer)(unsafe.Pointer(&m))
+// ifaceWords returns the two words of v, an interface value: its type (or itab) and its data.
+func ifaceWords[I any](v I) [2]unsafe.Pointer {
+	return *(*[2]unsafe.Pointer)(unsafe.Pointer(&v))
 }
 
 // fastBase returns the address of m's Go struct when its fields may be stored directly: m is
@@ -80,7 +82,7 @@ func (info *msgInfo) setFastLayout() {
 	pm := x.Interface()
 	rt := reflect.TypeOf(pm)
 	if w[0] != msgStateItab || rt.Kind() != reflect.Pointer || rt.Elem().Kind() != reflect.Struct ||
-		(*[2]unsafe.Pointer)(unsafe.Pointer(&pm))[1] != w[1] {
+		ifaceWords(pm)[1] != w[1] {
 		return // not the layout protoc-gen-go's open struct API generates
 	}
 	st := rt.Elem()
@@ -180,8 +182,10 @@ func fastKindOf(fd protoreflect.FieldDescriptor, t reflect.Type) (fastKind, refl
 		return fastNone, nil
 	case protoreflect.BoolKind:
 		want, k = reflect.Bool, fastBool
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind, protoreflect.EnumKind:
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
 		want, k = reflect.Int32, fastInt32
+	case protoreflect.EnumKind:
+		want, k = reflect.Int32, fastEnum
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
 		want, k = reflect.Uint32, fastUint32
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
@@ -217,11 +221,9 @@ func (f *fieldInfo) store(base unsafe.Pointer, v protoreflect.Value) {
 	case fastBool:
 		*(*bool)(p) = v.Bool()
 	case fastInt32:
-		if f.fd.Kind() == protoreflect.EnumKind {
-			*(*int32)(p) = int32(v.Enum())
-		} else {
-			*(*int32)(p) = int32(v.Int())
-		}
+		*(*int32)(p) = int32(v.Int())
+	case fastEnum:
+		*(*int32)(p) = int32(v.Enum())
 	case fastUint32:
 		*(*uint32)(p) = uint32(v.Uint())
 	case fastInt64:
@@ -240,7 +242,7 @@ func (f *fieldInfo) store(base unsafe.Pointer, v protoreflect.Value) {
 
 // isScalarStore says f's values are stored with store.
 func (f *fieldInfo) isScalarStore() bool {
-	return f.fast != fastNone && f.fast != fastMessageList && f.fast != fastStringList && f.fast != fastMessage
+	return f.fast >= fastString && f.fast <= fastDouble
 }
 
 // mutable is protoreflect's Mutable for a message field stored directly: the message the

@@ -24,7 +24,7 @@ func TestFastKinds(t *testing.T) {
 	}{
 		{&clusterv3.Cluster{}, "name", fastString},
 		{&clusterv3.Cluster{}, "alt_stat_name", fastString},
-		{&clusterv3.Cluster{}, "lb_policy", fastInt32}, // an enum
+		{&clusterv3.Cluster{}, "lb_policy", fastEnum},
 		{&clusterv3.Cluster{}, "respect_dns_ttl", fastBool},
 		{&clusterv3.Cluster{}, "connect_timeout", fastMessage},
 		{&clusterv3.Cluster{}, "per_connection_buffer_limit_bytes", fastMessage}, // a wrapper
@@ -92,12 +92,17 @@ func TestFastStoresAgree(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		decode := func() []proto.Message {
+		// A section's message, or the error decoding it gave: both paths must agree on both.
+		type section struct {
+			m   proto.Message
+			err string
+		}
+		decode := func() []section {
 			d, err := Parse(data)
 			if err != nil {
-				return nil
+				return []section{{err: err.Error()}}
 			}
-			var out []proto.Message
+			var out []section
 			for _, sp := range d.spans {
 				mt := resolveType(sp.typeURL)
 				if mt == nil {
@@ -105,9 +110,10 @@ func TestFastStoresAgree(t *testing.T) {
 				}
 				m := mt.New().Interface()
 				if err := d.UnmarshalAny(&anypb.Any{TypeUrl: sp.typeURL, Value: d.src[sp.start:sp.end]}, m); err != nil {
+					out = append(out, section{err: err.Error()})
 					continue
 				}
-				out = append(out, m)
+				out = append(out, section{m: m})
 			}
 			return out
 		}
@@ -119,10 +125,14 @@ func TestFastStoresAgree(t *testing.T) {
 			t.Fatalf("%s: %d sections decoded with direct stores, %d without", filepath.Base(file), len(fast), len(slow))
 		}
 		for i := range fast {
-			if !proto.Equal(fast[i], slow[i]) {
-				t.Errorf("%s: section %d (%s) differs with direct stores", filepath.Base(file), i, fast[i].ProtoReflect().Descriptor().FullName())
+			switch f, s := fast[i], slow[i]; {
+			case f.err != s.err:
+				t.Errorf("%s: section %d: error %q with direct stores, %q without", filepath.Base(file), i, f.err, s.err)
+			case f.m != nil && !proto.Equal(f.m, s.m):
+				t.Errorf("%s: section %d (%s) differs with direct stores", filepath.Base(file), i, f.m.ProtoReflect().Descriptor().FullName())
+			case f.m != nil:
+				compared++
 			}
-			compared++
 		}
 	}
 	if compared < 10 {
